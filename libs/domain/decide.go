@@ -1,0 +1,342 @@
+package domain
+
+import (
+	"time"
+)
+
+// Meta is what a command needs from outside the domain: who asks, the ids
+// and the time, chosen by the caller so the domain stays pure.
+type Meta struct {
+	ActorID       string
+	RequestID     string
+	CorrelationID string
+	// EventID is the id of the event the command produces, if any.
+	EventID string
+	// NewMessageID is the id PostMessage gives the new message.
+	NewMessageID string
+	Now          time.Time
+}
+
+// Decide validates cmd against the thread and returns the event it produces.
+// The event is not applied: the caller applies it once it is durable. A nil
+// event with a nil error is an answer without a change: a retried request id
+// (Result.Replayed) or a command that changes nothing (adding members who
+// already are).
+func (t *Thread) Decide(cmd Command, m Meta) (*Event, Result, error) {
+	if err := ValidateAccountID("actor", m.ActorID); err != nil {
+		return nil, Result{}, err
+	}
+	if m.RequestID != "" {
+		if err := ValidateULID("request_id", m.RequestID); err != nil {
+			return nil, Result{}, err
+		}
+		if prev, ok := t.requests.lookup(m.RequestID); ok {
+			if prev.command != cmd.Name() {
+				return nil, Result{}, conflict("request_id %s was already used for %s; use a new request id for %s",
+					m.RequestID, prev.command, cmd.Name())
+			}
+			r := prev.result
+			r.Replayed = true
+			return nil, r, nil
+		}
+	}
+	if _, create := cmd.(CreateThread); !create {
+		if !t.Exists() {
+			return nil, Result{}, notFound("thread_id", "thread %s does not exist", t.id)
+		}
+		if t.destroyed {
+			return nil, Result{}, conflict("thread %s was destroyed and accepts no more commands", t.id)
+		}
+	}
+	p, err := t.decide(cmd, m)
+	if err != nil || p == nil {
+		return nil, Result{Version: t.version}, err
+	}
+	e := &Event{
+		ID:            m.EventID,
+		ThreadID:      t.id,
+		Version:       t.version + 1,
+		OccurredAt:    m.Now,
+		ActorID:       m.ActorID,
+		RequestID:     m.RequestID,
+		CorrelationID: m.CorrelationID,
+		Payload:       p,
+	}
+	return e, resultOf(*e), nil
+}
+
+func (t *Thread) decide(cmd Command, m Meta) (Payload, error) {
+	actor := m.ActorID
+	switch c := cmd.(type) {
+	case CreateThread:
+		return t.create(c, actor)
+	case UpdateThread:
+		return t.update(c, actor)
+	case DestroyThread:
+		if err := t.requireAdmin(actor, "destroy"); err != nil {
+			return nil, err
+		}
+		return ThreadDestroyed{}, nil
+	case AddMembers:
+		return t.addMembers(c, actor)
+	case RemoveMembers:
+		return t.removeMembers(c, actor)
+	case AddAdministrators:
+		return t.addAdministrators(c, actor)
+	case RemoveAdministrators:
+		return t.removeAdministrators(c, actor)
+	case PostMessage:
+		return t.post(c, actor, m.NewMessageID)
+	case EditMessage:
+		return t.edit(c, actor)
+	case DeleteMessage:
+		return t.deleteMessage(c, actor)
+	}
+	return nil, invalid("", "unknown command %T", cmd)
+}
+
+func (t *Thread) create(c CreateThread, actor string) (Payload, error) {
+	if t.Exists() {
+		return nil, conflict("thread %s already exists", t.id)
+	}
+	if err := validateTitle(c.Title); err != nil {
+		return nil, err
+	}
+	if err := validateRemarks(c.Remarks); err != nil {
+		return nil, err
+	}
+	members, err := accountSet("member_ids", c.MemberIDs, MaxMembers)
+	if err != nil {
+		return nil, err
+	}
+	admins, err := accountSet("administrator_ids", c.AdministratorIDs, MaxMembers)
+	if err != nil {
+		return nil, err
+	}
+	// The creator administers the thread; administrators are members.
+	admins = union([]string{actor}, admins)
+	members = union(admins, members)
+	if len(members) > MaxMembers {
+		return nil, invalid("member_ids", "a thread has at most %d members, this one would have %d", MaxMembers, len(members))
+	}
+	return ThreadCreated{Title: c.Title, Remarks: c.Remarks, MemberIDs: members, AdministratorIDs: admins}, nil
+}
+
+func (t *Thread) update(c UpdateThread, actor string) (Payload, error) {
+	if err := t.requireAdmin(actor, "update"); err != nil {
+		return nil, err
+	}
+	if c.Title == nil && c.Remarks == nil {
+		return nil, invalid("title", "nothing to update: set title, remarks or both")
+	}
+	if c.Title != nil {
+		if err := validateTitle(*c.Title); err != nil {
+			return nil, err
+		}
+	}
+	if c.Remarks != nil {
+		if err := validateRemarks(*c.Remarks); err != nil {
+			return nil, err
+		}
+	}
+	return ThreadUpdated{Title: c.Title, Remarks: c.Remarks}, nil
+}
+
+func (t *Thread) addMembers(c AddMembers, actor string) (Payload, error) {
+	if err := t.requireAdmin(actor, "add members to"); err != nil {
+		return nil, err
+	}
+	ids, err := nonEmptyAccounts(c.AccountIDs)
+	if err != nil {
+		return nil, err
+	}
+	added := notIn(t.members, ids)
+	if len(added) == 0 {
+		return nil, nil
+	}
+	if n := len(t.members) + len(added); n > MaxMembers {
+		return nil, invalid("account_ids", "a thread has at most %d members, this one would have %d", MaxMembers, n)
+	}
+	return MembersAdded{AccountIDs: added}, nil
+}
+
+func (t *Thread) removeMembers(c RemoveMembers, actor string) (Payload, error) {
+	ids, err := nonEmptyAccounts(c.AccountIDs)
+	if err != nil {
+		return nil, err
+	}
+	leaving := len(ids) == 1 && ids[0] == actor && t.IsMember(actor)
+	if !leaving {
+		if err := t.requireAdmin(actor, "remove members from"); err != nil {
+			return nil, err
+		}
+	}
+	removed := in(t.members, ids)
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	if len(in(t.admins, removed)) == len(t.admins) {
+		return nil, conflict("a thread keeps at least one administrator: make another member administrator before removing %v", in(t.admins, removed))
+	}
+	return MembersRemoved{AccountIDs: removed}, nil
+}
+
+func (t *Thread) addAdministrators(c AddAdministrators, actor string) (Payload, error) {
+	if err := t.requireAdmin(actor, "add administrators to"); err != nil {
+		return nil, err
+	}
+	ids, err := nonEmptyAccounts(c.AccountIDs)
+	if err != nil {
+		return nil, err
+	}
+	added := notIn(t.admins, ids)
+	if len(added) == 0 {
+		return nil, nil
+	}
+	if n := len(t.members) + len(notIn(t.members, added)); n > MaxMembers {
+		return nil, invalid("account_ids", "a thread has at most %d members, this one would have %d", MaxMembers, n)
+	}
+	return AdministratorsAdded{AccountIDs: added}, nil
+}
+
+func (t *Thread) removeAdministrators(c RemoveAdministrators, actor string) (Payload, error) {
+	if err := t.requireAdmin(actor, "remove administrators from"); err != nil {
+		return nil, err
+	}
+	ids, err := nonEmptyAccounts(c.AccountIDs)
+	if err != nil {
+		return nil, err
+	}
+	removed := in(t.admins, ids)
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	if len(removed) == len(t.admins) {
+		return nil, conflict("a thread keeps at least one administrator: add another administrator before removing %v", removed)
+	}
+	return AdministratorsRemoved{AccountIDs: removed}, nil
+}
+
+func (t *Thread) post(c PostMessage, actor, messageID string) (Payload, error) {
+	if err := t.requireMember(actor, "post in"); err != nil {
+		return nil, err
+	}
+	if err := ValidateULID("message_id", messageID); err != nil {
+		return nil, err
+	}
+	if err := validateBody(c.Body); err != nil {
+		return nil, err
+	}
+	if c.ReplyToMessageID != "" {
+		if err := ValidateULID("reply_to_message_id", c.ReplyToMessageID); err != nil {
+			return nil, err
+		}
+		if _, ok := t.messages[c.ReplyToMessageID]; !ok {
+			return nil, notFound("reply_to_message_id", "message %s does not exist in thread %s", c.ReplyToMessageID, t.id)
+		}
+	}
+	mentions, err := accountSet("mention_account_ids", c.MentionAccountIDs, MaxMentions)
+	if err != nil {
+		return nil, err
+	}
+	if outside := notIn(t.members, mentions); len(outside) > 0 {
+		return nil, invalid("mention_account_ids", "only members can be mentioned; not members: %v", outside)
+	}
+	return MessagePosted{MessageID: messageID, Body: c.Body, ReplyToMessageID: c.ReplyToMessageID, MentionAccountIDs: mentions}, nil
+}
+
+func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
+	if err := t.requireMember(actor, "edit messages in"); err != nil {
+		return nil, err
+	}
+	author, err := t.message(c.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	if author != actor {
+		return nil, forbidden("only the author may edit message %s", c.MessageID)
+	}
+	if err := validateBody(c.Body); err != nil {
+		return nil, err
+	}
+	return MessageEdited{MessageID: c.MessageID, Body: c.Body}, nil
+}
+
+func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
+	if err := t.requireMember(actor, "delete messages in"); err != nil {
+		return nil, err
+	}
+	author, err := t.message(c.MessageID)
+	if err != nil {
+		return nil, err
+	}
+	if author != actor && !t.IsAdministrator(actor) {
+		return nil, forbidden("only the author or an administrator may delete message %s", c.MessageID)
+	}
+	return MessageDeleted{MessageID: c.MessageID}, nil
+}
+
+func (t *Thread) message(id string) (author string, err error) {
+	if err := ValidateULID("message_id", id); err != nil {
+		return "", err
+	}
+	author, ok := t.messages[id]
+	if !ok {
+		return "", notFound("message_id", "message %s does not exist in thread %s", id, t.id)
+	}
+	return author, nil
+}
+
+func (t *Thread) requireMember(actor, what string) error {
+	if !t.IsMember(actor) {
+		return forbidden("account %s is not a member of thread %s and may not %s it", actor, t.id, what)
+	}
+	return nil
+}
+
+func (t *Thread) requireAdmin(actor, what string) error {
+	if !t.IsAdministrator(actor) {
+		return forbidden("account %s is not an administrator of thread %s and may not %s it", actor, t.id, what)
+	}
+	return nil
+}
+
+func nonEmptyAccounts(ids []string) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, invalid("account_ids", "is required: name at least one account")
+	}
+	return accountSet("account_ids", ids, MaxAccountsPerCall)
+}
+
+// in returns the ids that are in set; notIn those that are not.
+func in(set map[string]struct{}, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if _, ok := set[id]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func notIn(set map[string]struct{}, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if _, ok := set[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	seen := make(map[string]struct{}, len(a)+len(b))
+	out := make([]string, 0, len(a)+len(b))
+	for _, s := range append(append([]string{}, a...), b...) {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}

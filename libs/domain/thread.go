@@ -1,0 +1,152 @@
+// Package domain holds the Thread aggregate: its commands, events, rules and
+// limits. It is pure: ids and the clock come in through Meta.
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Thread is the state of one thread, rebuilt by folding its events.
+type Thread struct {
+	id        string
+	version   uint64
+	title     string
+	remarks   string
+	creatorID string
+	createdAt time.Time
+	destroyed bool
+	members   map[string]struct{}
+	admins    map[string]struct{}
+	// messages maps each live message to its author, for reply, edit and
+	// delete checks.
+	messages map[string]string
+	requests requestLog
+}
+
+// NewThread returns the empty state of the thread with this id, before its
+// ThreadCreated event.
+func NewThread(id string) *Thread {
+	return &Thread{
+		id:       id,
+		members:  map[string]struct{}{},
+		admins:   map[string]struct{}{},
+		messages: map[string]string{},
+	}
+}
+
+func (t *Thread) ID() string           { return t.id }
+func (t *Thread) Version() uint64      { return t.version }
+func (t *Thread) Exists() bool         { return t.version > 0 }
+func (t *Thread) Destroyed() bool      { return t.destroyed }
+func (t *Thread) Title() string        { return t.title }
+func (t *Thread) Remarks() string      { return t.remarks }
+func (t *Thread) CreatorID() string    { return t.creatorID }
+func (t *Thread) CreatedAt() time.Time { return t.createdAt }
+func (t *Thread) MessageCount() int    { return len(t.messages) }
+
+func (t *Thread) IsMember(account string) bool {
+	_, ok := t.members[account]
+	return ok
+}
+
+func (t *Thread) IsAdministrator(account string) bool {
+	_, ok := t.admins[account]
+	return ok
+}
+
+// Members returns the members, sorted.
+func (t *Thread) Members() []string { return sortedKeys(t.members) }
+
+// Administrators returns the administrators, sorted.
+func (t *Thread) Administrators() []string { return sortedKeys(t.admins) }
+
+// MessageAuthor returns the author of a live message.
+func (t *Thread) MessageAuthor(messageID string) (string, bool) {
+	a, ok := t.messages[messageID]
+	return a, ok
+}
+
+// Apply folds one event into the state. Events must come in version order;
+// an event at or below the current version was already applied and is
+// skipped, a gap is an error (the log is not what this thread wrote).
+func (t *Thread) Apply(e Event) error {
+	if e.ThreadID != t.id {
+		return fmt.Errorf("event %s belongs to thread %s, not %s", e.ID, e.ThreadID, t.id)
+	}
+	if e.Version <= t.version {
+		return nil
+	}
+	if e.Version != t.version+1 {
+		return fmt.Errorf("thread %s: event %s has version %d, want %d", t.id, e.ID, e.Version, t.version+1)
+	}
+	switch p := e.Payload.(type) {
+	case ThreadCreated:
+		t.title, t.remarks = p.Title, p.Remarks
+		t.creatorID = e.ActorID
+		t.createdAt = e.OccurredAt
+		addAll(t.members, p.MemberIDs)
+		addAll(t.admins, p.AdministratorIDs)
+	case ThreadUpdated:
+		if p.Title != nil {
+			t.title = *p.Title
+		}
+		if p.Remarks != nil {
+			t.remarks = *p.Remarks
+		}
+	case ThreadDestroyed:
+		t.destroyed = true
+	case MembersAdded:
+		addAll(t.members, p.AccountIDs)
+	case MembersRemoved:
+		// Administrators are members: leaving the thread ends both.
+		deleteAll(t.members, p.AccountIDs)
+		deleteAll(t.admins, p.AccountIDs)
+	case AdministratorsAdded:
+		addAll(t.admins, p.AccountIDs)
+		addAll(t.members, p.AccountIDs)
+	case AdministratorsRemoved:
+		deleteAll(t.admins, p.AccountIDs)
+	case MessagePosted:
+		t.messages[p.MessageID] = e.ActorID
+	case MessageEdited:
+	case MessageDeleted:
+		delete(t.messages, p.MessageID)
+	default:
+		// Unknown payloads still take their version: fields and types are
+		// only ever added, and a newer writer may know what we do not.
+	}
+	t.version = e.Version
+	t.requests.remember(e.RequestID, commandOf(e.Payload), resultOf(e))
+	return nil
+}
+
+func resultOf(e Event) Result {
+	r := Result{Version: e.Version}
+	if p, ok := e.Payload.(MessagePosted); ok {
+		r.MessageID = p.MessageID
+	}
+	return r
+}
+
+func addAll(set map[string]struct{}, ids []string) {
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+}
+
+func deleteAll(set map[string]struct{}, ids []string) {
+	for _, id := range ids {
+		delete(set, id)
+	}
+}
+
+func sortedKeys(set map[string]struct{}) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
