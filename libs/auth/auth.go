@@ -1,0 +1,76 @@
+// Package auth establishes who calls: an Authenticator reads the caller's
+// account from request metadata (never from a request body), and gRPC
+// interceptors put it into the context or refuse the call.
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// AccountHeader is the development identity header (gRPC metadata key).
+const AccountHeader = "x-account-id"
+
+// Authenticator returns the account that made a call from its metadata.
+type Authenticator interface {
+	Authenticate(ctx context.Context, md metadata.MD) (account string, err error)
+}
+
+// Dev trusts the x-account-id header. For development only.
+type Dev struct{}
+
+func (Dev) Authenticate(_ context.Context, md metadata.MD) (string, error) {
+	v := md.Get(AccountHeader)
+	if len(v) == 0 || strings.TrimSpace(v[0]) == "" {
+		return "", status.Error(codes.Unauthenticated, "no identity: send the caller's account in the X-Account-Id header (gRPC metadata x-account-id)")
+	}
+	return strings.TrimSpace(v[0]), nil
+}
+
+// New returns the authenticator for a mode of the --auth flag.
+func New(mode string) (Authenticator, error) {
+	switch mode {
+	case "dev":
+		return Dev{}, nil
+	case "jwt":
+		return nil, fmt.Errorf("--auth=jwt is not available in this build yet; use --auth=dev for development")
+	}
+	return nil, fmt.Errorf("--auth=%q: want dev or jwt", mode)
+}
+
+type accountKey struct{}
+
+// WithAccount returns ctx carrying the caller's account.
+func WithAccount(ctx context.Context, account string) context.Context {
+	return context.WithValue(ctx, accountKey{}, account)
+}
+
+// Account returns the caller's account established by the interceptor.
+func Account(ctx context.Context) (string, bool) {
+	a, ok := ctx.Value(accountKey{}).(string)
+	return a, ok && a != ""
+}
+
+// UnaryInterceptor authenticates every call except the health service.
+func UnaryInterceptor(a Authenticator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.") || strings.HasPrefix(info.FullMethod, "/falcon.internal.") {
+			return handler(ctx, req)
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		account, err := a.Authenticate(ctx, md)
+		if err != nil {
+			if _, ok := status.FromError(err); !ok {
+				err = status.Error(codes.Unauthenticated, err.Error())
+			}
+			return nil, err
+		}
+		return handler(WithAccount(ctx, account), req)
+	}
+}

@@ -1,0 +1,119 @@
+// Package eventlog is the thread event log on Kafka: the record codec, the
+// partitioner every service agrees on, topic management and read-committed
+// replay.
+package eventlog
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/falcon-chat/falcon/libs/domain"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+)
+
+// ErrUnknownEvent marks a record whose payload this build does not know. The
+// schema only ever grows, so consumers skip such records.
+var ErrUnknownEvent = errors.New("unknown event type")
+
+// Encode turns an event into a record value.
+func Encode(e domain.Event) ([]byte, error) {
+	env, err := ToProto(e)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(env)
+}
+
+// Decode parses a record value. A payload this build does not know gives an
+// error wrapping ErrUnknownEvent, with the envelope's fields filled in.
+func Decode(b []byte) (domain.Event, error) {
+	var env falconv1.EventEnvelope
+	if err := proto.Unmarshal(b, &env); err != nil {
+		return domain.Event{}, fmt.Errorf("decode event envelope: %w", err)
+	}
+	return FromProto(&env)
+}
+
+// ToProto maps a domain event to its envelope.
+func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
+	env := &falconv1.EventEnvelope{
+		EventId:       e.ID,
+		ThreadId:      e.ThreadID,
+		Version:       e.Version,
+		OccurredAt:    timestamppb.New(e.OccurredAt),
+		ActorId:       e.ActorID,
+		RequestId:     e.RequestID,
+		CorrelationId: e.CorrelationID,
+	}
+	switch p := e.Payload.(type) {
+	case domain.ThreadCreated:
+		env.Payload = &falconv1.EventEnvelope_ThreadCreated{ThreadCreated: &falconv1.ThreadCreated{
+			Title: p.Title, Remarks: p.Remarks, MemberIds: p.MemberIDs, AdministratorIds: p.AdministratorIDs}}
+	case domain.ThreadUpdated:
+		env.Payload = &falconv1.EventEnvelope_ThreadUpdated{ThreadUpdated: &falconv1.ThreadUpdated{Title: p.Title, Remarks: p.Remarks}}
+	case domain.ThreadDestroyed:
+		env.Payload = &falconv1.EventEnvelope_ThreadDestroyed{ThreadDestroyed: &falconv1.ThreadDestroyed{}}
+	case domain.MembersAdded:
+		env.Payload = &falconv1.EventEnvelope_MembersAdded{MembersAdded: &falconv1.MembersAdded{AccountIds: p.AccountIDs}}
+	case domain.MembersRemoved:
+		env.Payload = &falconv1.EventEnvelope_MembersRemoved{MembersRemoved: &falconv1.MembersRemoved{AccountIds: p.AccountIDs}}
+	case domain.AdministratorsAdded:
+		env.Payload = &falconv1.EventEnvelope_AdministratorsAdded{AdministratorsAdded: &falconv1.AdministratorsAdded{AccountIds: p.AccountIDs}}
+	case domain.AdministratorsRemoved:
+		env.Payload = &falconv1.EventEnvelope_AdministratorsRemoved{AdministratorsRemoved: &falconv1.AdministratorsRemoved{AccountIds: p.AccountIDs}}
+	case domain.MessagePosted:
+		env.Payload = &falconv1.EventEnvelope_MessagePosted{MessagePosted: &falconv1.MessagePosted{
+			MessageId: p.MessageID, Body: p.Body, ReplyToMessageId: p.ReplyToMessageID, MentionAccountIds: p.MentionAccountIDs}}
+	case domain.MessageEdited:
+		env.Payload = &falconv1.EventEnvelope_MessageEdited{MessageEdited: &falconv1.MessageEdited{MessageId: p.MessageID, Body: p.Body}}
+	case domain.MessageDeleted:
+		env.Payload = &falconv1.EventEnvelope_MessageDeleted{MessageDeleted: &falconv1.MessageDeleted{MessageId: p.MessageID}}
+	default:
+		return nil, fmt.Errorf("encode event %s: payload %T has no envelope field", e.ID, e.Payload)
+	}
+	return env, nil
+}
+
+// FromProto maps an envelope to a domain event.
+func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
+	e := domain.Event{
+		ID:            env.GetEventId(),
+		ThreadID:      env.GetThreadId(),
+		Version:       env.GetVersion(),
+		OccurredAt:    env.GetOccurredAt().AsTime(),
+		ActorID:       env.GetActorId(),
+		RequestID:     env.GetRequestId(),
+		CorrelationID: env.GetCorrelationId(),
+	}
+	switch p := env.GetPayload().(type) {
+	case *falconv1.EventEnvelope_ThreadCreated:
+		e.Payload = domain.ThreadCreated{Title: p.ThreadCreated.GetTitle(), Remarks: p.ThreadCreated.GetRemarks(),
+			MemberIDs: p.ThreadCreated.GetMemberIds(), AdministratorIDs: p.ThreadCreated.GetAdministratorIds()}
+	case *falconv1.EventEnvelope_ThreadUpdated:
+		e.Payload = domain.ThreadUpdated{Title: p.ThreadUpdated.Title, Remarks: p.ThreadUpdated.Remarks}
+	case *falconv1.EventEnvelope_ThreadDestroyed:
+		e.Payload = domain.ThreadDestroyed{}
+	case *falconv1.EventEnvelope_MembersAdded:
+		e.Payload = domain.MembersAdded{AccountIDs: p.MembersAdded.GetAccountIds()}
+	case *falconv1.EventEnvelope_MembersRemoved:
+		e.Payload = domain.MembersRemoved{AccountIDs: p.MembersRemoved.GetAccountIds()}
+	case *falconv1.EventEnvelope_AdministratorsAdded:
+		e.Payload = domain.AdministratorsAdded{AccountIDs: p.AdministratorsAdded.GetAccountIds()}
+	case *falconv1.EventEnvelope_AdministratorsRemoved:
+		e.Payload = domain.AdministratorsRemoved{AccountIDs: p.AdministratorsRemoved.GetAccountIds()}
+	case *falconv1.EventEnvelope_MessagePosted:
+		m := p.MessagePosted
+		e.Payload = domain.MessagePosted{MessageID: m.GetMessageId(), Body: m.GetBody(),
+			ReplyToMessageID: m.GetReplyToMessageId(), MentionAccountIDs: m.GetMentionAccountIds()}
+	case *falconv1.EventEnvelope_MessageEdited:
+		e.Payload = domain.MessageEdited{MessageID: p.MessageEdited.GetMessageId(), Body: p.MessageEdited.GetBody()}
+	case *falconv1.EventEnvelope_MessageDeleted:
+		e.Payload = domain.MessageDeleted{MessageID: p.MessageDeleted.GetMessageId()}
+	default:
+		return e, fmt.Errorf("event %s of thread %s, version %d: %w", e.ID, e.ThreadID, e.Version, ErrUnknownEvent)
+	}
+	return e, nil
+}

@@ -1,0 +1,76 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// NewConfig is the sarama configuration every service starts from.
+func NewConfig(clientID string) *sarama.Config {
+	c := sarama.NewConfig()
+	// kfake needs 0.11+; 3.9 is what production runs.
+	c.Version = sarama.V3_9_0_0
+	c.ClientID = clientID
+	c.Metadata.AllowAutoTopicCreation = false
+	c.Consumer.IsolationLevel = sarama.ReadCommitted
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// Offsets are committed by hand, only after work is durable.
+	c.Consumer.Offsets.AutoCommit.Enable = false
+	c.Consumer.Return.Errors = true
+	// kfake refuses sessions under 6 s; Kafka's default minimum is 6 s too.
+	c.Consumer.Group.Session.Timeout = 10 * time.Second
+	c.Consumer.Group.Heartbeat.Interval = 2 * time.Second
+	c.Consumer.Group.Rebalance.Timeout = 20 * time.Second
+	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{sarama.NewBalanceStrategyRange()}
+	return c
+}
+
+// EnsureTopic creates the topic if it does not exist.
+func EnsureTopic(ctx context.Context, brokers []string, cfg *sarama.Config, topic string, partitions int32, replication int16, configs map[string]*string) error {
+	admin, err := sarama.NewClusterAdmin(brokers, cfg)
+	if err != nil {
+		return fmt.Errorf("connect to Kafka %v to create topic %s: %w", brokers, topic, err)
+	}
+	defer admin.Close()
+	for {
+		err = admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: replication, ConfigEntries: configs}, false)
+		if err == nil || errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			return nil
+		}
+		var terr *sarama.TopicError
+		if errors.As(err, &terr) && errors.Is(terr.Err, sarama.ErrTopicAlreadyExists) {
+			return nil
+		}
+		if !errors.Is(err, sarama.ErrRequestTimedOut) && !errors.Is(err, sarama.ErrNotController) {
+			return fmt.Errorf("create topic %s (%d partitions): %w", topic, partitions, err)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// WaitForTopic blocks until the topic exists and returns its partition count.
+func WaitForTopic(ctx context.Context, client sarama.Client, topic string) (int32, error) {
+	for {
+		if err := client.RefreshMetadata(topic); err == nil {
+			ps, err := client.Partitions(topic)
+			if err == nil && len(ps) > 0 {
+				return int32(len(ps)), nil
+			}
+		}
+		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+			return 0, fmt.Errorf("waiting for topic %s to exist: %w", topic, err)
+		}
+	}
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}

@@ -1,0 +1,145 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Record is one committed record read from a partition.
+type Record struct {
+	Offset int64
+	Key    []byte
+	Value  []byte
+}
+
+// ReadCommitted calls fn for every committed record of topic/partition from
+// offset from up to, not including, offset until, in order. Records of
+// aborted transactions and control markers are skipped.
+//
+// It fetches directly instead of through sarama's consumer because replay
+// must know when it has reached until: the last offsets of a transactional
+// partition are commit markers, which the consumer hides, so "the last
+// message I saw" never reaches the end.
+func ReadCommitted(ctx context.Context, client sarama.Client, topic string, partition int32, from, until int64, fn func(Record) error) error {
+	offset := from
+	for offset < until {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		next, err := fetchOnce(client, topic, partition, offset, fn)
+		if err != nil {
+			if !retriable(err) {
+				return fmt.Errorf("read %s/%d at offset %d: %w", topic, partition, offset, err)
+			}
+			_ = client.RefreshMetadata(topic)
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return err
+			}
+			continue
+		}
+		offset = next
+	}
+	return nil
+}
+
+func fetchOnce(client sarama.Client, topic string, partition int32, offset int64, fn func(Record) error) (int64, error) {
+	broker, err := client.Leader(topic, partition)
+	if err != nil {
+		return offset, err
+	}
+	req := &sarama.FetchRequest{
+		Version:     11,
+		MaxWaitTime: 250,
+		MinBytes:    1,
+		MaxBytes:    32 << 20,
+		Isolation:   sarama.ReadCommitted,
+	}
+	req.AddBlock(topic, partition, offset, 16<<20, -1)
+	resp, err := broker.Fetch(req)
+	if err != nil {
+		return offset, err
+	}
+	block := resp.GetBlock(topic, partition)
+	if block == nil {
+		return offset, fmt.Errorf("fetch response has no block for %s/%d", topic, partition)
+	}
+	if !errors.Is(block.Err, sarama.ErrNoError) {
+		return offset, block.Err
+	}
+	aborted := block.AbortedTransactions
+	sort.Slice(aborted, func(i, j int) bool { return aborted[i].FirstOffset < aborted[j].FirstOffset })
+	abortedProducers := map[int64]struct{}{}
+	for _, records := range block.RecordsSet {
+		batch := records.RecordBatch
+		if batch == nil || batch.PartialTrailingRecord {
+			continue
+		}
+		for len(aborted) > 0 && aborted[0].FirstOffset <= batch.LastOffset() {
+			abortedProducers[aborted[0].ProducerID] = struct{}{}
+			aborted = aborted[1:]
+		}
+		_, inAborted := abortedProducers[batch.ProducerID]
+		switch {
+		case batch.Control:
+			if inAborted && isAbortMarker(batch) {
+				delete(abortedProducers, batch.ProducerID)
+			}
+		case batch.IsTransactional && inAborted:
+			// Records of an aborted transaction.
+		default:
+			for _, r := range batch.Records {
+				o := batch.FirstOffset + r.OffsetDelta
+				if o < offset {
+					continue
+				}
+				if err := fn(Record{Offset: o, Key: r.Key, Value: r.Value}); err != nil {
+					return offset, err
+				}
+			}
+		}
+		if next := batch.LastOffset() + 1; next > offset {
+			offset = next
+		}
+	}
+	return offset, nil
+}
+
+// isAbortMarker reads the control record key: version int16, type int16
+// (0 abort, 1 commit).
+func isAbortMarker(b *sarama.RecordBatch) bool {
+	if len(b.Records) == 0 || len(b.Records[0].Key) < 4 {
+		return false
+	}
+	return binary.BigEndian.Uint16(b.Records[0].Key[2:4]) == 0
+}
+
+func retriable(err error) bool {
+	var kerr sarama.KError
+	if errors.As(err, &kerr) {
+		switch kerr {
+		case sarama.ErrNotLeaderForPartition, sarama.ErrLeaderNotAvailable, sarama.ErrUnknownTopicOrPartition,
+			sarama.ErrRequestTimedOut, sarama.ErrNotEnoughReplicas, sarama.ErrOffsetNotAvailable, sarama.ErrFencedLeaderEpoch,
+			sarama.ErrUnknownLeaderEpoch, sarama.ErrKafkaStorageError:
+			return true
+		}
+		return false
+	}
+	return errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) || errors.Is(err, sarama.ErrClosedClient) == false && isNetErr(err)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

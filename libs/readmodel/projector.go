@@ -1,0 +1,199 @@
+package readmodel
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/readstore"
+)
+
+// Projector applies thread events to the read store. It is idempotent: a
+// thread row carries the version applied to it and events at or below it are
+// skipped, so a batch replayed after a crash changes nothing twice.
+type Projector struct {
+	store readstore.Store
+}
+
+func NewProjector(s readstore.Store) *Projector { return &Projector{store: s} }
+
+// threadChange is one thread's state across a batch: as stored before it,
+// and as it is after the batch's events.
+type threadChange struct {
+	before Thread
+	after  Thread
+	exists bool
+}
+
+// Apply applies a batch of events, in order, and returns how many were new.
+// The writes are durable when it returns. Message rows and the account index
+// are written before thread rows, so that a store without multi-row atomicity
+// never records a version whose effects are missing.
+func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, error) {
+	var ids [][]byte
+	changes := map[string]*threadChange{}
+	for _, e := range events {
+		if _, ok := changes[e.ThreadID]; !ok {
+			changes[e.ThreadID] = nil
+			ids = append(ids, []byte(e.ThreadID))
+		}
+	}
+	rows, err := p.store.GetMulti(ctx, TableThreads, ids)
+	if err != nil {
+		return 0, fmt.Errorf("read %d thread rows: %w", len(ids), err)
+	}
+	for _, r := range rows {
+		c := &threadChange{exists: r.Cells != nil}
+		if c.exists {
+			c.before = threadFromRow(r)
+		} else {
+			c.before = Thread{ID: string(r.Key)}
+		}
+		c.after = c.before
+		c.after.Members = slices.Clone(c.before.Members)
+		c.after.Administrators = slices.Clone(c.before.Administrators)
+		changes[string(r.Key)] = c
+	}
+
+	var msgs []readstore.Mutation
+	applied := 0
+	for _, e := range events {
+		c := changes[e.ThreadID]
+		if e.Version <= c.after.Version {
+			continue
+		}
+		applied++
+		msgs = append(msgs, apply(&c.after, e)...)
+		c.after.Version = e.Version
+	}
+	if applied == 0 {
+		return 0, nil
+	}
+	var index, threads []readstore.Mutation
+	for _, id := range ids {
+		c := changes[string(id)]
+		if c.after.Version == c.before.Version {
+			continue
+		}
+		index = append(index, indexMutations(c)...)
+		threads = append(threads, threadMutation(c))
+	}
+	all := append(append(msgs, index...), threads...)
+	if err := p.store.Apply(ctx, all); err != nil {
+		return 0, fmt.Errorf("write %d read-model mutations: %w", len(all), err)
+	}
+	return applied, nil
+}
+
+// apply folds one event into the thread's read model and returns the
+// message-row mutations it implies.
+func apply(t *Thread, e domain.Event) []readstore.Mutation {
+	switch p := e.Payload.(type) {
+	case domain.ThreadCreated:
+		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
+		t.CreatedAt, t.LastActivityAt = e.OccurredAt, e.OccurredAt
+		t.Members = union(t.Members, p.MemberIDs)
+		t.Administrators = union(t.Administrators, p.AdministratorIDs)
+	case domain.ThreadUpdated:
+		if p.Title != nil {
+			t.Title = *p.Title
+		}
+		if p.Remarks != nil {
+			t.Remarks = *p.Remarks
+		}
+	case domain.ThreadDestroyed:
+		t.Destroyed = true
+	case domain.MembersAdded:
+		t.Members = union(t.Members, p.AccountIDs)
+	case domain.MembersRemoved:
+		t.Members = minus(t.Members, p.AccountIDs)
+		t.Administrators = minus(t.Administrators, p.AccountIDs)
+	case domain.AdministratorsAdded:
+		t.Administrators = union(t.Administrators, p.AccountIDs)
+		t.Members = union(t.Members, p.AccountIDs)
+	case domain.AdministratorsRemoved:
+		t.Administrators = minus(t.Administrators, p.AccountIDs)
+	case domain.MessagePosted:
+		t.MessageCount++
+		t.LastActivityAt = e.OccurredAt
+		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
+			colSender:   []byte(e.ActorID),
+			colBody:     []byte(p.Body),
+			colReplyTo:  []byte(p.ReplyToMessageID),
+			colMentions: encList(p.MentionAccountIDs),
+			colCreated:  encTime(e.OccurredAt),
+			colVersion:  encUint(e.Version),
+		}}}
+	case domain.MessageEdited:
+		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
+			colBody:    []byte(p.Body),
+			colEdited:  encTime(e.OccurredAt),
+			colVersion: encUint(e.Version),
+		}}}
+	case domain.MessageDeleted:
+		if t.MessageCount > 0 {
+			t.MessageCount--
+		}
+		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), DeleteRow: true}}
+	}
+	return nil
+}
+
+// indexMutations moves the thread's rows in its members' thread lists: gone
+// for accounts that left (or all, once destroyed), new or moved where the
+// last activity changed.
+func indexMutations(c *threadChange) []readstore.Mutation {
+	var ms []readstore.Mutation
+	id := c.after.ID
+	moved := !c.after.LastActivityAt.Equal(c.before.LastActivityAt)
+	var keep []string
+	if !c.after.Destroyed {
+		keep = c.after.Members
+	}
+	if c.exists && !c.before.Destroyed {
+		for _, a := range c.before.Members {
+			if moved || !slices.Contains(keep, a) {
+				ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.before.LastActivityAt, id), DeleteRow: true})
+			}
+		}
+	}
+	for _, a := range keep {
+		if moved || !slices.Contains(c.before.Members, a) {
+			ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.after.LastActivityAt, id),
+				Put: map[string][]byte{colThread: []byte(id)}})
+		}
+	}
+	return ms
+}
+
+func threadMutation(c *threadChange) readstore.Mutation {
+	m := readstore.Mutation{Table: TableThreads, Row: []byte(c.after.ID), Put: threadCells(&c.after)}
+	for _, a := range minus(c.before.Members, c.after.Members) {
+		m.DeleteColumns = append(m.DeleteColumns, memberFamily+a)
+	}
+	for _, a := range minus(c.before.Administrators, c.after.Administrators) {
+		m.DeleteColumns = append(m.DeleteColumns, adminFamily+a)
+	}
+	return m
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

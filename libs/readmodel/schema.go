@@ -1,0 +1,103 @@
+// Package readmodel is the read side: the projection that turns thread
+// events into rows of the read store, and the queries read-api answers from
+// them. Row keys are designed for the queries, as in HBase.
+package readmodel
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tables of the read store.
+const (
+	// TableThreads: one row per thread id; family d holds the thread's
+	// fields, m a column per member, a a column per administrator.
+	TableThreads = "threads"
+	// TableMessages: one row per message, keyed thread id + message ULID, so
+	// a range scan pages through a thread's history in time order.
+	TableMessages = "messages"
+	// TableAccountThreads: one row per (account, thread), keyed account 0x00
+	// inverted last activity + thread id, so "my threads, most recent
+	// first" is one forward scan.
+	TableAccountThreads = "account_threads"
+)
+
+// Tables lists every table with its column families, for schema creation.
+var Tables = map[string][]string{
+	TableThreads:        {"d", "m", "a"},
+	TableMessages:       {"d"},
+	TableAccountThreads: {"d"},
+}
+
+const (
+	colTitle     = "d:title"
+	colRemarks   = "d:remarks"
+	colCreator   = "d:creator"
+	colCreated   = "d:created"
+	colLast      = "d:last"
+	colCount     = "d:count"
+	colVersion   = "d:version"
+	colDestroyed = "d:destroyed"
+	memberFamily = "m:"
+	adminFamily  = "a:"
+
+	colSender   = "d:sender"
+	colBody     = "d:body"
+	colReplyTo  = "d:reply"
+	colMentions = "d:mentions"
+	colEdited   = "d:edited"
+
+	colThread = "d:thread"
+)
+
+func messageKey(threadID, messageID string) []byte {
+	return []byte(threadID + messageID)
+}
+
+// accountThreadKey orders an account's threads by last activity, newest
+// first.
+func accountThreadKey(account string, last time.Time, threadID string) []byte {
+	k := make([]byte, 0, len(account)+1+8+len(threadID))
+	k = append(k, account...)
+	k = append(k, 0x00)
+	k = binary.BigEndian.AppendUint64(k, math.MaxUint64-uint64(last.UnixNano()))
+	return append(k, threadID...)
+}
+
+func accountPrefix(account string) []byte { return append([]byte(account), 0x00) }
+
+func accountPrefixEnd(account string) []byte { return append([]byte(account), 0x01) }
+
+func encTime(t time.Time) []byte {
+	if t.IsZero() {
+		return nil
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}
+
+func decTime(b []byte) time.Time {
+	if len(b) != 8 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC()
+}
+
+func encUint(v uint64) []byte { return []byte(strconv.FormatUint(v, 10)) }
+
+func decUint(b []byte) uint64 {
+	v, _ := strconv.ParseUint(string(b), 10, 64)
+	return v
+}
+
+// Account ids never contain a comma (domain.ValidateAccountID).
+func encList(ids []string) []byte { return []byte(strings.Join(ids, ",")) }
+
+func decList(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(b), ",")
+}

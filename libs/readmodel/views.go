@@ -1,0 +1,103 @@
+package readmodel
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/falcon-chat/falcon/libs/readstore"
+)
+
+// Thread is the read model of a thread.
+type Thread struct {
+	ID             string
+	Title          string
+	Remarks        string
+	CreatorID      string
+	Members        []string
+	Administrators []string
+	CreatedAt      time.Time
+	LastActivityAt time.Time
+	MessageCount   uint64
+	Version        uint64
+	Destroyed      bool
+}
+
+// IsMember reports whether account may read the thread.
+func (t *Thread) IsMember(account string) bool { return slices.Contains(t.Members, account) }
+
+// Message is the read model of a message.
+type Message struct {
+	ID                string
+	ThreadID          string
+	SenderID          string
+	Body              string
+	ReplyToMessageID  string
+	MentionAccountIDs []string
+	CreatedAt         time.Time
+	EditedAt          time.Time
+	Version           uint64
+}
+
+func threadFromRow(r readstore.Row) Thread {
+	t := Thread{
+		ID:             string(r.Key),
+		Title:          string(r.Cells[colTitle]),
+		Remarks:        string(r.Cells[colRemarks]),
+		CreatorID:      string(r.Cells[colCreator]),
+		CreatedAt:      decTime(r.Cells[colCreated]),
+		LastActivityAt: decTime(r.Cells[colLast]),
+		MessageCount:   decUint(r.Cells[colCount]),
+		Version:        decUint(r.Cells[colVersion]),
+		Destroyed:      len(r.Cells[colDestroyed]) > 0,
+	}
+	for c := range r.Cells {
+		if a, ok := strings.CutPrefix(c, memberFamily); ok {
+			t.Members = append(t.Members, a)
+		} else if a, ok := strings.CutPrefix(c, adminFamily); ok {
+			t.Administrators = append(t.Administrators, a)
+		}
+	}
+	slices.Sort(t.Members)
+	slices.Sort(t.Administrators)
+	return t
+}
+
+func threadCells(t *Thread) map[string][]byte {
+	cells := map[string][]byte{
+		colTitle:   []byte(t.Title),
+		colRemarks: []byte(t.Remarks),
+		colCreator: []byte(t.CreatorID),
+		colCreated: encTime(t.CreatedAt),
+		colLast:    encTime(t.LastActivityAt),
+		colCount:   encUint(t.MessageCount),
+		colVersion: encUint(t.Version),
+	}
+	if t.Destroyed {
+		cells[colDestroyed] = []byte{1}
+	}
+	for _, m := range t.Members {
+		cells[memberFamily+m] = []byte{}
+	}
+	for _, a := range t.Administrators {
+		cells[adminFamily+a] = []byte{}
+	}
+	return cells
+}
+
+func messageFromRow(r readstore.Row) Message {
+	k := string(r.Key)
+	m := Message{
+		SenderID:          string(r.Cells[colSender]),
+		Body:              string(r.Cells[colBody]),
+		ReplyToMessageID:  string(r.Cells[colReplyTo]),
+		MentionAccountIDs: decList(r.Cells[colMentions]),
+		CreatedAt:         decTime(r.Cells[colCreated]),
+		EditedAt:          decTime(r.Cells[colEdited]),
+		Version:           decUint(r.Cells[colVersion]),
+	}
+	if len(k) == 52 {
+		m.ThreadID, m.ID = k[:26], k[26:]
+	}
+	return m
+}

@@ -1,0 +1,198 @@
+package readstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Pebble is the embedded Store. Each cell is one Pebble key:
+//
+//	"t" table 0x00 escaped(row) 0x00 0x01 column
+//
+// Row bytes 0x00 are written 0x00 0xFF, so binary row keys keep their order
+// and a row never runs into the next.
+type Pebble struct {
+	db *pebble.DB
+}
+
+// OpenPebble opens (or creates) a Pebble store in dir.
+func OpenPebble(dir string) (*Pebble, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("open pebble store at %s: %w", dir, err)
+	}
+	return &Pebble{db: db}, nil
+}
+
+func (p *Pebble) Close() error { return p.db.Close() }
+
+func tableStart(table string) []byte { return append([]byte("t"+table), 0x00) }
+func tableEnd(table string) []byte   { return append([]byte("t"+table), 0x01) }
+
+func escapeRow(dst, row []byte) []byte {
+	for _, b := range row {
+		if b == 0x00 {
+			dst = append(dst, 0x00, 0xFF)
+		} else {
+			dst = append(dst, b)
+		}
+	}
+	return dst
+}
+
+// rowStart is the first key any cell of row can have; rowEnd is past the last.
+func rowStart(table string, row []byte) []byte {
+	return append(escapeRow(tableStart(table), row), 0x00, 0x01)
+}
+
+func rowEnd(table string, row []byte) []byte {
+	return append(escapeRow(tableStart(table), row), 0x00, 0x02)
+}
+
+func cellKey(table string, row []byte, column string) []byte {
+	return append(rowStart(table, row), column...)
+}
+
+// splitKey returns the row and column of a cell key within a table.
+func splitKey(table string, key []byte) (row []byte, column string, err error) {
+	rest := key[len(tableStart(table)):]
+	row = make([]byte, 0, len(rest))
+	for i := 0; i < len(rest); i++ {
+		if rest[i] != 0x00 {
+			row = append(row, rest[i])
+			continue
+		}
+		if i+1 >= len(rest) {
+			break
+		}
+		switch rest[i+1] {
+		case 0xFF:
+			row = append(row, 0x00)
+			i++
+		case 0x01:
+			return row, string(rest[i+2:]), nil
+		}
+	}
+	return nil, "", fmt.Errorf("corrupt cell key %x in table %s", key, table)
+}
+
+func (p *Pebble) Get(ctx context.Context, table string, row []byte) (Row, bool, error) {
+	rows, err := p.scan(table, rowStart(table, row), rowEnd(table, row), false, 1)
+	if err != nil || len(rows) == 0 {
+		return Row{Key: row}, false, err
+	}
+	return rows[0], true, nil
+}
+
+func (p *Pebble) GetMulti(ctx context.Context, table string, keys [][]byte) ([]Row, error) {
+	out := make([]Row, len(keys))
+	for i, k := range keys {
+		r, _, err := p.Get(ctx, table, k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+func (p *Pebble) Apply(ctx context.Context, ms []Mutation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b := p.db.NewBatch()
+	defer b.Close()
+	for _, m := range ms {
+		if m.DeleteRow {
+			if err := b.DeleteRange(rowStart(m.Table, m.Row), rowEnd(m.Table, m.Row), nil); err != nil {
+				return fmt.Errorf("delete row %x of %s: %w", m.Row, m.Table, err)
+			}
+		}
+		for _, c := range m.DeleteColumns {
+			if err := b.Delete(cellKey(m.Table, m.Row, c), nil); err != nil {
+				return fmt.Errorf("delete %s of row %x in %s: %w", c, m.Row, m.Table, err)
+			}
+		}
+		for c, v := range m.Put {
+			if err := b.Set(cellKey(m.Table, m.Row, c), v, nil); err != nil {
+				return fmt.Errorf("put %s of row %x in %s: %w", c, m.Row, m.Table, err)
+			}
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit %d mutations: %w", len(ms), err)
+	}
+	return nil
+}
+
+func (p *Pebble) Scan(ctx context.Context, table string, s Scan) ([]Row, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	lower, upper := tableStart(table), tableEnd(table)
+	if !s.Reverse {
+		if s.Start != nil {
+			lower = rowStart(table, s.Start)
+		}
+		if s.Stop != nil {
+			upper = rowStart(table, s.Stop)
+		}
+	} else {
+		if s.Start != nil {
+			upper = rowEnd(table, s.Start)
+		}
+		if s.Stop != nil {
+			lower = rowEnd(table, s.Stop)
+		}
+	}
+	if bytes.Compare(lower, upper) >= 0 {
+		return nil, nil
+	}
+	return p.scan(table, lower, upper, s.Reverse, s.Limit)
+}
+
+func (p *Pebble) scan(table string, lower, upper []byte, reverse bool, limit int) ([]Row, error) {
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", table, err)
+	}
+	defer it.Close()
+	var rows []Row
+	var cur *Row
+	step := it.Next
+	ok := it.First()
+	if reverse {
+		step, ok = it.Prev, it.Last()
+	}
+	for ; ok; ok = step() {
+		row, col, err := splitKey(table, it.Key())
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil || !bytes.Equal(cur.Key, row) {
+			if limit > 0 && len(rows) == limit {
+				break
+			}
+			rows = append(rows, Row{Key: row, Cells: map[string][]byte{}})
+			cur = &rows[len(rows)-1]
+		}
+		cur.Cells[col] = bytes.Clone(it.Value())
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("scan %s: %w", table, err)
+	}
+	return rows, nil
+}
+
+// quietLogger keeps Pebble's informational chatter out of the service logs;
+// errors still surface through returned errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}

@@ -1,0 +1,77 @@
+// Package readstore is the read side's storage interface, shaped like HBase:
+// tables of rows sorted by row key, each row a set of "family:qualifier"
+// cells. Implementations: Pebble (embedded) and HBase through Thrift2.
+package readstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+)
+
+// Row is one row and the cells read from it, keyed "family:qualifier".
+type Row struct {
+	Key   []byte
+	Cells map[string][]byte
+}
+
+// Mutation changes one row. DeleteRow runs first, then DeleteColumns, then
+// Put; a mutation is atomic for its row.
+type Mutation struct {
+	Table         string
+	Row           []byte
+	DeleteRow     bool
+	DeleteColumns []string
+	Put           map[string][]byte
+}
+
+// Scan selects rows of a table. Forward scans run from Start (inclusive) up
+// to Stop (exclusive); a Reverse scan runs from Start (inclusive) down to
+// Stop (exclusive), as HBase's reversed scans do. An empty bound is open.
+// Limit caps the rows returned (0: no cap).
+type Scan struct {
+	Start   []byte
+	Stop    []byte
+	Reverse bool
+	Limit   int
+}
+
+// Store is the read store.
+type Store interface {
+	// Get reads one row; ok is false when it has no cells.
+	Get(ctx context.Context, table string, row []byte) (r Row, ok bool, err error)
+	// GetMulti reads rows; missing rows come back with nil Cells, in the
+	// order asked.
+	GetMulti(ctx context.Context, table string, rows [][]byte) ([]Row, error)
+	// Apply writes mutations, in order; they are durable when it returns.
+	Apply(ctx context.Context, ms []Mutation) error
+	// Scan reads rows in key order.
+	Scan(ctx context.Context, table string, s Scan) ([]Row, error)
+	Close() error
+}
+
+// ErrBadURL is returned by Open for a store URL it cannot use.
+var ErrBadURL = errors.New("bad store URL")
+
+// Opener opens a store from a parsed URL; Open dispatches on the scheme.
+type Opener func(ctx context.Context, u *url.URL) (Store, error)
+
+// Open opens the store named by a URL: pebble:///path, or another scheme in
+// openers (hbase+thrift://host:port).
+func Open(ctx context.Context, raw string, openers map[string]Opener) (Store, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadURL, raw, err)
+	}
+	if u.Scheme == "pebble" {
+		if u.Path == "" {
+			return nil, fmt.Errorf("%w %q: want pebble:///absolute/path", ErrBadURL, raw)
+		}
+		return OpenPebble(u.Path)
+	}
+	if open, ok := openers[u.Scheme]; ok {
+		return open(ctx, u)
+	}
+	return nil, fmt.Errorf("%w %q: scheme %q is not supported (pebble:///path or hbase+thrift://host:port)", ErrBadURL, raw, u.Scheme)
+}

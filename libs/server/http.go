@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/falcon-chat/falcon/libs/auth"
+	falconproto "github.com/falcon-chat/falcon/proto"
+)
+
+// RegisterFunc registers a service's REST routes on the gateway.
+type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+
+// NewGateway returns the REST gateway for the gRPC server at grpcAddr. It
+// calls the server over a loopback connection, so that REST requests pass
+// through the same interceptors (identity, metrics) as gRPC ones. Unknown
+// JSON fields are refused, not dropped.
+func NewGateway(ctx context.Context, grpcAddr string, register ...RegisterFunc) (http.Handler, func() error, error) {
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway connection to %s: %w", grpcAddr, err)
+	}
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
+			if strings.EqualFold(key, auth.AccountHeader) {
+				return auth.AccountHeader, true
+			}
+			return runtime.DefaultHeaderMatcher(key)
+		}),
+	)
+	for _, r := range register {
+		if err := r(ctx, mux, conn); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("register gateway routes: %w", err)
+		}
+	}
+	return mux, conn.Close, nil
+}
+
+// ReadyFunc says whether a service can take traffic; nil means ready.
+type ReadyFunc func() error
+
+// NewHTTPMux serves the REST gateway (if any) at /, plus /healthz, /readyz,
+// /metrics and /openapi.json.
+func NewHTTPMux(gateway http.Handler, ready ReadyFunc, g prometheus.Gatherer) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(falconproto.OpenAPI)
+	})
+	if gateway != nil {
+		mux.Handle("/", gateway)
+	}
+	return mux
+}

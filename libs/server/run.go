@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// DrainTimeout bounds how long shutdown waits for in-flight requests.
+const DrainTimeout = 10 * time.Second
+
+// Listen opens a TCP listener, with an error that names the flag's address.
+func Listen(what, addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for %s on %s: %w", what, addr, err)
+	}
+	return l, nil
+}
+
+// ServeGRPC serves until ctx ends, then stops gracefully: in-flight RPCs
+// finish (bounded by DrainTimeout).
+func ServeGRPC(ctx context.Context, log *zap.Logger, s *grpc.Server, l net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("gRPC server on %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	done := make(chan struct{})
+	go func() { s.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(DrainTimeout):
+		log.Warn("gRPC drain timed out; closing remaining connections", zap.Duration("timeout", DrainTimeout))
+		s.Stop()
+	}
+	return nil
+}
+
+// ServeHTTP serves until ctx ends, then shuts down gracefully.
+func ServeHTTP(ctx context.Context, h http.Handler, l net.Listener) error {
+	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("HTTP server on %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	defer cancel()
+	if err := s.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("HTTP shutdown on %s: %w", l.Addr(), err)
+	}
+	return nil
+}
+
+// TrackReadiness keeps the gRPC health status in step with ready until ctx
+// ends, then reports NOT_SERVING.
+func TrackReadiness(ctx context.Context, hs *health.Server, ready ReadyFunc) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		st := healthpb.HealthCheckResponse_SERVING
+		if ready() != nil {
+			st = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		hs.SetServingStatus("", st)
+		select {
+		case <-ctx.Done():
+			hs.Shutdown()
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,74 @@
+// Package writeapi is the command side: it owns the partitions the consumer
+// group gives it, rebuilds their threads from the log, validates commands
+// against them and appends the events in Kafka transactions.
+package writeapi
+
+import (
+	"errors"
+	"flag"
+	"time"
+
+	"github.com/falcon-chat/falcon/libs/flagenv"
+)
+
+// Config is write-api's configuration block.
+type Config struct {
+	KafkaBrokers  flagenv.List
+	Topic         string
+	Group         string
+	Partitions    int
+	Replication   int
+	CreateTopics  bool
+	GRPCAddr      string
+	HTTPAddr      string
+	AdvertiseAddr string
+	// TxnTimeout bounds how long a dead writer's open transaction holds
+	// back read_committed consumers.
+	TxnTimeout time.Duration
+	// MaxBatch is the most commands committed in one transaction.
+	MaxBatch int
+	// RouteWait bounds how long a command waits for its partition to get an
+	// owner during a rebalance before it fails with Unavailable.
+	RouteWait time.Duration
+}
+
+// RegisterFlags adds write-api's flags to fs with their defaults.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	c.KafkaBrokers = flagenv.List{"127.0.0.1:9092"}
+	fs.Var(&c.KafkaBrokers, "kafka-brokers", "Kafka bootstrap brokers, comma-separated")
+	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
+	fs.StringVar(&c.Group, "write-group", "falcon-write-api", "consumer group whose membership decides partition ownership")
+	fs.IntVar(&c.Partitions, "partitions", 12, "partitions of the events topic when write-api creates it")
+	fs.IntVar(&c.Replication, "replication-factor", 1, "replication factor of the events topic when write-api creates it")
+	fs.BoolVar(&c.CreateTopics, "create-topics", true, "create the events topic if it does not exist (false where operators own topics)")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9091", "gRPC listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8081", "HTTP listen address (REST, health, metrics)")
+	fs.StringVar(&c.AdvertiseAddr, "advertise-addr", "", "gRPC address other replicas forward commands to (default: --grpc-addr)")
+	fs.DurationVar(&c.TxnTimeout, "txn-timeout", 10*time.Second, "Kafka transaction timeout")
+	fs.IntVar(&c.MaxBatch, "max-batch", 256, "most commands committed in one transaction (group commit)")
+	fs.DurationVar(&c.RouteWait, "route-wait", 5*time.Second, "how long a command waits for its partition's owner during a rebalance")
+}
+
+// Validate checks the configuration before anything starts.
+func (c *Config) Validate() error {
+	switch {
+	case len(c.KafkaBrokers) == 0:
+		return errors.New("--kafka-brokers is required")
+	case c.Topic == "":
+		return errors.New("--topic is required")
+	case c.Partitions < 1:
+		return errors.New("--partitions must be at least 1")
+	case c.MaxBatch < 1:
+		return errors.New("--max-batch must be at least 1")
+	case c.TxnTimeout < time.Second:
+		return errors.New("--txn-timeout must be at least 1s")
+	}
+	return nil
+}
+
+func (c *Config) advertise() string {
+	if c.AdvertiseAddr != "" {
+		return c.AdvertiseAddr
+	}
+	return c.GRPCAddr
+}

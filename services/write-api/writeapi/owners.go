@@ -1,0 +1,176 @@
+package writeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.uber.org/zap"
+
+	"github.com/falcon-chat/falcon/libs/eventlog"
+)
+
+// owners tracks which partitions this replica owns, through consumer-group
+// membership, and runs a writer for each.
+type owners struct {
+	cfg     *Config
+	log     *zap.Logger
+	client  sarama.Client
+	metrics *metrics
+	routes  *routes
+
+	// ctx is the parent of every writer; set by run.
+	ctx     context.Context
+	wg      sync.WaitGroup
+	mu      sync.RWMutex
+	writers map[int32]*writerHandle
+	joined  atomic.Bool
+}
+
+type writerHandle struct {
+	w      *writer
+	cancel context.CancelFunc
+}
+
+func newOwners(cfg *Config, log *zap.Logger, client sarama.Client, m *metrics, r *routes) *owners {
+	return &owners{cfg: cfg, log: log, client: client, metrics: m, routes: r, writers: map[int32]*writerHandle{}}
+}
+
+// groupConfig advertises this replica's gRPC address in its member metadata,
+// so others can forward commands to it.
+func (o *owners) groupConfig() *sarama.Config {
+	c := eventlog.NewConfig("falcon-write-api")
+	c.Consumer.Group.Member.UserData = []byte(o.cfg.advertise())
+	// Ownership needs no history from the claim: writers replay on their own.
+	c.Consumer.Offsets.Initial = sarama.OffsetNewest
+	return c
+}
+
+// run joins the group and keeps ownership in step with it until ctx ends;
+// then it stops every writer, answering their queued commands.
+func (o *owners) run(ctx context.Context) error {
+	o.ctx = ctx
+	group, err := sarama.NewConsumerGroup(o.cfg.KafkaBrokers, o.cfg.Group, o.groupConfig())
+	if err != nil {
+		return fmt.Errorf("join write-api group %s: %w", o.cfg.Group, err)
+	}
+	var errWG sync.WaitGroup
+	errWG.Add(1)
+	go func() {
+		defer errWG.Done()
+		for err := range group.Errors() {
+			o.log.Warn("consumer group error", zap.Error(err))
+		}
+	}()
+	for ctx.Err() == nil {
+		if err := group.Consume(ctx, []string{o.cfg.Topic}, o); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
+			o.log.Warn("consumer group session ended with an error; rejoining", zap.Error(err))
+			_ = sleep(ctx, 500*time.Millisecond)
+		}
+	}
+	o.joined.Store(false)
+	o.stopAll()
+	err = group.Close()
+	errWG.Wait()
+	return err
+}
+
+// Setup starts writers for newly claimed partitions and stops those for
+// partitions no longer ours. Writers that keep their partition across a
+// rebalance keep their state: if someone else wrote meanwhile, they were
+// fenced and reload.
+func (o *owners) Setup(sess sarama.ConsumerGroupSession) error {
+	claimed := sess.Claims()[o.cfg.Topic]
+	o.metrics.rebalances.Inc()
+	o.reconcile(claimed)
+	o.joined.Store(true)
+	o.routes.invalidate()
+	o.log.Info("partitions assigned", zap.Int32s("partitions", claimed), zap.Int32("generation", sess.GenerationID()))
+	return nil
+}
+
+func (o *owners) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// ConsumeClaim only drains the claim: the claim is how the group tells us we
+// own the partition, not how we read it.
+func (o *owners) ConsumeClaim(_ sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for range claim.Messages() {
+	}
+	return nil
+}
+
+func (o *owners) reconcile(claimed []int32) {
+	want := map[int32]bool{}
+	for _, p := range claimed {
+		want[p] = true
+	}
+	o.mu.Lock()
+	var stopping []*writerHandle
+	for p, h := range o.writers {
+		if !want[p] {
+			stopping = append(stopping, h)
+			delete(o.writers, p)
+		}
+	}
+	for p := range want {
+		if h, ok := o.writers[p]; ok && !h.w.lost.Load() {
+			continue
+		}
+		wctx, cancel := context.WithCancel(o.ctx)
+		w := newWriter(p, o.cfg, o.log, o.client, o.metrics)
+		o.writers[p] = &writerHandle{w: w, cancel: cancel}
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			w.run(wctx)
+		}()
+	}
+	o.metrics.owned.Set(float64(len(o.writers)))
+	o.mu.Unlock()
+	for _, h := range stopping {
+		h.cancel()
+		<-h.w.done
+	}
+}
+
+func (o *owners) stopAll() {
+	o.mu.Lock()
+	for p, h := range o.writers {
+		h.cancel()
+		delete(o.writers, p)
+	}
+	o.metrics.owned.Set(0)
+	o.mu.Unlock()
+	o.wg.Wait()
+}
+
+// local returns the writer of a partition this replica owns, or nil.
+func (o *owners) local(p int32) *writer {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	h, ok := o.writers[p]
+	if !ok || h.w.lost.Load() {
+		return nil
+	}
+	return h.w
+}
+
+// ready is nil once the replica is in the group and every owned partition
+// is loaded.
+func (o *owners) ready() error {
+	if !o.joined.Load() {
+		return errors.New("not yet a member of the write-api consumer group")
+	}
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for p, h := range o.writers {
+		if !h.w.ready.Load() {
+			return fmt.Errorf("partition %d is still loading", p)
+		}
+	}
+	return nil
+}

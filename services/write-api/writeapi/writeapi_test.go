@@ -1,0 +1,188 @@
+package writeapi_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/falcon-chat/falcon/libs/auth"
+	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/libs/testenv"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+	"github.com/falcon-chat/falcon/services/write-api/writeapi"
+)
+
+type replica struct {
+	grpcAddr string
+	client   falconv1.ThreadCommandServiceClient
+	stop     func()
+}
+
+func startReplica(t *testing.T, brokers, topic string) *replica {
+	t.Helper()
+	var cfg writeapi.Config
+	cfg.RegisterFlags(flagSet())
+	cfg.KafkaBrokers = []string{brokers}
+	cfg.Topic = topic
+	cfg.Partitions = 4
+	cfg.GRPCAddr = testenv.FreeAddr(t)
+	cfg.HTTPAddr = testenv.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	reg := prometheus.NewRegistry()
+	log := testenv.Logger(t)
+	w, err := writeapi.New(ctx, cfg, log, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, log, auth.Dev{}, reg, server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, w)
+	}()
+	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{grpcAddr: cfg.GRPCAddr, client: falconv1.NewThreadCommandServiceClient(conn)}
+	var once sync.Once
+	r.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("write-api stopped with %v", err)
+			}
+			conn.Close()
+		})
+	}
+	t.Cleanup(r.stop)
+	testenv.Eventually(t, 30*time.Second, "write-api ready", func() bool { return w.Ready() == nil })
+	return r
+}
+
+func as(account string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), auth.AccountHeader, account)
+}
+
+func TestCommandsAreAppendedOnceAndAnsweredWithVersions(t *testing.T) {
+	brokers := testenv.Broker(t)
+	r := startReplica(t, brokers, "events")
+	ctx := as("alice")
+
+	created, err := r.client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: "Launch", MemberIds: []string{"bob"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Version != 1 || created.ThreadId == "" {
+		t.Fatalf("create answered %+v", created)
+	}
+	reqID := ulid.Make().String()
+	post := &falconv1.PostMessageRequest{ThreadId: created.ThreadId, Body: "hello", RequestId: reqID}
+	first, err := r.client.PostMessage(as("bob"), post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.client.PostMessage(as("bob"), post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Version != 2 || again.Version != first.Version || again.MessageId != first.MessageId {
+		t.Fatalf("post answered %+v, retry %+v", first, again)
+	}
+
+	refused := []struct {
+		name string
+		call func() error
+		code codes.Code
+	}{
+		{"non-member posts", func() error {
+			_, err := r.client.PostMessage(as("carol"), &falconv1.PostMessageRequest{ThreadId: created.ThreadId, Body: "x"})
+			return err
+		}, codes.PermissionDenied},
+		{"empty body", func() error {
+			_, err := r.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: created.ThreadId})
+			return err
+		}, codes.InvalidArgument},
+		{"bad thread id", func() error {
+			_, err := r.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: "nope", Body: "x"})
+			return err
+		}, codes.InvalidArgument},
+		{"unknown thread", func() error {
+			_, err := r.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: ulid.Make().String(), Body: "x"})
+			return err
+		}, codes.NotFound},
+		{"edit by someone else", func() error {
+			_, err := r.client.EditMessage(as("alice"), &falconv1.EditMessageRequest{ThreadId: created.ThreadId, MessageId: first.MessageId, Body: "x"})
+			return err
+		}, codes.PermissionDenied},
+		{"no identity", func() error {
+			_, err := r.client.PostMessage(context.Background(), &falconv1.PostMessageRequest{ThreadId: created.ThreadId, Body: "x"})
+			return err
+		}, codes.Unauthenticated},
+		{"last administrator leaves", func() error {
+			_, err := r.client.RemoveMembers(as("alice"), &falconv1.RemoveMembersRequest{ThreadId: created.ThreadId, AccountIds: []string{"alice"}})
+			return err
+		}, codes.FailedPrecondition},
+	}
+	for _, tc := range refused {
+		if code := status.Code(tc.call()); code != tc.code {
+			t.Errorf("%s: code %v, want %v", tc.name, code, tc.code)
+		}
+	}
+
+	// The topic holds exactly the two accepted events.
+	events := readAll(t, brokers, "events")
+	if len(events) != 2 {
+		t.Fatalf("topic holds %d events, want 2", len(events))
+	}
+
+	// A new replica (after the first stops) rebuilds the thread from the
+	// log: the retried request is still recognised and versions continue.
+	r.stop()
+	r2 := startReplica(t, brokers, "events")
+	again, err = r2.client.PostMessage(as("bob"), post)
+	if err != nil || again.MessageId != first.MessageId {
+		t.Fatalf("after restart the retry answered %+v, %v; want %s", again, err, first.MessageId)
+	}
+	next, err := r2.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: created.ThreadId, Body: "after restart"})
+	if err != nil || next.Version != 3 {
+		t.Fatalf("post after restart: %+v, %v; want version 3", next, err)
+	}
+}
+
+func readAll(t *testing.T, brokers, topic string) []eventlog.Record {
+	t.Helper()
+	client, err := sarama.NewClient([]string{brokers}, eventlog.NewConfig("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []eventlog.Record
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = eventlog.ReadCommitted(testenv.Context(t, 10*time.Second), client, topic, p, 0, end, func(r eventlog.Record) error {
+			out = append(out, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
