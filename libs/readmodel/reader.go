@@ -2,8 +2,8 @@ package readmodel
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/falcon-chat/falcon/libs/readstore"

@@ -179,7 +179,9 @@ func (g *GRPC) CreateThread(ctx context.Context, r *falconv1.CreateThreadRequest
 	threadID := r.RequestId
 	return execute(ctx, g, threadID, &r.RequestId,
 		domain.CreateThread{Title: r.Title, Remarks: r.Remarks, MemberIDs: r.MemberIds, AdministratorIDs: r.AdministratorIds},
-		func(ctx context.Context, c client) (*falconv1.CreateThreadResponse, error) { return c.CreateThread(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.CreateThreadResponse, error) {
+			return c.CreateThread(ctx, r)
+		},
 		func(res domain.Result) *falconv1.CreateThreadResponse {
 			return &falconv1.CreateThreadResponse{ThreadId: threadID, Version: res.Version}
 		})
@@ -190,7 +192,9 @@ func (g *GRPC) UpdateThread(ctx context.Context, r *falconv1.UpdateThreadRequest
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.UpdateThread{Title: r.Title, Remarks: r.Remarks},
-		func(ctx context.Context, c client) (*falconv1.UpdateThreadResponse, error) { return c.UpdateThread(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.UpdateThreadResponse, error) {
+			return c.UpdateThread(ctx, r)
+		},
 		func(res domain.Result) *falconv1.UpdateThreadResponse {
 			return &falconv1.UpdateThreadResponse{Version: res.Version}
 		})
@@ -201,7 +205,9 @@ func (g *GRPC) DestroyThread(ctx context.Context, r *falconv1.DestroyThreadReque
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.DestroyThread{},
-		func(ctx context.Context, c client) (*falconv1.DestroyThreadResponse, error) { return c.DestroyThread(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.DestroyThreadResponse, error) {
+			return c.DestroyThread(ctx, r)
+		},
 		func(res domain.Result) *falconv1.DestroyThreadResponse {
 			return &falconv1.DestroyThreadResponse{Version: res.Version}
 		})
@@ -223,7 +229,9 @@ func (g *GRPC) RemoveMembers(ctx context.Context, r *falconv1.RemoveMembersReque
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.RemoveMembers{AccountIDs: r.AccountIds},
-		func(ctx context.Context, c client) (*falconv1.RemoveMembersResponse, error) { return c.RemoveMembers(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.RemoveMembersResponse, error) {
+			return c.RemoveMembers(ctx, r)
+		},
 		func(res domain.Result) *falconv1.RemoveMembersResponse {
 			return &falconv1.RemoveMembersResponse{Version: res.Version}
 		})
@@ -261,7 +269,9 @@ func (g *GRPC) PostMessage(ctx context.Context, r *falconv1.PostMessageRequest) 
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId,
 		domain.PostMessage{Body: r.Body, ReplyToMessageID: r.ReplyToMessageId, MentionAccountIDs: r.MentionAccountIds},
-		func(ctx context.Context, c client) (*falconv1.PostMessageResponse, error) { return c.PostMessage(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.PostMessageResponse, error) {
+			return c.PostMessage(ctx, r)
+		},
 		func(res domain.Result) *falconv1.PostMessageResponse {
 			return &falconv1.PostMessageResponse{MessageId: res.MessageID, Version: res.Version}
 		})
@@ -272,7 +282,9 @@ func (g *GRPC) EditMessage(ctx context.Context, r *falconv1.EditMessageRequest) 
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.EditMessage{MessageID: r.MessageId, Body: r.Body},
-		func(ctx context.Context, c client) (*falconv1.EditMessageResponse, error) { return c.EditMessage(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.EditMessageResponse, error) {
+			return c.EditMessage(ctx, r)
+		},
 		func(res domain.Result) *falconv1.EditMessageResponse {
 			return &falconv1.EditMessageResponse{Version: res.Version}
 		})
@@ -283,7 +295,9 @@ func (g *GRPC) DeleteMessage(ctx context.Context, r *falconv1.DeleteMessageReque
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.DeleteMessage{MessageID: r.MessageId},
-		func(ctx context.Context, c client) (*falconv1.DeleteMessageResponse, error) { return c.DeleteMessage(ctx, r) },
+		func(ctx context.Context, c client) (*falconv1.DeleteMessageResponse, error) {
+			return c.DeleteMessage(ctx, r)
+		},
 		func(res domain.Result) *falconv1.DeleteMessageResponse {
 			return &falconv1.DeleteMessageResponse{Version: res.Version}
 		})
