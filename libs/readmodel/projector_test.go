@@ -104,18 +104,19 @@ func TestProjection(t *testing.T) {
 	}
 
 	// bob's threads: b had the latest activity.
-	threads, cursor, err := r.AccountThreads(ctx, "bob", nil, 1)
-	if err != nil || len(threads) != 1 || threads[0].ID != b {
+	threads, err := r.AccountThreads(ctx, "bob", nil, 1)
+	if err != nil || len(threads) != 1 || threads[0].Thread.ID != b {
 		t.Fatalf("bob's first thread: %+v %v", threads, err)
 	}
-	threads, _, _ = r.AccountThreads(ctx, "bob", cursor, 10)
-	if len(threads) != 1 || threads[0].ID != a {
+	cursor := threads[0].Cursor
+	threads, _ = r.AccountThreads(ctx, "bob", cursor, 10)
+	if len(threads) != 1 || threads[0].Thread.ID != a {
 		t.Fatalf("bob's second page: %+v", threads)
 	}
-	if threads, _, _ := r.AccountThreads(ctx, "carol", nil, 10); len(threads) != 0 {
+	if threads, _ := r.AccountThreads(ctx, "carol", nil, 10); len(threads) != 0 {
 		t.Fatalf("carol left b but still lists %+v", threads)
 	}
-	if _, _, err := r.AccountThreads(ctx, "carol", cursor, 10); err != ErrBadCursor {
+	if _, err := r.AccountThreads(ctx, "carol", cursor, 10); err != ErrBadCursor {
 		t.Fatalf("bob's cursor used by carol: %v, want ErrBadCursor", err)
 	}
 }

@@ -76,23 +76,29 @@ func (r *Reader) Messages(ctx context.Context, threadID, after string, newestFir
 	return out, nil
 }
 
+// Listed is a thread in an account's list, with the cursor that continues
+// the list after it.
+type Listed struct {
+	Thread Thread
+	Cursor []byte
+}
+
 // AccountThreads returns up to limit of an account's threads, most recent
-// activity first, after the cursor (a key returned by an earlier call), and
-// the cursor of the last one.
-func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []byte, limit int) ([]Thread, []byte, error) {
+// activity first, after the cursor of an earlier call (nil: from the start).
+func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []byte, limit int) ([]Listed, error) {
 	s := readstore.Scan{Start: accountPrefix(account), Stop: accountPrefixEnd(account), Limit: limit}
 	if cursor != nil {
 		if !bytes.HasPrefix(cursor, s.Start) {
-			return nil, nil, ErrBadCursor
+			return nil, ErrBadCursor
 		}
 		s.Start = append(cursor, 0x00)
 	}
 	rows, err := r.store.Scan(ctx, TableAccountThreads, s)
 	if err != nil {
-		return nil, nil, fmt.Errorf("scan threads of account %s: %w", account, err)
+		return nil, fmt.Errorf("scan threads of account %s: %w", account, err)
 	}
 	if len(rows) == 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	ids := make([][]byte, len(rows))
 	for i, row := range rows {
@@ -100,13 +106,13 @@ func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []by
 	}
 	trows, err := r.store.GetMulti(ctx, TableThreads, ids)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %d threads of account %s: %w", len(ids), account, err)
+		return nil, fmt.Errorf("read %d threads of account %s: %w", len(ids), account, err)
 	}
-	out := make([]Thread, 0, len(trows))
-	for _, tr := range trows {
+	out := make([]Listed, 0, len(trows))
+	for i, tr := range trows {
 		if tr.Cells != nil {
-			out = append(out, threadFromRow(tr))
+			out = append(out, Listed{Thread: threadFromRow(tr), Cursor: rows[i].Key})
 		}
 	}
-	return out, rows[len(rows)-1].Key, nil
+	return out, nil
 }

@@ -24,7 +24,12 @@ type Process struct {
 	Log      *zap.Logger
 	Registry *prometheus.Registry
 	Auth     auth.Authenticator
+	closers  *[]func()
 }
+
+// Defer runs f once every component has stopped, in reverse order of
+// registration: for what components share, such as a store.
+func (p Process) Defer(f func()) { *p.closers = append(*p.closers, f) }
 
 // BuildFunc builds a program's components and says where it listens.
 type BuildFunc func(ctx context.Context, p Process) (Addrs, []Component, error)
@@ -55,7 +60,13 @@ func Main(fs *flag.FlagSet, common *Common, args []string, build BuildFunc) erro
 	defer stop()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, Auth: authn})
+	var closers []func()
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}()
+	addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, Auth: authn, closers: &closers})
 	if err != nil {
 		return err
 	}

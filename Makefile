@@ -1,0 +1,51 @@
+# Falcon: `make run` starts everything on a laptop, `make test` checks everything.
+GO       ?= go
+BIN      := bin
+SERVICES := write-api read-api read-model-updater sparrow-forwarder
+# Package patterns of every module in go.work.
+PKGS     := ./proto/... ./libs/... ./services/write-api/... ./services/read-api/... \
+            ./services/read-model-updater/... ./services/sparrow-forwarder/... ./services/falcon/... ./loadtest/...
+GOBIN    ?= $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: build run test test-short proto proto-check lint bench loadtest clean
+
+build:
+	@mkdir -p $(BIN)
+	@for s in $(SERVICES); do echo "build $(BIN)/$$s"; CGO_ENABLED=0 $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
+	@echo "build $(BIN)/falcon"; CGO_ENABLED=0 $(GO) build -o $(BIN)/falcon ./services/falcon
+	@echo "build $(BIN)/loadtest"; CGO_ENABLED=0 $(GO) build -o $(BIN)/loadtest ./loadtest
+
+run: build
+	./$(BIN)/falcon dev
+
+test: proto-check lint build
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+# Regenerates the committed Go code and OpenAPI document from proto/.
+proto:
+	cd proto && buf lint && buf generate
+
+# Checks the committed generated code is current, where buf is installed.
+proto-check:
+	@if command -v buf >/dev/null && command -v protoc-gen-go >/dev/null && command -v protoc-gen-go-grpc >/dev/null \
+	   && command -v protoc-gen-grpc-gateway >/dev/null && command -v protoc-gen-openapiv2 >/dev/null; then \
+		tmp=$$(mktemp -d) && cp -r proto/. $$tmp && (cd $$tmp && rm -rf gen && buf lint && buf generate) \
+		&& diff -r proto/gen $$tmp/gen && echo "proto: generated code is current"; rc=$$?; rm -rf $$tmp; exit $$rc; \
+	else echo "proto: buf or a protoc plugin is not installed; skipping the generated-code check"; fi
+
+lint:
+	@out=$$(gofmt -l proto/*.go libs services loadtest); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./libs/...
+
+loadtest: build
+	./$(BIN)/loadtest -h
+
+clean:
+	rm -rf $(BIN)

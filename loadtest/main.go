@@ -1,0 +1,277 @@
+// Command loadtest drives a running Falcon over gRPC at fixed concurrency
+// and reports throughput and latency percentiles. It targets whatever
+// address it is given (loopback for benchmarks) and stops by itself.
+//
+//	loadtest -scenario post -concurrency 64 -duration 20s
+//	loadtest -scenario list -concurrency 64 -duration 20s
+//	loadtest -scenario visibility -concurrency 16 -duration 20s
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+)
+
+type config struct {
+	writeAddr   string
+	readAddr    string
+	scenario    string
+	concurrency int
+	threads     int
+	duration    time.Duration
+	warmup      time.Duration
+	conns       int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService")
+	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list or visibility")
+	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
+	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
+	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
+	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured run time before it")
+	flag.IntVar(&c.conns, "conns", 4, "gRPC connections, shared round-robin by the clients")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+type clients struct {
+	cmd []falconv1.ThreadCommandServiceClient
+	qry []falconv1.ThreadQueryServiceClient
+}
+
+func dial(c config) (*clients, func(), error) {
+	cl := &clients{}
+	var conns []*grpc.ClientConn
+	closeAll := func() {
+		for _, cc := range conns {
+			cc.Close()
+		}
+	}
+	for i := 0; i < c.conns; i++ {
+		w, err := grpc.NewClient(c.writeAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		r, err := grpc.NewClient(c.readAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns = append(conns, w, r)
+		cl.cmd = append(cl.cmd, falconv1.NewThreadCommandServiceClient(w))
+		cl.qry = append(cl.qry, falconv1.NewThreadQueryServiceClient(r))
+	}
+	return cl, closeAll, nil
+}
+
+func as(ctx context.Context, account string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "x-account-id", account)
+}
+
+func run(c config) error {
+	if c.concurrency < 1 || c.threads < 1 || c.conns < 1 || c.duration <= 0 {
+		return errors.New("-concurrency, -threads, -conns and -duration must be positive")
+	}
+	cl, closeAll, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	ctx := context.Background()
+
+	threads := make([]string, c.threads)
+	for i := range threads {
+		resp, err := cl.cmd[0].CreateThread(as(ctx, "loadtest-owner"), &falconv1.CreateThreadRequest{
+			Title: fmt.Sprintf("load %d", i), MemberIds: []string{"loadtest-reader"}})
+		if err != nil {
+			return fmt.Errorf("create thread: %w", err)
+		}
+		threads[i] = resp.ThreadId
+	}
+	vis := &samples{}
+	var op func(ctx context.Context, worker int, n int) error
+	switch c.scenario {
+	case "post":
+		op = func(ctx context.Context, w, n int) error {
+			_, err := cl.cmd[w%len(cl.cmd)].PostMessage(as(ctx, "loadtest-owner"), &falconv1.PostMessageRequest{
+				ThreadId: threads[(w+n)%len(threads)], Body: "load test message"})
+			return err
+		}
+	case "list":
+		fmt.Printf("seeding %d messages into each of %d threads\n", 60, len(threads))
+		var last uint64
+		for _, t := range threads {
+			for i := 0; i < 60; i++ {
+				r, err := cl.cmd[0].PostMessage(as(ctx, "loadtest-owner"), &falconv1.PostMessageRequest{ThreadId: t, Body: fmt.Sprint("seed ", i)})
+				if err != nil {
+					return fmt.Errorf("seed: %w", err)
+				}
+				last = r.Version
+			}
+			if _, err := cl.qry[0].GetThread(as(ctx, "loadtest-reader"), &falconv1.GetThreadRequest{ThreadId: t, MinVersion: last}); err != nil {
+				return fmt.Errorf("wait for seed: %w", err)
+			}
+		}
+		op = func(ctx context.Context, w, n int) error {
+			resp, err := cl.qry[w%len(cl.qry)].ListMessages(as(ctx, "loadtest-reader"), &falconv1.ListMessagesRequest{
+				ThreadId: threads[(w+n)%len(threads)], PageSize: 50, Order: falconv1.MessageOrder_MESSAGE_ORDER_NEWEST_FIRST})
+			if err == nil && len(resp.Messages) != 50 {
+				err = fmt.Errorf("page of %d messages, want 50", len(resp.Messages))
+			}
+			return err
+		}
+	case "visibility":
+		// The latency reported is from the post's acknowledgement to the
+		// first read that returns the message.
+		op = func(ctx context.Context, w, n int) error {
+			t := threads[(w+n)%len(threads)]
+			r, err := cl.cmd[w%len(cl.cmd)].PostMessage(as(ctx, "loadtest-owner"), &falconv1.PostMessageRequest{ThreadId: t, Body: "visible?"})
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			for {
+				_, err := cl.qry[w%len(cl.qry)].GetMessage(as(ctx, "loadtest-reader"), &falconv1.GetMessageRequest{ThreadId: t, MessageId: r.MessageId})
+				if err == nil {
+					vis.record(time.Since(start))
+					return nil
+				}
+				if time.Since(start) > 5*time.Second {
+					return fmt.Errorf("message %s not visible after 5s: %w", r.MessageId, err)
+				}
+				time.Sleep(500 * time.Microsecond)
+			}
+		}
+	default:
+		return fmt.Errorf("-scenario %q: want post, list or visibility", c.scenario)
+	}
+	fmt.Printf("scenario %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.concurrency, c.threads, c.warmup, c.duration)
+	res := drive(ctx, c, op, vis)
+	res.print(c.scenario)
+	if c.scenario == "visibility" {
+		printLatencies("visible after ack", vis.take(), 0)
+	}
+	return nil
+}
+
+type result struct {
+	lat     []time.Duration
+	errs    int64
+	lastErr error
+	elapsed time.Duration
+}
+
+// drive runs op from c.concurrency workers for warm-up plus duration and
+// keeps the latencies of the measured part.
+func drive(ctx context.Context, c config, op func(context.Context, int, int) error, vis *samples) result {
+	var (
+		measuring atomic.Bool
+		stop      atomic.Bool
+		mu        sync.Mutex
+		res       result
+		wg        sync.WaitGroup
+	)
+	for w := 0; w < c.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1<<16)
+			var errs int64
+			var lastErr error
+			for n := 0; !stop.Load(); n++ {
+				start := time.Now()
+				err := op(ctx, w, n)
+				d := time.Since(start)
+				if !measuring.Load() {
+					continue
+				}
+				if err != nil {
+					errs++
+					lastErr = err
+					continue
+				}
+				local = append(local, d)
+			}
+			mu.Lock()
+			res.lat = append(res.lat, local...)
+			res.errs += errs
+			if lastErr != nil {
+				res.lastErr = lastErr
+			}
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(c.warmup)
+	vis.take()
+	measuring.Store(true)
+	start := time.Now()
+	time.Sleep(c.duration)
+	measuring.Store(false)
+	res.elapsed = time.Since(start)
+	stop.Store(true)
+	wg.Wait()
+	return res
+}
+
+func (r result) print(what string) {
+	printLatencies(what, r.lat, r.elapsed)
+	if r.errs > 0 {
+		fmt.Printf("  errors: %d (last: %v)\n", r.errs, r.lastErr)
+	}
+}
+
+func printLatencies(what string, lat []time.Duration, elapsed time.Duration) {
+	if len(lat) == 0 {
+		fmt.Printf("%s: no successful operations\n", what)
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	rate := ""
+	if elapsed > 0 {
+		rate = fmt.Sprintf(", %.0f/s", float64(len(lat))/elapsed.Seconds())
+	}
+	fmt.Printf("%s: %d ok%s; latency p50 %s, p90 %s, p99 %s, max %s\n", what, len(lat), rate,
+		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond),
+		pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
+
+// samples collects post-to-visible latencies from the workers.
+type samples struct {
+	mu  sync.Mutex
+	lat []time.Duration
+}
+
+func (s *samples) record(d time.Duration) {
+	s.mu.Lock()
+	s.lat = append(s.lat, d)
+	s.mu.Unlock()
+}
+
+func (s *samples) take() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.lat
+	s.lat = nil
+	return out
+}

@@ -1,0 +1,141 @@
+// Package devstack assembles `falcon dev`: the embedded broker and store,
+// the four services and the legacy stand-in, in one process, every client
+// talking to the broker over TCP as in production.
+package devstack
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+
+	"github.com/falcon-chat/falcon/libs/broker"
+	"github.com/falcon-chat/falcon/libs/legacysim"
+	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/services/read-api/readapi"
+	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
+	"github.com/falcon-chat/falcon/services/sparrow-forwarder/forwarder"
+	"github.com/falcon-chat/falcon/services/write-api/writeapi"
+)
+
+// Config is the development stack's configuration.
+type Config struct {
+	DataDir    string
+	HTTPAddr   string
+	GRPCAddr   string
+	KafkaAddr  string
+	LegacyAddr string
+	Topic      string
+	Partitions int
+}
+
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./.falcon", "folder for all data (broker log, read store, legacy deliveries)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "REST address (every route), health and metrics")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC address (both services)")
+	fs.StringVar(&c.KafkaAddr, "kafka-addr", "127.0.0.1:9092", "embedded Kafka-protocol broker address")
+	fs.StringVar(&c.LegacyAddr, "legacy-addr", "127.0.0.1:0", "legacy stand-in address (port 0: any free port)")
+	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
+	fs.IntVar(&c.Partitions, "partitions", 12, "partitions of the events topic")
+}
+
+// Build starts the broker, the store and the legacy stand-in, and returns
+// the services as components. What it opens is closed through p.Defer once
+// the components have stopped.
+func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []server.Component, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return server.Addrs{}, nil, fmt.Errorf("--data-dir %q: %w", cfg.DataDir, err)
+	}
+	b, err := broker.Start(filepath.Join(dir, "kafka"), cfg.KafkaAddr)
+	if err != nil {
+		return server.Addrs{}, nil, err
+	}
+	p.Defer(b.Close)
+	store, err := readstore.OpenPebble(filepath.Join(dir, "read-store"))
+	if err != nil {
+		return server.Addrs{}, nil, err
+	}
+	p.Defer(func() { _ = store.Close() })
+	legacyOut := filepath.Join(dir, "legacy", "received.jsonl")
+	sim, err := legacysim.Open(legacyOut)
+	if err != nil {
+		return server.Addrs{}, nil, err
+	}
+	p.Defer(func() { _ = sim.Close() })
+	legacyL, err := server.Listen("legacy stand-in", cfg.LegacyAddr)
+	if err != nil {
+		return server.Addrs{}, nil, err
+	}
+	legacyURL := "http://" + legacyL.Addr().String() + "/events"
+
+	brokers := []string{b.Addr()}
+	var wcfg writeapi.Config
+	var rcfg readapi.Config
+	var ucfg updater.Config
+	var fcfg forwarder.Config
+	// Each service starts from its own defaults, then takes the stack's.
+	for _, register := range []func(*flag.FlagSet){wcfg.RegisterFlags, rcfg.RegisterFlags, ucfg.RegisterFlags, fcfg.RegisterFlags} {
+		register(flag.NewFlagSet("defaults", flag.ContinueOnError))
+	}
+	wcfg.KafkaBrokers, ucfg.KafkaBrokers, fcfg.KafkaBrokers = brokers, brokers, brokers
+	wcfg.Topic, ucfg.Topic, fcfg.Topic = cfg.Topic, cfg.Topic, cfg.Topic
+	wcfg.Partitions = cfg.Partitions
+	wcfg.GRPCAddr, wcfg.AdvertiseAddr = cfg.GRPCAddr, cfg.GRPCAddr
+	fcfg.LegacyURL = legacyURL
+
+	w, err := writeapi.New(ctx, wcfg, p.Log, p.Registry)
+	if err != nil {
+		legacyL.Close()
+		return server.Addrs{}, nil, err
+	}
+	u, err := updater.New(ucfg, store, p.Log, p.Registry)
+	if err != nil {
+		legacyL.Close()
+		return server.Addrs{}, nil, err
+	}
+	f, err := forwarder.New(fcfg, p.Log, p.Registry)
+	if err != nil {
+		legacyL.Close()
+		return server.Addrs{}, nil, err
+	}
+	r := readapi.New(rcfg, store, p.Log)
+	p.Log.Info("falcon dev",
+		zap.String("data_dir", dir), zap.String("rest", "http://"+cfg.HTTPAddr), zap.String("grpc", cfg.GRPCAddr),
+		zap.String("kafka", b.Addr()), zap.String("legacy_url", legacyURL), zap.String("legacy_out", legacyOut))
+	legacy := &legacyServer{l: legacyL, h: sim}
+	return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, []server.Component{w, r, u, f, legacy}, nil
+}
+
+// legacyServer serves the legacy stand-in as a component of the stack.
+type legacyServer struct {
+	l net.Listener
+	h http.Handler
+}
+
+func (s *legacyServer) RegisterGRPC(*grpc.Server)      {}
+func (s *legacyServer) Gateway() []server.RegisterFunc { return nil }
+func (s *legacyServer) Ready() error                   { return nil }
+
+func (s *legacyServer) Run(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle("/events", s.h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(s.l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("legacy stand-in: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

@@ -1,0 +1,291 @@
+// Package readapi serves ThreadQueryService from the read models. Only
+// members read a thread; min_version gives read-your-writes by waiting,
+// bounded, for the read model to catch up.
+package readapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/falcon-chat/falcon/libs/auth"
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/readmodel"
+	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/server"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+)
+
+// Page sizes of the list queries.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Config is read-api's configuration block.
+type Config struct {
+	Store    string
+	GRPCAddr string
+	HTTPAddr string
+	// MinVersionWait bounds how long a query with min_version waits for
+	// the read model to reach it.
+	MinVersionWait time.Duration
+}
+
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Store, "store", "pebble:///var/lib/falcon/read-store", "read store URL: pebble:///path or hbase+thrift://host:port")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9092", "gRPC listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8083", "HTTP listen address (REST, health, metrics)")
+	fs.DurationVar(&c.MinVersionWait, "min-version-wait", 2*time.Second, "longest a query waits for min_version")
+}
+
+// ReadAPI is the read-api component.
+type ReadAPI struct {
+	falconv1.UnimplementedThreadQueryServiceServer
+	cfg    Config
+	log    *zap.Logger
+	reader *readmodel.Reader
+}
+
+func New(cfg Config, store readstore.Store, log *zap.Logger) *ReadAPI {
+	if cfg.MinVersionWait <= 0 {
+		cfg.MinVersionWait = 2 * time.Second
+	}
+	return &ReadAPI{cfg: cfg, log: log.With(zap.String("component", "read-api")), reader: readmodel.NewReader(store)}
+}
+
+func (a *ReadAPI) RegisterGRPC(s *grpc.Server) { falconv1.RegisterThreadQueryServiceServer(s, a) }
+
+func (a *ReadAPI) Gateway() []server.RegisterFunc {
+	return []server.RegisterFunc{falconv1.RegisterThreadQueryServiceHandler}
+}
+
+func (a *ReadAPI) Ready() error { return nil }
+
+// Run has no background work: queries are served by the gRPC server.
+func (a *ReadAPI) Run(ctx context.Context) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (a *ReadAPI) GetThread(ctx context.Context, r *falconv1.GetThreadRequest) (*falconv1.GetThreadResponse, error) {
+	t, err := a.readableThread(ctx, r.ThreadId, r.MinVersion)
+	if err != nil {
+		return nil, err
+	}
+	return &falconv1.GetThreadResponse{Thread: threadProto(t)}, nil
+}
+
+func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsRequest) (*falconv1.ListThreadsResponse, error) {
+	account, ok := auth.Account(ctx)
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "no caller identity")
+	}
+	size, err := pageSize(r.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	var cursor []byte
+	if r.PageToken != "" {
+		if cursor, err = base64.RawURLEncoding.DecodeString(r.PageToken); err != nil {
+			return nil, badToken()
+		}
+	}
+	listed, err := a.reader.AccountThreads(ctx, account, cursor, size+1)
+	if errors.Is(err, readmodel.ErrBadCursor) {
+		return nil, badToken()
+	}
+	if err != nil {
+		return nil, a.internal(err)
+	}
+	resp := &falconv1.ListThreadsResponse{}
+	if len(listed) > size {
+		listed = listed[:size]
+		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(listed[size-1].Cursor)
+	}
+	for _, l := range listed {
+		resp.Threads = append(resp.Threads, threadProto(l.Thread))
+	}
+	return resp, nil
+}
+
+func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequest) (*falconv1.ListMessagesResponse, error) {
+	size, err := pageSize(r.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	newestFirst := r.Order == falconv1.MessageOrder_MESSAGE_ORDER_NEWEST_FIRST
+	if r.Order != falconv1.MessageOrder_MESSAGE_ORDER_UNSPECIFIED && r.Order != falconv1.MessageOrder_MESSAGE_ORDER_OLDEST_FIRST && !newestFirst {
+		return nil, invalidField("order", fmt.Sprintf("unknown order %d: use MESSAGE_ORDER_OLDEST_FIRST or MESSAGE_ORDER_NEWEST_FIRST", r.Order))
+	}
+	var after string
+	if r.PageToken != "" {
+		if newestFirst, after, err = decodeMessageToken(r.PageToken); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := a.readableThread(ctx, r.ThreadId, r.MinVersion); err != nil {
+		return nil, err
+	}
+	msgs, err := a.reader.Messages(ctx, r.ThreadId, after, newestFirst, size+1)
+	if err != nil {
+		return nil, a.internal(err)
+	}
+	resp := &falconv1.ListMessagesResponse{}
+	if len(msgs) > size {
+		msgs = msgs[:size]
+		resp.NextPageToken = encodeMessageToken(newestFirst, msgs[size-1].ID)
+	}
+	if after != "" && len(msgs) > 0 {
+		resp.PrevPageToken = encodeMessageToken(!newestFirst, msgs[0].ID)
+	}
+	for i := range msgs {
+		resp.Messages = append(resp.Messages, messageProto(msgs[i]))
+	}
+	return resp, nil
+}
+
+func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest) (*falconv1.GetMessageResponse, error) {
+	if err := domain.ValidateULID("message_id", r.MessageId); err != nil {
+		return nil, invalidField("message_id", err.Error())
+	}
+	if _, err := a.readableThread(ctx, r.ThreadId, r.MinVersion); err != nil {
+		return nil, err
+	}
+	m, ok, err := a.reader.Message(ctx, r.ThreadId, r.MessageId)
+	if err != nil {
+		return nil, a.internal(err)
+	}
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "message %s does not exist in thread %s", r.MessageId, r.ThreadId)
+	}
+	return &falconv1.GetMessageResponse{Message: messageProto(m)}, nil
+}
+
+// readableThread returns the thread if the caller may read it, waiting for
+// minVersion first: NotFound for what does not exist, PermissionDenied for a
+// non-member.
+func (a *ReadAPI) readableThread(ctx context.Context, id string, minVersion uint64) (readmodel.Thread, error) {
+	account, ok := auth.Account(ctx)
+	if !ok {
+		return readmodel.Thread{}, status.Error(codes.Unauthenticated, "no caller identity")
+	}
+	if err := domain.ValidateULID("thread_id", id); err != nil {
+		return readmodel.Thread{}, invalidField("thread_id", err.Error())
+	}
+	t, found, err := a.waitFor(ctx, id, minVersion)
+	if err != nil {
+		return readmodel.Thread{}, err
+	}
+	if !found || t.Destroyed {
+		return readmodel.Thread{}, status.Errorf(codes.NotFound, "thread %s does not exist", id)
+	}
+	if !t.IsMember(account) {
+		return readmodel.Thread{}, status.Errorf(codes.PermissionDenied, "account %s is not a member of thread %s", account, id)
+	}
+	return t, nil
+}
+
+// waitFor reads the thread until it reaches minVersion, for at most
+// MinVersionWait (or the caller's deadline).
+func (a *ReadAPI) waitFor(ctx context.Context, id string, minVersion uint64) (readmodel.Thread, bool, error) {
+	deadline := time.Now().Add(a.cfg.MinVersionWait)
+	pause := time.Millisecond
+	for {
+		t, found, err := a.reader.Thread(ctx, id)
+		if err != nil {
+			return t, false, a.internal(err)
+		}
+		if minVersion == 0 || t.Version >= minVersion {
+			return t, found, nil
+		}
+		if time.Now().Add(pause).After(deadline) {
+			return t, false, status.Errorf(codes.Unavailable,
+				"the read model has version %d of thread %s, not yet min_version %d (waited %s); retry shortly",
+				t.Version, id, minVersion, a.cfg.MinVersionWait)
+		}
+		select {
+		case <-ctx.Done():
+			return t, false, status.FromContextError(ctx.Err()).Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 20*time.Millisecond)
+	}
+}
+
+func (a *ReadAPI) internal(err error) error {
+	a.log.Error("query failed", zap.Error(err))
+	return status.Error(codes.Internal, "internal error reading the read store; it was logged")
+}
+
+func pageSize(n int32) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultPageSize, nil
+	case n < 0 || n > MaxPageSize:
+		return 0, invalidField("page_size", fmt.Sprintf("page_size %d is out of range: use 1 to %d (0 means %d)", n, MaxPageSize, DefaultPageSize))
+	}
+	return int(n), nil
+}
+
+func encodeMessageToken(newestFirst bool, id string) string {
+	dir := "o"
+	if newestFirst {
+		dir = "n"
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(dir + id))
+}
+
+func decodeMessageToken(tok string) (newestFirst bool, after string, err error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) < 2 || (b[0] != 'o' && b[0] != 'n') || domain.ValidateULID("page_token", string(b[1:])) != nil {
+		return false, "", badToken()
+	}
+	return b[0] == 'n', string(b[1:]), nil
+}
+
+func badToken() error {
+	return invalidField("page_token", "page_token is not one this API returned for this query; start again without it")
+}
+
+func invalidField(field, msg string) error {
+	st := status.New(codes.InvalidArgument, msg)
+	if d, err := st.WithDetails(&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: field, Description: msg}}}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func threadProto(t readmodel.Thread) *falconv1.Thread {
+	return &falconv1.Thread{
+		ThreadId: t.ID, Title: t.Title, Remarks: t.Remarks,
+		MemberIds: t.Members, AdministratorIds: t.Administrators, CreatorId: t.CreatorID,
+		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
+		MessageCount: t.MessageCount, Version: t.Version,
+	}
+}
+
+func messageProto(m readmodel.Message) *falconv1.Message {
+	return &falconv1.Message{
+		MessageId: m.ID, ThreadId: m.ThreadID, SenderId: m.SenderID, Body: m.Body,
+		ReplyToMessageId: m.ReplyToMessageID, MentionAccountIds: m.MentionAccountIDs,
+		CreatedAt: ts(m.CreatedAt), EditedAt: ts(m.EditedAt), Version: m.Version,
+	}
+}
