@@ -154,7 +154,7 @@ func indexMutations(c *threadChange) []readstore.Mutation {
 	if c.exists && !c.before.Destroyed {
 		for _, a := range c.before.Members {
 			if moved || !slices.Contains(keep, a) {
-				ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.before.LastActivityAt, id), DeleteRow: true})
+				ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.before.LastActivityAt, id), DeleteColumns: []string{colThread}})
 			}
 		}
 	}

@@ -85,7 +85,9 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, er
 	}
 	f := &Forwarder{
 		cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")),
-		poster: &poster{url: cfg.LegacyURL, client: &http.Client{Timeout: cfg.Timeout},
+		poster: &poster{url: cfg.LegacyURL, client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
+			// One connection per partition delivering at once, kept open.
+			MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
 			backoff: backoff{base: cfg.BackoffBase, max: cfg.BackoffMax}},
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falcon_forwarder_delivered_total",
 			Help: "Events the legacy system accepted, by event type."}, []string{"event_type"}),
