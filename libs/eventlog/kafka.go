@@ -19,8 +19,13 @@ func NewConfig(clientID string) *sarama.Config {
 	c.Metadata.AllowAutoTopicCreation = false
 	c.Consumer.IsolationLevel = sarama.ReadCommitted
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
-	// Offsets are committed by hand, only after work is durable.
-	c.Consumer.Offsets.AutoCommit.Enable = false
+	// Consumers mark an offset only once its work is durable; the offset
+	// manager commits marked offsets in the background and when a session
+	// ends. Committing synchronously per batch instead stalls the consumer:
+	// sarama holds the broker connection's lock for a whole fetch long-poll.
+	c.Consumer.Offsets.AutoCommit.Enable = true
+	c.Consumer.Offsets.AutoCommit.Interval = time.Second
+	c.Consumer.MaxWaitTime = 250 * time.Millisecond
 	c.Consumer.Return.Errors = true
 	// kfake refuses sessions under 6 s; Kafka's default minimum is 6 s too.
 	c.Consumer.Group.Session.Timeout = 10 * time.Second

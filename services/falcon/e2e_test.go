@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -19,9 +20,10 @@ import (
 
 // devProcess is a running `falcon dev` binary.
 type devProcess struct {
-	cmd  *exec.Cmd
-	base string
-	logs *bytes.Buffer
+	cmd   *exec.Cmd
+	base  string
+	kafka string
+	logs  *bytes.Buffer
 }
 
 func buildFalcon(t *testing.T) string {
@@ -44,7 +46,7 @@ func startDev(t *testing.T, bin, dataDir string) *devProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{cmd: cmd, base: "http://" + httpAddr, logs: logs}
+	p := &devProcess{cmd: cmd, base: "http://" + httpAddr, kafka: kafkaAddr, logs: logs}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
@@ -85,6 +87,16 @@ func (p *devProcess) stop(t *testing.T) {
 // call sends a REST request as account and decodes the answer into out.
 func (p *devProcess) call(t *testing.T, method, path, account string, body any, out any) int {
 	t.Helper()
+	code, err := p.try(method, path, account, body, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// try is call for goroutines other than the test's: it reports errors
+// instead of failing the test.
+func (p *devProcess) try(method, path, account string, body any, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -96,16 +108,16 @@ func (p *devProcess) call(t *testing.T, method, path, account string, body any, 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil && resp.StatusCode == 200 {
 		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+			return resp.StatusCode, fmt.Errorf("%s %s: %v: %s", method, path, err, b)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, nil
 }
 
 type versioned struct {

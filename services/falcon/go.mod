@@ -8,6 +8,7 @@ require (
 	github.com/falcon-chat/falcon/services/read-model-updater v0.0.0
 	github.com/falcon-chat/falcon/services/sparrow-forwarder v0.0.0
 	github.com/falcon-chat/falcon/services/write-api v0.0.0
+	github.com/oklog/ulid/v2 v2.1.2
 	go.uber.org/zap v1.28.0
 	google.golang.org/grpc v1.85.0
 )
@@ -45,7 +46,6 @@ require (
 	github.com/kr/text v0.2.0 // indirect
 	github.com/matttproud/golang_protobuf_extensions v1.0.4 // indirect
 	github.com/minio/minlz v1.0.1-0.20250507153514-87eb42fe8882 // indirect
-	github.com/oklog/ulid/v2 v2.1.2 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/prometheus/client_golang v1.16.0 // indirect

@@ -169,7 +169,6 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		}
 		u.batches.Observe(time.Since(start).Seconds())
 		sess.MarkMessage(last, "")
-		sess.Commit()
 		lag.Set(float64(claim.HighWaterMarkOffset() - last.Offset - 1))
 		batch, last = batch[:0], nil
 		return nil

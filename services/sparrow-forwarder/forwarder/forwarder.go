@@ -35,8 +35,6 @@ type Config struct {
 	Timeout      time.Duration
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
-	// CommitEvery bounds how long delivered offsets wait to be committed.
-	CommitEvery time.Duration
 }
 
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
@@ -49,7 +47,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Timeout, "legacy-timeout", 5*time.Second, "timeout of one delivery")
 	fs.DurationVar(&c.BackoffBase, "backoff-base", 100*time.Millisecond, "first retry delay (doubles per attempt, with full jitter)")
 	fs.DurationVar(&c.BackoffMax, "backoff-max", 10*time.Second, "longest retry delay")
-	fs.DurationVar(&c.CommitEvery, "commit-every", 200*time.Millisecond, "longest delivered offsets wait to be committed")
 }
 
 func (c *Config) Validate() error {
@@ -155,7 +152,6 @@ func (f *Forwarder) Cleanup(sess sarama.ConsumerGroupSession) error {
 func (f *Forwarder) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
 	log := f.log.With(zap.Int32("partition", claim.Partition()))
 	lag := f.lag.WithLabelValues(fmt.Sprint(claim.Partition()))
-	lastCommit := time.Now()
 	for {
 		select {
 		case <-sess.Context().Done():
@@ -173,10 +169,6 @@ func (f *Forwarder) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.
 			}
 			sess.MarkMessage(msg, "")
 			lag.Set(float64(claim.HighWaterMarkOffset() - msg.Offset - 1))
-			if time.Since(lastCommit) >= f.cfg.CommitEvery {
-				sess.Commit()
-				lastCommit = time.Now()
-			}
 		}
 	}
 }
