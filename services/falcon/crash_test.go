@@ -107,6 +107,7 @@ func TestKillDevMidStream(t *testing.T) {
 	}
 	total := 0
 	for _, tid := range ids {
+		waitForVersion(t, p, tid, maxVersion[tid])
 		got := listAll(t, p, tid, maxVersion[tid])
 		if len(got) != len(want[tid]) {
 			t.Fatalf("thread %s lists %d messages, %d were acknowledged", tid, len(got), len(want[tid]))
@@ -152,4 +153,21 @@ func listAll(t *testing.T, p *devProcess, threadID string, minVersion int) []str
 		t.Fatalf("thread %s: messages are not in id order", threadID)
 	}
 	return out
+}
+
+// waitForVersion waits until the read model has a thread's version. After a
+// crash that can take up to write-api's transaction timeout (10 s): the
+// embedded broker may not have recorded that the killed writer had a
+// transaction open, so instead of aborting it when the new writer fences
+// the old one, it expires it, and until then it holds back read_committed
+// consumers, as Kafka does with any dead writer's open transaction.
+func waitForVersion(t *testing.T, p *devProcess, threadID string, version int) {
+	t.Helper()
+	testenv.Eventually(t, 45*time.Second, fmt.Sprintf("thread %s at version %d in the read model", threadID, version), func() bool {
+		code := p.call(t, "GET", fmt.Sprintf("/v1/threads/%s?minVersion=%d", threadID, version), "bob", nil, nil)
+		if code != 200 && code != 503 {
+			t.Fatalf("GET thread %s: HTTP %d", threadID, code)
+		}
+		return code == 200
+	})
 }

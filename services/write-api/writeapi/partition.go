@@ -125,6 +125,9 @@ func (w *writer) load(ctx context.Context) error {
 		return fmt.Errorf("transactional producer %s: %w", w.transactionalID(), err)
 	}
 	w.prod = prod
+	if err := w.seal(); err != nil {
+		return err
+	}
 	end, err := w.client.GetOffset(w.cfg.Topic, w.partition, sarama.OffsetNewest)
 	if err != nil {
 		return fmt.Errorf("end offset of %s/%d: %w", w.cfg.Topic, w.partition, err)
@@ -150,6 +153,29 @@ func (w *writer) load(ctx context.Context) error {
 	w.metrics.replayed.Add(float64(events))
 	w.log.Info("partition loaded", zap.Int("threads", len(w.threads)), zap.Int("events", events),
 		zap.Int64("end_offset", end), zap.Duration("took", time.Since(start)))
+	return nil
+}
+
+// seal writes one aborted transaction to the partition before the writer
+// reads it. A broker that recovered from a crash with a transaction open may
+// abort that transaction without writing an abort marker (kfake does); the
+// consumers' read_committed filter then takes every later batch of the same
+// producer id, ours, as aborted too. Our own abort marker closes that range.
+// On Kafka it costs one aborted record per takeover.
+func (w *writer) seal() error {
+	err := w.prod.BeginTxn()
+	if err == nil {
+		_, _, err = w.prod.SendMessage(&sarama.ProducerMessage{Topic: w.cfg.Topic, Partition: w.partition})
+	}
+	if aerr := w.prod.AbortTxn(); err == nil {
+		err = aerr
+	}
+	if errors.Is(err, sarama.ErrProducerFenced) {
+		return ErrLostOwnership
+	}
+	if err != nil {
+		return fmt.Errorf("seal %s/%d with an aborted transaction: %w", w.cfg.Topic, w.partition, err)
+	}
 	return nil
 }
 
