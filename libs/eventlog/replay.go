@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -130,7 +131,11 @@ func retriable(err error) bool {
 		}
 		return false
 	}
-	return errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) || errors.Is(err, sarama.ErrClosedClient) == false && isNetErr(err)
+	if errors.Is(err, sarama.ErrClosedClient) {
+		return false
+	}
+	return errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) ||
+		errors.Is(err, io.EOF) || isNetErr(err)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -26,6 +26,8 @@ import (
 type replica struct {
 	grpcAddr string
 	client   falconv1.ThreadCommandServiceClient
+	metrics  *prometheus.Registry
+	ready    func() error
 	stop     func()
 }
 
@@ -53,7 +55,7 @@ func startReplica(t *testing.T, brokers, topic string) *replica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{grpcAddr: cfg.GRPCAddr, client: falconv1.NewThreadCommandServiceClient(conn)}
+	r := &replica{grpcAddr: cfg.GRPCAddr, client: falconv1.NewThreadCommandServiceClient(conn), metrics: reg, ready: w.Ready}
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {
@@ -185,4 +187,65 @@ func readAll(t *testing.T, brokers, topic string) []eventlog.Record {
 		}
 	}
 	return out
+}
+
+// counter sums a counter's samples whose labels include the given ones.
+func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metric:
+		for _, m := range mf.GetMetric() {
+			for k, v := range labels {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || lp.GetName() == k && lp.GetValue() == v
+				}
+				if !found {
+					continue metric
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+func TestCommandsForOtherPartitionsAreForwardedToTheirOwner(t *testing.T) {
+	brokers := testenv.Broker(t)
+	a := startReplica(t, brokers, "events")
+	b := startReplica(t, brokers, "events")
+	testenv.Eventually(t, 60*time.Second, "both replicas own partitions", func() bool {
+		return a.ready() == nil && b.ready() == nil &&
+			counter(t, a.metrics, "falcon_write_rebalances_total", nil) >= 2
+	})
+	var threads []string
+	for i := 0; i < 16; i++ {
+		r, err := a.client.CreateThread(as("alice"), &falconv1.CreateThreadRequest{Title: "spread", MemberIds: []string{"bob"}})
+		if err != nil {
+			t.Fatalf("create through replica a: %v", err)
+		}
+		threads = append(threads, r.ThreadId)
+	}
+	for _, tid := range threads {
+		r, err := b.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "via b"})
+		if err != nil || r.Version != 2 {
+			t.Fatalf("post through replica b: %+v, %v", r, err)
+		}
+	}
+	fa := counter(t, a.metrics, "falcon_write_forwarded_commands_total", map[string]string{"outcome": "OK"})
+	fb := counter(t, b.metrics, "falcon_write_forwarded_commands_total", map[string]string{"outcome": "OK"})
+	if fa == 0 || fb == 0 {
+		t.Fatalf("forwarded by a: %v, by b: %v; each owns half the partitions, so each must forward some", fa, fb)
+	}
+	if got := len(readAll(t, brokers, "events")); got != 32 {
+		t.Fatalf("topic holds %d events, want 32", got)
+	}
 }

@@ -1,0 +1,280 @@
+package readapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/falcon-chat/falcon/libs/auth"
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/readmodel"
+	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/libs/testenv"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+	"github.com/falcon-chat/falcon/services/read-api/readapi"
+)
+
+// fixture is a read-api over a Pebble store the test writes through the
+// projection, the way read-model-updater does.
+type fixture struct {
+	client    falconv1.ThreadQueryServiceClient
+	httpBase  string
+	projector *readmodel.Projector
+	threads   map[string]*domain.Thread
+	now       time.Time
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	store, err := readstore.OpenPebble(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	grpcAddr, httpAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	api := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, testenv.Logger(t), auth.Dev{}, prometheus.NewRegistry(), server.Addrs{GRPC: grpcAddr, HTTP: httpAddr}, api)
+	}()
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		conn.Close()
+		store.Close()
+	})
+	f := &fixture{client: falconv1.NewThreadQueryServiceClient(conn), httpBase: "http://" + httpAddr,
+		projector: readmodel.NewProjector(store), threads: map[string]*domain.Thread{}, now: time.Now().UTC()}
+	testenv.Eventually(t, 10*time.Second, "read-api serving", func() bool {
+		resp, err := http.Get(f.httpBase + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	return f
+}
+
+// do decides and projects one command.
+func (f *fixture) do(t *testing.T, threadID, actor string, cmd domain.Command) domain.Result {
+	t.Helper()
+	th := f.threads[threadID]
+	if th == nil {
+		th = domain.NewThread(threadID)
+		f.threads[threadID] = th
+	}
+	f.now = f.now.Add(time.Millisecond)
+	e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.Apply(*e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.projector.Apply(context.Background(), []domain.Event{*e}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func as(account string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), auth.AccountHeader, account)
+}
+
+func TestMessagePagingBothWays(t *testing.T) {
+	f := start(t)
+	tid := ulid.Make().String()
+	f.do(t, tid, "alice", domain.CreateThread{Title: "paging", MemberIDs: []string{"bob"}})
+	var ids []string
+	for i := 0; i < 7; i++ {
+		ids = append(ids, f.do(t, tid, "alice", domain.PostMessage{Body: fmt.Sprint(i)}).MessageID)
+	}
+	page := func(order falconv1.MessageOrder, token string) *falconv1.ListMessagesResponse {
+		t.Helper()
+		resp, err := f.client.ListMessages(as("bob"), &falconv1.ListMessagesRequest{ThreadId: tid, PageSize: 3, Order: order, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	bodies := func(r *falconv1.ListMessagesResponse) string {
+		s := ""
+		for _, m := range r.Messages {
+			s += m.Body
+		}
+		return s
+	}
+	p1 := page(falconv1.MessageOrder_MESSAGE_ORDER_UNSPECIFIED, "")
+	p2 := page(0, p1.NextPageToken)
+	p3 := page(0, p2.NextPageToken)
+	if got := bodies(p1) + "|" + bodies(p2) + "|" + bodies(p3); got != "012|345|6" || p3.NextPageToken != "" || p1.PrevPageToken != "" {
+		t.Fatalf("oldest first: %s (last next %q, first prev %q)", got, p3.NextPageToken, p1.PrevPageToken)
+	}
+	// Back from the third page, newest first, ends where page two began.
+	back := page(0, p3.PrevPageToken)
+	if got := bodies(back); got != "543" {
+		t.Fatalf("prev page from %q: %s, want 543", bodies(p3), got)
+	}
+	n1 := page(falconv1.MessageOrder_MESSAGE_ORDER_NEWEST_FIRST, "")
+	n2 := page(0, n1.NextPageToken)
+	if got := bodies(n1) + "|" + bodies(n2); got != "654|321" {
+		t.Fatalf("newest first: %s", got)
+	}
+	if got, err := f.client.GetMessage(as("bob"), &falconv1.GetMessageRequest{ThreadId: tid, MessageId: ids[3]}); err != nil || got.Message.Body != "3" {
+		t.Fatalf("GetMessage: %v, %v", got, err)
+	}
+}
+
+func TestQueriesRefuseWhatTheyShould(t *testing.T) {
+	f := start(t)
+	tid := ulid.Make().String()
+	r := f.do(t, tid, "alice", domain.CreateThread{Title: "private", MemberIDs: []string{"bob"}})
+	cases := []struct {
+		name string
+		call func() error
+		code codes.Code
+	}{
+		{"non-member reads thread", func() error {
+			_, err := f.client.GetThread(as("carol"), &falconv1.GetThreadRequest{ThreadId: tid})
+			return err
+		}, codes.PermissionDenied},
+		{"non-member lists messages", func() error {
+			_, err := f.client.ListMessages(as("carol"), &falconv1.ListMessagesRequest{ThreadId: tid})
+			return err
+		}, codes.PermissionDenied},
+		{"unknown thread", func() error {
+			_, err := f.client.GetThread(as("bob"), &falconv1.GetThreadRequest{ThreadId: ulid.Make().String()})
+			return err
+		}, codes.NotFound},
+		{"unknown message", func() error {
+			_, err := f.client.GetMessage(as("bob"), &falconv1.GetMessageRequest{ThreadId: tid, MessageId: ulid.Make().String()})
+			return err
+		}, codes.NotFound},
+		{"bad thread id", func() error {
+			_, err := f.client.GetThread(as("bob"), &falconv1.GetThreadRequest{ThreadId: "x"})
+			return err
+		}, codes.InvalidArgument},
+		{"page too large", func() error {
+			_, err := f.client.ListMessages(as("bob"), &falconv1.ListMessagesRequest{ThreadId: tid, PageSize: readapi.MaxPageSize + 1})
+			return err
+		}, codes.InvalidArgument},
+		{"negative page", func() error {
+			_, err := f.client.ListThreads(as("bob"), &falconv1.ListThreadsRequest{PageSize: -1})
+			return err
+		}, codes.InvalidArgument},
+		{"forged message token", func() error {
+			_, err := f.client.ListMessages(as("bob"), &falconv1.ListMessagesRequest{ThreadId: tid, PageToken: "bm9wZQ"})
+			return err
+		}, codes.InvalidArgument},
+		{"forged thread token", func() error {
+			_, err := f.client.ListThreads(as("bob"), &falconv1.ListThreadsRequest{PageToken: "***"})
+			return err
+		}, codes.InvalidArgument},
+		{"version not reached in time", func() error {
+			_, err := f.client.GetThread(as("bob"), &falconv1.GetThreadRequest{ThreadId: tid, MinVersion: r.Version + 1})
+			return err
+		}, codes.Unavailable},
+		{"no identity", func() error {
+			_, err := f.client.GetThread(context.Background(), &falconv1.GetThreadRequest{ThreadId: tid})
+			return err
+		}, codes.Unauthenticated},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if status.Code(err) != tc.code {
+				t.Fatalf("code %v (%v), want %v", status.Code(err), err, tc.code)
+			}
+			if status.Convert(err).Message() == "" {
+				t.Fatal("the error has no message")
+			}
+		})
+	}
+
+	httpCases := []struct {
+		path, account string
+		want          int
+	}{
+		{"/v1/threads/" + tid, "bob", 200},
+		{"/v1/threads/" + tid, "carol", 403},
+		{"/v1/threads/" + ulid.Make().String(), "bob", 404},
+		{"/v1/threads/" + tid + "?minVersion=99", "bob", 503},
+		{"/v1/threads/" + tid + "/messages?pageSize=500", "bob", 400},
+		{"/v1/threads/" + tid + "/messages?pageSize=many", "bob", 400},
+		{"/v1/threads", "", 401},
+		{"/openapi.json", "", 200},
+	}
+	for _, c := range httpCases {
+		req, _ := http.NewRequest("GET", f.httpBase+c.path, nil)
+		if c.account != "" {
+			req.Header.Set("X-Account-Id", c.account)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s as %q: %d, want %d", c.path, c.account, resp.StatusCode, c.want)
+		}
+	}
+}
+
+func TestMinVersionWaitsForTheReadModel(t *testing.T) {
+	f := start(t)
+	tid := ulid.Make().String()
+	f.do(t, tid, "alice", domain.CreateThread{Title: "wait"})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		f.do(t, tid, "alice", domain.PostMessage{Body: "late"})
+	}()
+	resp, err := f.client.ListMessages(as("alice"), &falconv1.ListMessagesRequest{ThreadId: tid, MinVersion: 2})
+	if err != nil || len(resp.Messages) != 1 || resp.Messages[0].Body != "late" {
+		t.Fatalf("ListMessages with minVersion 2: %v, %v", resp, err)
+	}
+}
+
+func TestListThreadsMostRecentFirst(t *testing.T) {
+	f := start(t)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		id := ulid.Make().String()
+		f.do(t, id, "alice", domain.CreateThread{Title: fmt.Sprint(i), MemberIDs: []string{"bob"}})
+		ids = append(ids, id)
+	}
+	f.do(t, ids[1], "bob", domain.PostMessage{Body: "bump"})
+	var got []string
+	token := ""
+	for {
+		resp, err := f.client.ListThreads(as("bob"), &falconv1.ListThreadsRequest{PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range resp.Threads {
+			got = append(got, th.Title)
+		}
+		if token = resp.NextPageToken; token == "" {
+			break
+		}
+	}
+	if fmt.Sprint(got) != "[1 4 3 2 0]" {
+		t.Fatalf("bob's threads: %v, want [1 4 3 2 0]", got)
+	}
+}

@@ -1,0 +1,139 @@
+package forwarder
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/falcon-chat/falcon/libs/legacysim"
+	"github.com/falcon-chat/falcon/libs/testenv"
+)
+
+func TestBackoffIsCappedWithFullJitter(t *testing.T) {
+	b := backoff{base: 100 * time.Millisecond, max: time.Second}
+	for attempt := 1; attempt <= 40; attempt++ {
+		ceiling := min(b.base<<min(attempt-1, 30), b.max)
+		for i := 0; i < 50; i++ {
+			if d := b.delay(attempt); d < 0 || d > ceiling {
+				t.Fatalf("attempt %d: delay %s outside [0, %s]", attempt, d, ceiling)
+			}
+		}
+	}
+}
+
+// flaky fails some deliveries before the stand-in sees them: 503s, and
+// connections dropped without an answer.
+type flaky struct {
+	next  http.Handler
+	calls atomic.Int64
+}
+
+func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch n := f.calls.Add(1); {
+	case n%5 == 0:
+		http.Error(w, "legacy overloaded", http.StatusServiceUnavailable)
+	case n%7 == 0:
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	default:
+		f.next.ServeHTTP(w, r)
+	}
+}
+
+func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
+	t.Helper()
+	var cfg Config
+	cfg.RegisterFlags(flagSet())
+	cfg.KafkaBrokers = []string{brokers}
+	cfg.Topic = topic
+	cfg.LegacyURL = url
+	cfg.BackoffBase, cfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
+	f, err := New(cfg, testenv.Logger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("forwarder: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestDeliversEveryEventOnceInOrderThroughFailuresAndRestarts(t *testing.T) {
+	brokers := testenv.Broker(t)
+	out := filepath.Join(t.TempDir(), "received.jsonl")
+	sim, err := legacysim.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	legacy := httptest.NewServer(&flaky{next: sim})
+	defer legacy.Close()
+
+	events := testenv.ProduceThreads(t, brokers, "events", 4, 6, 40)
+	stop := startForwarder(t, brokers, "events", legacy.URL)
+	// Stop it part-way and start another: what the first delivered but did
+	// not commit is delivered again and deduplicated by the legacy side.
+	testenv.Eventually(t, 30*time.Second, "some deliveries", func() bool { return len(readDeliveries(t, out)) >= 60 })
+	stop()
+	startForwarder(t, brokers, "events", legacy.URL)
+	testenv.Eventually(t, 60*time.Second, "every delivery", func() bool { return len(readDeliveries(t, out)) >= len(events) })
+
+	got := readDeliveries(t, out)
+	if len(got) != len(events) {
+		t.Fatalf("legacy recorded %d deliveries, want %d", len(got), len(events))
+	}
+	next := map[string]float64{}
+	for _, d := range got {
+		tid := d["threadId"].(string)
+		if v := d["version"].(float64); v != next[tid]+1 {
+			t.Fatalf("thread %s: version %v delivered after %v", tid, v, next[tid])
+		}
+		next[tid]++
+		for _, field := range []string{"eventId", "eventType", "threadId", "version", "occurredAt", "actorId"} {
+			if _, ok := d[field]; !ok {
+				t.Fatalf("delivery lacks %s: %v", field, d)
+			}
+		}
+	}
+}
+
+func readDeliveries(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var d map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
