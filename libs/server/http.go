@@ -51,6 +51,10 @@ func NewGateway(ctx context.Context, grpcAddr string, register ...RegisterFunc) 
 	return mux, conn.Close, nil
 }
 
+// MaxRequestBody bounds a REST request body; the largest valid command (a
+// 10,000-character message) is far below it.
+const MaxRequestBody = 1 << 20
+
 // ReadyFunc says whether a service can take traffic; nil means ready.
 type ReadyFunc func() error
 
@@ -75,7 +79,7 @@ func NewHTTPMux(gateway http.Handler, ready ReadyFunc, g prometheus.Gatherer) *h
 		_, _ = w.Write(falconproto.OpenAPI)
 	})
 	if gateway != nil {
-		mux.Handle("/", gateway)
+		mux.Handle("/", http.MaxBytesHandler(gateway, MaxRequestBody))
 	}
 	return mux
 }
