@@ -1,18 +1,24 @@
 // Package legacysim stands in for the legacy system: it accepts the
 // forwarder's deliveries, deduplicates them by Idempotency-Key and appends
-// each accepted one, as a JSON line, to a file.
+// each accepted one, as a JSON line, to a file. It can check the deliveries'
+// signatures and inject the faults the real one has (see Faults).
 package legacysim
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/falcon-chat/falcon/libs/legacycontract"
 )
 
 // MaxBody is the largest delivery accepted.
@@ -20,14 +26,28 @@ const MaxBody = 1 << 20
 
 // Sim is the stand-in's state: the record file and the keys it holds.
 type Sim struct {
-	mu   sync.Mutex
-	out  *os.File
-	seen map[string]struct{}
+	opts    Options
+	started time.Time
+	mu      sync.Mutex
+	out     *os.File
+	seen    map[string]struct{}
+}
+
+// Options configure a Sim. The zero value accepts every well-formed,
+// unsigned delivery.
+type Options struct {
+	// Secret, when set, makes the sim refuse (401) deliveries without a
+	// valid, fresh signature.
+	Secret []byte
+	Faults Faults
 }
 
 // Open opens (or creates) the record file and loads the idempotency keys
 // already in it, so a restart keeps deduplicating.
-func Open(path string) (*Sim, error) {
+func Open(path string) (*Sim, error) { return OpenWith(path, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(path string, opts Options) (*Sim, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("legacy stand-in: %w", err)
 	}
@@ -35,7 +55,7 @@ func Open(path string) (*Sim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("legacy stand-in: open %s: %w", path, err)
 	}
-	s := &Sim{out: f, seen: map[string]struct{}{}}
+	s := &Sim{opts: opts, started: time.Now(), out: f, seen: map[string]struct{}{}}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), MaxBody+1)
 	for sc.Scan() {
@@ -57,7 +77,8 @@ func (s *Sim) Close() error { return s.out.Close() }
 
 // ServeHTTP accepts one delivery: 200 when recorded, 200 too when its key
 // was already recorded (nothing is written twice), 400 when it is not a
-// JSON object with an Idempotency-Key.
+// JSON object with an Idempotency-Key, 401 when its signature is missing,
+// wrong or stale, and whatever the configured faults answer.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST deliveries here", http.StatusMethodNotAllowed)
@@ -78,6 +99,22 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body is not a JSON object: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	if s.opts.Secret != nil {
+		err := legacycontract.Verify(s.opts.Secret, r.Header.Get(legacycontract.HeaderTimestamp),
+			r.Header.Get(legacycontract.HeaderSignature), body, time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+	}
+	eventType, _ := obj["eventType"].(string)
+	if code, msg := s.opts.Faults.inject(r.Context(), time.Since(s.started), eventType); code != 0 {
+		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, msg, code)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.seen[key]; dup {
@@ -91,4 +128,26 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.seen[key] = struct{}{}
 	w.WriteHeader(http.StatusOK)
+}
+
+// Serve serves h at /events on l until ctx ends. A connection the forwarder
+// opened but had not used yet counts as active for Shutdown, so after a
+// short grace what is left is closed.
+func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
+	mux := http.NewServeMux()
+	mux.Handle("/events", h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("legacy stand-in on %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return srv.Close()
+	}
+	return nil
 }

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/falcon-chat/falcon/libs/legacycontract"
 )
 
 func TestDeduplicatesAcrossRestarts(t *testing.T) {
@@ -49,5 +52,52 @@ func TestDeduplicatesAcrossRestarts(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if got := strings.Count(string(b), "\n"); got != 2 {
 		t.Fatalf("file has %d lines, want 2:\n%s", got, b)
+	}
+}
+
+func TestFaultsAndSignatures(t *testing.T) {
+	secret := []byte("k")
+	signed := func(body string) *http.Request {
+		req := httptest.NewRequest(http.MethodPost, "/events", strings.NewReader(body))
+		req.Header.Set("Idempotency-Key", body)
+		ts, sig := legacycontract.Sign(secret, time.Now(), []byte(body))
+		req.Header.Set(legacycontract.HeaderTimestamp, ts)
+		req.Header.Set(legacycontract.HeaderSignature, sig)
+		return req
+	}
+	cases := []struct {
+		name string
+		opts Options
+		req  func() *http.Request
+		want int
+	}{
+		{"signed", Options{Secret: secret}, func() *http.Request { return signed(`{"eventId":"a"}`) }, 200},
+		{"unsigned refused", Options{Secret: secret}, func() *http.Request {
+			r := signed(`{"eventId":"b"}`)
+			r.Header.Del(legacycontract.HeaderSignature)
+			return r
+		}, 401},
+		{"down", Options{Faults: Faults{DownFor: time.Hour}}, func() *http.Request { return signed(`{"eventId":"c"}`) }, 503},
+		{"always failing", Options{Faults: Faults{FailRate: 1, FailStatus: 500}}, func() *http.Request { return signed(`{"eventId":"d"}`) }, 500},
+		{"rejected type", Options{Faults: Faults{RejectTypes: []string{"MessagePosted"}}}, func() *http.Request {
+			return signed(`{"eventId":"e","eventType":"MessagePosted"}`)
+		}, 422},
+		{"other type passes", Options{Faults: Faults{RejectTypes: []string{"MessagePosted"}}}, func() *http.Request {
+			return signed(`{"eventId":"f","eventType":"ThreadCreated"}`)
+		}, 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := OpenWith(filepath.Join(t.TempDir(), "out.jsonl"), c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, c.req())
+			if rec.Code != c.want {
+				t.Fatalf("status %d (%s), want %d", rec.Code, rec.Body, c.want)
+			}
+		})
 	}
 }

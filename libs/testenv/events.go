@@ -12,15 +12,11 @@ import (
 	"github.com/falcon-chat/falcon/libs/eventlog"
 )
 
-// ProduceThreads creates the topic with partitions and writes, for each of
-// threads new threads, a ThreadCreated and n-1 MessagePosted events, as
-// write-api would. It returns the events in the order written.
-func ProduceThreads(t testing.TB, brokers, topic string, partitions int32, threads, n int) []domain.Event {
+// Produce writes events to the topic, each to its thread's partition, as
+// write-api would (the topic must exist).
+func Produce(t testing.TB, brokers, topic string, partitions int32, events []domain.Event) {
 	t.Helper()
 	cfg := eventlog.NewConfig("test-producer")
-	if err := eventlog.EnsureTopic(Context(t, 10*time.Second), []string{brokers}, cfg, topic, partitions, 1, nil); err != nil {
-		t.Fatal(err)
-	}
 	cfg.Producer.Return.Successes = true
 	cfg.Producer.Partitioner = sarama.NewManualPartitioner
 	prod, err := sarama.NewSyncProducer([]string{brokers}, cfg)
@@ -28,31 +24,68 @@ func ProduceThreads(t testing.TB, brokers, topic string, partitions int32, threa
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	var events []domain.Event
-	for i := 0; i < threads; i++ {
-		th := domain.NewThread(ulid.Make().String())
-		for v := 0; v < n; v++ {
-			var cmd domain.Command = domain.PostMessage{Body: fmt.Sprint("message ", v)}
-			if v == 0 {
-				cmd = domain.CreateThread{Title: fmt.Sprint("thread ", i), MemberIDs: []string{"bob"}}
-			}
-			e, _, err := th.Decide(cmd, domain.Meta{ActorID: "alice", EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := th.Apply(*e); err != nil {
-				t.Fatal(err)
-			}
-			b, err := eventlog.Encode(*e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: eventlog.PartitionFor(e.ThreadID, partitions),
-				Key: sarama.StringEncoder(e.ThreadID), Value: sarama.ByteEncoder(b)}); err != nil {
-				t.Fatal(err)
-			}
-			events = append(events, *e)
+	for _, e := range events {
+		b, err := eventlog.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: eventlog.PartitionFor(e.ThreadID, partitions),
+			Key: sarama.StringEncoder(e.ThreadID), Value: sarama.ByteEncoder(b)}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return events
+}
+
+// History decides commands against threads and keeps the events, to build
+// a topic's contents for a test.
+type History struct {
+	t       testing.TB
+	threads map[string]*domain.Thread
+	Events  []domain.Event
+}
+
+func NewHistory(t testing.TB) *History {
+	return &History{t: t, threads: map[string]*domain.Thread{}}
+}
+
+// Do applies cmd by actor to the thread (created on first use) and returns
+// the result.
+func (h *History) Do(threadID, actor string, cmd domain.Command) domain.Result {
+	h.t.Helper()
+	th := h.threads[threadID]
+	if th == nil {
+		th = domain.NewThread(threadID)
+		h.threads[threadID] = th
+	}
+	e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
+	if err != nil {
+		h.t.Fatalf("%s on %s: %v", cmd.Name(), threadID, err)
+	}
+	if e != nil {
+		if err := th.Apply(*e); err != nil {
+			h.t.Fatal(err)
+		}
+		h.Events = append(h.Events, *e)
+	}
+	return r
+}
+
+// ProduceThreads creates the topic with partitions and writes, for each of
+// threads new threads, a ThreadCreated and n-1 MessagePosted events, as
+// write-api would. It returns the events in the order written.
+func ProduceThreads(t testing.TB, brokers, topic string, partitions int32, threads, n int) []domain.Event {
+	t.Helper()
+	if err := eventlog.EnsureTopic(Context(t, 10*time.Second), []string{brokers}, eventlog.NewConfig("test"), topic, partitions, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistory(t)
+	for i := 0; i < threads; i++ {
+		id := ulid.Make().String()
+		h.Do(id, "alice", domain.CreateThread{Title: fmt.Sprint("thread ", i), MemberIDs: []string{"bob"}})
+		for v := 1; v < n; v++ {
+			h.Do(id, "alice", domain.PostMessage{Body: fmt.Sprint("message ", v)})
+		}
+	}
+	Produce(t, brokers, topic, partitions, h.Events)
+	return h.Events
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/broker"
 	"github.com/falcon-chat/falcon/libs/flagenv"
+	"github.com/falcon-chat/falcon/libs/legacysim"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/services/falcon/devstack"
 )
@@ -19,8 +20,9 @@ import (
 const usage = `usage: falcon <command> [flags]
 
 commands:
-  dev      the whole system in one process: broker, store, all services, legacy stand-in
-  broker   the embedded Kafka-protocol broker alone
+  dev         the whole system in one process: broker, store, all services, legacy stand-in
+  broker      the embedded Kafka-protocol broker alone
+  legacy-sim  the legacy system stand-in, with fault injection
 
 Every flag also reads FALCON_<FLAG_IN_CAPS>. Run 'falcon <command> -h' for its flags.
 `
@@ -36,6 +38,8 @@ func main() {
 		server.Exit("falcon dev", dev(args))
 	case "broker":
 		server.Exit("falcon broker", runBroker(args))
+	case "legacy-sim":
+		server.Exit("falcon legacy-sim", runLegacySim(args))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -72,4 +76,44 @@ func runBroker(args []string) error {
 	<-ctx.Done()
 	b.Close()
 	return nil
+}
+
+func runLegacySim(args []string) error {
+	fs := flag.NewFlagSet("falcon legacy-sim", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on; deliveries are POSTed to /events")
+	out := fs.String("out", "./.falcon/legacy/received.jsonl", "file the accepted deliveries are appended to, one JSON line each")
+	secret := fs.String("hmac-secret", "", "refuse (401) deliveries without a valid signature with this secret; empty: accept unsigned")
+	var f legacysim.Faults
+	fs.Float64Var(&f.FailRate, "fail-rate", 0, "fraction (0-1) of deliveries answered with --fail-status")
+	fs.IntVar(&f.FailStatus, "fail-status", 503, "status of injected failures")
+	fs.DurationVar(&f.Latency, "latency", 0, "added latency")
+	fs.Float64Var(&f.LatencyRate, "latency-rate", 0, "fraction (0-1) of deliveries delayed by --latency; 0: all")
+	fs.DurationVar(&f.DownAfter, "down-after", 0, "go down (503 to everything) this long after start...")
+	fs.DurationVar(&f.DownFor, "down-for", 0, "...for this long")
+	var reject flagenv.List
+	fs.Var(&reject, "reject-types", "event types refused for good with 422, comma-separated")
+	if err := flagenv.Parse(fs, args); err != nil {
+		return err
+	}
+	f.RejectTypes = reject
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	opts := legacysim.Options{Faults: f}
+	if *secret != "" {
+		opts.Secret = []byte(*secret)
+	}
+	sim, err := legacysim.OpenWith(*out, opts)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	l, err := server.Listen("legacy-sim", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("falcon legacy-sim listening on http://%s/events, recording to %s\n", l.Addr(), *out)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return legacysim.Serve(ctx, l, sim)
 }

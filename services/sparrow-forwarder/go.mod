@@ -7,6 +7,7 @@ require (
 	github.com/falcon-chat/falcon/libs v0.0.0
 	github.com/falcon-chat/falcon/proto v0.0.0
 	github.com/prometheus/client_golang v1.16.0
+	github.com/sony/gobreaker/v2 v2.4.0
 	go.uber.org/zap v1.28.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

@@ -5,12 +5,13 @@ package devstack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
-	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -65,7 +66,13 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	}
 	p.Defer(func() { _ = store.Close() })
 	legacyOut := filepath.Join(dir, "legacy", "received.jsonl")
-	sim, err := legacysim.Open(legacyOut)
+	// A fresh secret per run: dev deliveries are signed and checked like
+	// production ones.
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return server.Addrs{}, nil, err
+	}
+	sim, err := legacysim.OpenWith(legacyOut, legacysim.Options{Secret: []byte(hex.EncodeToString(secret))})
 	if err != nil {
 		return server.Addrs{}, nil, err
 	}
@@ -90,6 +97,7 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	wcfg.Partitions = cfg.Partitions
 	wcfg.GRPCAddr, wcfg.AdvertiseAddr = cfg.GRPCAddr, cfg.GRPCAddr
 	fcfg.LegacyURL = legacyURL
+	fcfg.HMACSecret = hex.EncodeToString(secret)
 
 	w, err := writeapi.New(ctx, wcfg, p.Log, p.Registry)
 	if err != nil {
@@ -124,23 +132,4 @@ func (s *legacyServer) RegisterGRPC(*grpc.Server)      {}
 func (s *legacyServer) Gateway() []server.RegisterFunc { return nil }
 func (s *legacyServer) Ready() error                   { return nil }
 
-func (s *legacyServer) Run(ctx context.Context) error {
-	mux := http.NewServeMux()
-	mux.Handle("/events", s.h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(s.l) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("legacy stand-in: %w", err)
-	case <-ctx.Done():
-	}
-	// A connection the forwarder opened but had not used yet counts as
-	// active for Shutdown; past a short grace, close what is left.
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return srv.Close()
-	}
-	return nil
-}
+func (s *legacyServer) Run(ctx context.Context) error { return legacysim.Serve(ctx, s.l, s.h) }

@@ -8,7 +8,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/falcon-chat/falcon/libs/legacycontract"
 )
 
 // Delivery is one event on its way to the legacy system.
@@ -17,62 +22,135 @@ type Delivery struct {
 	Body    []byte
 }
 
-// errPermanent is a refusal the legacy system will repeat however often we
-// ask (a 4xx other than 408 and 429).
-var errPermanent = errors.New("refused by the legacy system")
+// outcome of one attempt.
+type outcome int
 
-// poster sends deliveries to the legacy endpoint.
-type poster struct {
-	url     string
-	client  *http.Client
-	backoff backoff
+const (
+	delivered outcome = iota
+	// rejected: the legacy system refused it for good (4xx other than
+	// 408, 409 and 429); retrying cannot help.
+	rejected
+	// failed: 5xx, 408, 429, a timeout or a connection error; retry.
+	failed
+	// notAttempted: the circuit breaker is open; nothing was sent.
+	notAttempted
+)
+
+type attempt struct {
+	outcome    outcome
+	status     int
+	retryAfter time.Duration
+	err        error
 }
 
-// post makes one attempt. A 2xx, or 409 (the legacy side already has that
-// idempotency key), is success.
-func (p *poster) post(ctx context.Context, d Delivery) error {
+// errTransient marks a failed attempt for the circuit breaker.
+var errTransient = errors.New("transient delivery failure")
+
+// poster sends deliveries to the legacy endpoint through a circuit breaker,
+// so a dead legacy system is probed, not hammered.
+type poster struct {
+	url     string
+	secret  []byte
+	client  *http.Client
+	backoff backoff
+	breaker *gobreaker.CircuitBreaker[attempt]
+}
+
+func newPoster(cfg Config, onState func(gobreaker.State)) *poster {
+	p := &poster{
+		url: cfg.LegacyURL,
+		client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
+			// One connection per delivery in flight, kept open.
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}},
+		backoff: backoff{base: cfg.BackoffBase, max: cfg.BackoffMax},
+	}
+	if cfg.HMACSecret != "" {
+		p.secret = []byte(cfg.HMACSecret)
+	}
+	failures := uint32(cfg.BreakerFailures)
+	p.breaker = gobreaker.NewCircuitBreaker[attempt](gobreaker.Settings{
+		Name:        cfg.LegacyURL,
+		MaxRequests: 1,
+		Timeout:     cfg.BreakerOpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		IsSuccessful: func(err error) bool {
+			return err == nil || !errors.Is(err, errTransient)
+		},
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			if onState != nil {
+				onState(to)
+			}
+		},
+	})
+	return p
+}
+
+// try makes one attempt, unless the breaker is open.
+func (p *poster) try(ctx context.Context, d Delivery) attempt {
+	a, err := p.breaker.Execute(func() (attempt, error) {
+		a := p.post(ctx, d)
+		if a.outcome == failed {
+			return a, fmt.Errorf("%w: %v", errTransient, a.err)
+		}
+		return a, nil
+	})
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return attempt{outcome: notAttempted, err: fmt.Errorf("circuit breaker for %s is open: %w", p.url, err)}
+	}
+	return a
+}
+
+func (p *poster) post(ctx context.Context, d Delivery) attempt {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(d.Body))
 	if err != nil {
-		return fmt.Errorf("%w: request to %s: %v", errPermanent, p.url, err)
+		return attempt{outcome: rejected, err: fmt.Errorf("request to %s: %w", p.url, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", d.EventID)
+	req.Header.Set(legacycontract.HeaderIdempotencyKey, d.EventID)
+	if p.secret != nil {
+		ts, sig := legacycontract.Sign(p.secret, time.Now(), d.Body)
+		req.Header.Set(legacycontract.HeaderTimestamp, ts)
+		req.Header.Set(legacycontract.HeaderSignature, sig)
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", p.url, err)
+		return attempt{outcome: failed, err: fmt.Errorf("POST %s: %w", p.url, err)}
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	switch {
-	case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusConflict:
-		return nil
-	case resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests:
-		return fmt.Errorf("%w: %s: %s", errPermanent, resp.Status, bytes.TrimSpace(msg))
+	a := attempt{status: resp.StatusCode}
+	switch code := resp.StatusCode; {
+	case code/100 == 2, code == http.StatusConflict:
+		a.outcome = delivered
+	case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
+		a.outcome = failed
+		a.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	case code/100 == 4 && code != http.StatusRequestTimeout:
+		a.outcome = rejected
+	default:
+		a.outcome = failed
 	}
-	return fmt.Errorf("POST %s: %s: %s", p.url, resp.Status, bytes.TrimSpace(msg))
+	if a.outcome != delivered {
+		a.err = fmt.Errorf("POST %s: %s: %s", p.url, resp.Status, bytes.TrimSpace(msg))
+	}
+	return a
 }
 
-// deliver retries until the legacy system accepts the event or ctx ends.
-// Nothing is dropped here: a permanent refusal is retried at the capped
-// backoff, holding the partition, until dead letters exist to take it.
-func (p *poster) deliver(ctx context.Context, d Delivery, onRetry func(attempt int, err error)) error {
-	for attempt := 1; ; attempt++ {
-		err := p.post(ctx, d)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		onRetry(attempt, err)
-		t := time.NewTimer(p.backoff.delay(attempt))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+// maxRetryAfter caps how long a Retry-After header can hold a delivery.
+const maxRetryAfter = 5 * time.Minute
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
 	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return min(time.Duration(secs)*time.Second, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), maxRetryAfter)
+	}
+	return 0
 }
 
 // backoff is capped exponential backoff with full jitter.
@@ -83,7 +161,7 @@ type backoff struct {
 func (b backoff) delay(attempt int) time.Duration {
 	d := b.max
 	if attempt < 31 {
-		d = min(b.base<<(attempt-1), b.max)
+		d = min(b.base<<max(attempt-1, 0), b.max)
 	}
 	return time.Duration(rand.Int64N(int64(d) + 1))
 }

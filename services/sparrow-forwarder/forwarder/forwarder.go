@@ -1,15 +1,17 @@
 // Package forwarder is sparrow-forwarder: it delivers every thread event to
-// the legacy system over HTTP, in per-thread order, and commits a
-// partition's offset only after its events were delivered.
+// the legacy system over HTTP, in per-thread order with different threads in
+// parallel, through retries and a circuit breaker; what the legacy system
+// refuses for good goes to a dead-letter topic. A partition's offset is
+// committed only up to the last of an unbroken run of delivered (or
+// dead-lettered) events.
 package forwarder
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"net/http"
-	"net/url"
+	"hash/fnv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,80 +22,29 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
-	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/server"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
-// Config is sparrow-forwarder's configuration block.
-type Config struct {
-	KafkaBrokers flagenv.List
-	Topic        string
-	Group        string
-	LegacyURL    string
-	HTTPAddr     string
-	Timeout      time.Duration
-	BackoffBase  time.Duration
-	BackoffMax   time.Duration
-}
-
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.KafkaBrokers = flagenv.List{"127.0.0.1:9092"}
-	fs.Var(&c.KafkaBrokers, "kafka-brokers", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
-	fs.StringVar(&c.Group, "group", "falcon-sparrow-forwarder", "consumer group")
-	fs.StringVar(&c.LegacyURL, "legacy-url", "http://127.0.0.1:8090/events", "legacy system endpoint events are POSTed to")
-	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8084", "HTTP listen address (health, metrics)")
-	fs.DurationVar(&c.Timeout, "legacy-timeout", 5*time.Second, "timeout of one delivery")
-	fs.DurationVar(&c.BackoffBase, "backoff-base", 100*time.Millisecond, "first retry delay (doubles per attempt, with full jitter)")
-	fs.DurationVar(&c.BackoffMax, "backoff-max", 10*time.Second, "longest retry delay")
-}
-
-func (c *Config) Validate() error {
-	u, err := url.Parse(c.LegacyURL)
-	switch {
-	case len(c.KafkaBrokers) == 0:
-		return errors.New("--kafka-brokers is required")
-	case c.Topic == "":
-		return errors.New("--topic is required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return fmt.Errorf("--legacy-url=%q: want an http(s) URL", c.LegacyURL)
-	case c.Timeout <= 0 || c.BackoffBase <= 0 || c.BackoffMax < c.BackoffBase:
-		return errors.New("--legacy-timeout and --backoff-base must be positive, --backoff-max at least --backoff-base")
-	}
-	return nil
-}
-
 // Forwarder is the sparrow-forwarder component.
 type Forwarder struct {
-	cfg       Config
-	log       *zap.Logger
-	poster    *poster
-	joined    atomic.Bool
-	delivered *prometheus.CounterVec
-	retried   prometheus.Counter
-	skipped   prometheus.Counter
-	lag       *prometheus.GaugeVec
+	cfg     Config
+	log     *zap.Logger
+	poster  *poster
+	metrics *metrics
+	dead    *deadLetters
+	joined  atomic.Bool
 }
 
 func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Forwarder{
-		cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")),
-		poster: &poster{url: cfg.LegacyURL, client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
-			// One connection per partition delivering at once, kept open.
-			MaxIdleConns: 256, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}},
-			backoff: backoff{base: cfg.BackoffBase, max: cfg.BackoffMax}},
-		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falcon_forwarder_delivered_total",
-			Help: "Events the legacy system accepted, by event type."}, []string{"event_type"}),
-		retried: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_forwarder_retries_total", Help: "Delivery attempts that failed and were retried."}),
-		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_forwarder_skipped_total", Help: "Records of an event type this build does not know."}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_lag_events",
-			Help: "Events of a partition not yet delivered."}, []string{"partition"}),
+	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: newMetrics(reg)}
+	f.poster = newPoster(cfg, f.metrics.breakerState)
+	if cfg.HMACSecret == "" {
+		f.log.Warn("--hmac-secret is empty: deliveries are not signed")
 	}
-	reg.MustRegister(f.delivered, f.retried, f.skipped, f.lag)
 	return f, nil
 }
 
@@ -109,19 +60,58 @@ func (f *Forwarder) Ready() error {
 
 // Run consumes and delivers until ctx ends.
 func (f *Forwarder) Run(ctx context.Context) error {
-	client, err := sarama.NewClient(f.cfg.KafkaBrokers, eventlog.NewConfig("falcon-sparrow-forwarder"))
+	kcfg := eventlog.NewConfig("falcon-sparrow-forwarder")
+	dlqTopic := f.cfg.deadLetterTopic()
+	if f.cfg.CreateTopics {
+		if err := eventlog.EnsureTopic(ctx, f.cfg.KafkaBrokers, kcfg, dlqTopic, 1, 1, nil); err != nil {
+			return err
+		}
+	}
+	client, err := sarama.NewClient(f.cfg.KafkaBrokers, kcfg)
 	if err != nil {
 		return fmt.Errorf("connect to Kafka %v: %w", []string(f.cfg.KafkaBrokers), err)
 	}
 	defer client.Close()
-	if _, err := eventlog.WaitForTopic(ctx, client, f.cfg.Topic); err != nil {
-		return err
+	for _, t := range []string{f.cfg.Topic, dlqTopic} {
+		if _, err := eventlog.WaitForTopic(ctx, client, t); err != nil {
+			return err
+		}
 	}
+	producer, err := sarama.NewSyncProducer(f.cfg.KafkaBrokers, deadLetterProducerConfig())
+	if err != nil {
+		return fmt.Errorf("dead-letter producer: %w", err)
+	}
+	defer producer.Close()
+	f.dead = newDeadLetters(dlqTopic, producer, f.log)
+
+	// The held threads must be known before the first delivery.
+	var tasks sync.WaitGroup
+	defer tasks.Wait()
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	caughtUp := make(chan struct{})
+	followErr := make(chan error, 1)
+	tasks.Add(1)
+	go func() {
+		defer tasks.Done()
+		followErr <- f.dead.follow(followCtx, f.cfg.KafkaBrokers, caughtUp)
+	}()
+	select {
+	case <-caughtUp:
+	case err := <-followErr:
+		return fmt.Errorf("reading dead letters: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+	f.log.Info("dead letters loaded", zap.Int("held_threads", f.dead.heldCount()))
+
 	group, err := sarama.NewConsumerGroupFromClient(f.cfg.Group, client)
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", f.cfg.Group, err)
 	}
+	tasks.Add(1)
 	go func() {
+		defer tasks.Done()
 		for err := range group.Errors() {
 			f.log.Warn("consumer group error", zap.Error(err))
 		}
@@ -141,58 +131,167 @@ func (f *Forwarder) Setup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-func (f *Forwarder) Cleanup(sess sarama.ConsumerGroupSession) error {
-	sess.Commit()
-	return nil
+func (f *Forwarder) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// work is one event on its way through a partition's lanes.
+type work struct {
+	msg       *sarama.ConsumerMessage
+	env       *falconv1.EventEnvelope
+	body      []byte
+	eventType string
 }
 
-// ConsumeClaim delivers a partition's events one after the other, which
-// keeps every thread's order; partitions run in parallel. An offset is marked
-// only once its event was delivered.
+// ConsumeClaim spreads a partition's events over lanes by thread, so one
+// thread's events go through one lane in order while other threads proceed
+// in parallel. A full lane stops the reading: back-pressure, not buffering.
 func (f *Forwarder) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	log := f.log.With(zap.Int32("partition", claim.Partition()))
-	lag := f.lag.WithLabelValues(fmt.Sprint(claim.Partition()))
+	ctx := sess.Context()
+	p := claim.Partition()
+	log := f.log.With(zap.Int32("partition", p))
+	label := fmt.Sprint(p)
+	lag, outstanding := f.metrics.lag.WithLabelValues(label), f.metrics.outstanding.WithLabelValues(label)
+	tr := newTracker(func(next int64) { sess.MarkOffset(claim.Topic(), p, next, "") })
+
+	lanes := make([]chan *work, f.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan *work, max(1, f.cfg.MaxOutstanding/f.cfg.Workers))
+		wg.Add(1)
+		go func(in <-chan *work) {
+			defer wg.Done()
+			for w := range in {
+				if ctx.Err() != nil {
+					continue // stopping: left unmarked for the next owner
+				}
+				if err := f.handle(ctx, log, w); err != nil {
+					if ctx.Err() == nil {
+						log.Error("event neither delivered nor dead-lettered; it will be retried by the next owner",
+							zap.Int64("offset", w.msg.Offset), zap.Error(err))
+					}
+					continue
+				}
+				tr.complete(w.msg.Offset)
+				outstanding.Set(float64(tr.outstanding()))
+			}
+		}(lanes[i])
+	}
+	defer func() {
+		for _, l := range lanes {
+			close(l)
+		}
+		wg.Wait()
+	}()
 	for {
 		select {
-		case <-sess.Context().Done():
-			sess.Commit()
+		case <-ctx.Done():
 			return nil
 		case msg, ok := <-claim.Messages():
 			if !ok {
-				sess.Commit()
 				return nil
 			}
-			if err := f.forward(sess.Context(), log, msg); err != nil {
-				// Stopping: not marked, so the next owner delivers it.
-				sess.Commit()
-				return nil
-			}
-			sess.MarkMessage(msg, "")
 			lag.Set(float64(claim.HighWaterMarkOffset() - msg.Offset - 1))
+			tr.add(msg.Offset)
+			w, ok := f.decode(log, msg)
+			if !ok {
+				tr.complete(msg.Offset)
+				continue
+			}
+			select {
+			case lanes[laneOf(w.env.GetThreadId(), len(lanes))] <- w:
+				outstanding.Set(float64(tr.outstanding()))
+			case <-ctx.Done():
+				return nil
+			}
 		}
 	}
 }
 
-func (f *Forwarder) forward(ctx context.Context, log *zap.Logger, msg *sarama.ConsumerMessage) error {
+func laneOf(threadID string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(threadID))
+	return int(h.Sum32() % uint32(n))
+}
+
+func (f *Forwarder) decode(log *zap.Logger, msg *sarama.ConsumerMessage) (*work, bool) {
 	var env falconv1.EventEnvelope
 	if err := proto.Unmarshal(msg.Value, &env); err != nil {
 		log.Error("skipping undecodable record", zap.Int64("offset", msg.Offset), zap.Error(err))
-		f.skipped.Inc()
-		return nil
+		f.metrics.skipped.Inc()
+		return nil, false
 	}
 	body, eventType, known, err := Payload(&env)
 	if err != nil || !known {
-		f.skipped.Inc()
-		return nil
+		f.metrics.skipped.Inc()
+		return nil, false
 	}
-	err = f.poster.deliver(ctx, Delivery{EventID: env.GetEventId(), Body: body}, func(attempt int, err error) {
-		f.retried.Inc()
-		log.Warn("delivery failed; retrying", zap.String("event_id", env.GetEventId()), zap.String("event_type", eventType),
-			zap.Int("attempt", attempt), zap.Error(err))
-	})
-	if err != nil {
-		return err
+	return &work{msg: msg, env: &env, body: body, eventType: eventType}, true
+}
+
+// handle delivers one event, or dead-letters it: when its thread is held,
+// when the legacy system rejects it for good, or after --max-attempts
+// failures. It returns an error only when it did neither (ctx ended, or the
+// dead-letter topic could not be written).
+func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) error {
+	threadID := w.env.GetThreadId()
+	if f.cfg.DeadLetterPolicy == PolicyHold && f.dead.isHeld(threadID) {
+		return f.deadLetter(ctx, log, w, "held", "held: an earlier event of this thread is dead-lettered", 0, 0)
 	}
-	f.delivered.WithLabelValues(eventType).Inc()
-	return nil
+	d := Delivery{EventID: w.env.GetEventId(), Body: w.body}
+	attempts := 0
+	for {
+		a := f.poster.try(ctx, d)
+		switch a.outcome {
+		case delivered:
+			f.metrics.delivered.WithLabelValues(w.eventType).Inc()
+			return nil
+		case rejected:
+			return f.deadLetter(ctx, log, w, "rejected", a.err.Error(), a.status, attempts+1)
+		case failed:
+			attempts++
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if f.cfg.MaxAttempts > 0 && attempts >= f.cfg.MaxAttempts {
+			return f.deadLetter(ctx, log, w, "exhausted", a.err.Error(), a.status, attempts)
+		}
+		f.metrics.retried.Inc()
+		wait := max(f.poster.backoff.delay(max(attempts, 1)), a.retryAfter)
+		if a.outcome == notAttempted {
+			// The breaker probes for us; check back a few times per open period.
+			wait = f.cfg.BreakerOpenFor/4 + f.poster.backoff.delay(1)
+		}
+		if a.outcome == failed {
+			log.Warn("delivery failed; retrying", zap.String("event_id", d.EventID), zap.String("event_type", w.eventType),
+				zap.Int("attempt", attempts), zap.Duration("wait", wait), zap.Error(a.err))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, reason, detail string, status, attempts int) error {
+	dl := DeadLetter{
+		Kind: KindDeadLetter, ThreadID: w.env.GetThreadId(), EventID: w.env.GetEventId(), EventType: w.eventType,
+		Version: w.env.GetVersion(), Reason: detail, Status: status, Attempts: attempts, At: time.Now().UTC(),
+		SourceTopic: w.msg.Topic, SourcePartition: w.msg.Partition, SourceOffset: w.msg.Offset, Envelope: w.msg.Value,
+	}
+	for try := 1; ; try++ {
+		off, err := f.dead.write(dl)
+		if err == nil {
+			f.metrics.deadLettered.WithLabelValues(reason).Inc()
+			log.Warn("event dead-lettered", zap.String("event_id", dl.EventID), zap.String("thread_id", dl.ThreadID),
+				zap.String("reason", detail), zap.Int64("dead_letter_offset", off))
+			return nil
+		}
+		if ctx.Err() != nil || try >= 5 {
+			return err
+		}
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	}
 }

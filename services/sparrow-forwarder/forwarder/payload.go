@@ -7,13 +7,15 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/falcon-chat/falcon/libs/legacycontract"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
 // Payload builds the JSON object delivered to the legacy system for one
-// event: the envelope's fields (eventId, eventType, threadId, version,
-// occurredAt, actorId, requestId, correlationId) and the event's own fields,
-// in protojson's lowerCamelCase. It reports ok=false for an event type this
+// event, as docs/legacy-payload.md describes it: schemaVersion, the
+// envelope's fields (eventId, eventType, threadId, version, occurredAt,
+// actorId, requestId, correlationId) and the event's own fields, in
+// protojson's lowerCamelCase. It reports ok=false for an event type this
 // build does not know.
 func Payload(env *falconv1.EventEnvelope) (body []byte, eventType string, ok bool, err error) {
 	oneof := env.ProtoReflect().Descriptor().Oneofs().ByName("payload")
@@ -27,6 +29,7 @@ func Payload(env *falconv1.EventEnvelope) (body []byte, eventType string, ok boo
 	if err != nil {
 		return nil, "", false, fmt.Errorf("event %s: %w", env.GetEventId(), err)
 	}
+	fields["schemaVersion"] = legacycontract.SchemaVersion
 	fields["eventId"] = env.GetEventId()
 	fields["eventType"] = eventType
 	fields["threadId"] = env.GetThreadId()

@@ -46,7 +46,7 @@ func TestPayloadCarriesEnvelopeAndEventFields(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string]any{"eventId": "e1", "eventType": tc.payload.EventType(), "threadId": "t1", "version": float64(3),
-				"actorId": "alice", "requestId": "r1", "occurredAt": "2026-01-02T03:04:05.000000000Z"}
+				"actorId": "alice", "requestId": "r1", "schemaVersion": float64(1), "occurredAt": "2026-01-02T03:04:05.000000000Z"}
 			for k, v := range tc.fields {
 				want[k] = v
 			}

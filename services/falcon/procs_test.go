@@ -1,0 +1,138 @@
+package main_test
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/falcon-chat/falcon/libs/testenv"
+)
+
+// binaries builds falcon and sparrow-forwarder once per test binary.
+var binaries struct {
+	once      sync.Once
+	dir       string
+	err       error
+	falcon    string
+	forwarder string
+}
+
+func buildBinaries(t *testing.T) (falcon, forwarder string) {
+	t.Helper()
+	binaries.once.Do(func() {
+		dir, err := filepathTemp()
+		if err != nil {
+			binaries.err = err
+			return
+		}
+		binaries.falcon = filepath.Join(dir, "falcon")
+		binaries.forwarder = filepath.Join(dir, "sparrow-forwarder")
+		for out, pkg := range map[string]string{binaries.falcon: ".", binaries.forwarder: "github.com/falcon-chat/falcon/services/sparrow-forwarder"} {
+			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+				binaries.err = &buildError{pkg: pkg, out: string(b), err: err}
+				return
+			}
+		}
+	})
+	if binaries.err != nil {
+		t.Fatal(binaries.err)
+	}
+	return binaries.falcon, binaries.forwarder
+}
+
+type buildError struct {
+	pkg, out string
+	err      error
+}
+
+func (e *buildError) Error() string { return "go build " + e.pkg + ": " + e.err.Error() + "\n" + e.out }
+
+// proc is a program the test started; it is killed at cleanup.
+type proc struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startProc(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(name, args...), logs: &lockedBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("%s %v output:\n%s", filepath.Base(name), args, p.logs.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s exited with %v", p.cmd.Path, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop within 30s of SIGTERM", p.cmd.Path)
+	}
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, "a listener on "+addr, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func waitReady(t *testing.T, httpAddr string) {
+	t.Helper()
+	testenv.Eventually(t, 60*time.Second, "ready at "+httpAddr, func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+}

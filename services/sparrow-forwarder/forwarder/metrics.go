@@ -1,0 +1,48 @@
+package forwarder
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+)
+
+type metrics struct {
+	delivered    *prometheus.CounterVec
+	retried      prometheus.Counter
+	deadLettered *prometheus.CounterVec
+	skipped      prometheus.Counter
+	breaker      prometheus.Gauge
+	lag          *prometheus.GaugeVec
+	outstanding  *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falcon_forwarder_delivered_total",
+			Help: "Events the legacy system accepted, by event type."}, []string{"event_type"}),
+		retried: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_forwarder_retries_total",
+			Help: "Delivery attempts that failed and will be retried (breaker-open waits included)."}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "falcon_forwarder_dead_lettered_total",
+			Help: "Events written to the dead-letter topic, by reason: rejected, exhausted or held."}, []string{"reason"}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_forwarder_skipped_total",
+			Help: "Records of an event type this build does not know, or undecodable."}),
+		breaker: prometheus.NewGauge(prometheus.GaugeOpts{Name: "falcon_forwarder_breaker_state",
+			Help: "Circuit breaker of the legacy endpoint: 0 closed, 1 half-open, 2 open."}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_lag_events",
+			Help: "Offsets of a partition not yet read by the forwarder."}, []string{"partition"}),
+		outstanding: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_outstanding_deliveries",
+			Help: "Events of a partition read but not yet delivered or dead-lettered."}, []string{"partition"}),
+	}
+	reg.MustRegister(m.delivered, m.retried, m.deadLettered, m.skipped, m.breaker, m.lag, m.outstanding)
+	return m
+}
+
+func (m *metrics) breakerState(s gobreaker.State) {
+	switch s {
+	case gobreaker.StateClosed:
+		m.breaker.Set(0)
+	case gobreaker.StateHalfOpen:
+		m.breaker.Set(1)
+	case gobreaker.StateOpen:
+		m.breaker.Set(2)
+	}
+}
