@@ -5,6 +5,8 @@
 //	loadtest -scenario post -concurrency 64 -duration 20s
 //	loadtest -scenario list -concurrency 64 -duration 20s
 //	loadtest -scenario visibility -concurrency 16 -duration 20s
+//	loadtest -scenario drain -metrics-url http://127.0.0.1:8084/metrics -metric falcon_forwarder_delivered_total
+//	loadtest -scenario watch -metrics-url http://127.0.0.1:8084/metrics -metric process_resident_memory_bytes,falcon_forwarder_lag_events
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,18 +37,22 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	conns       int
+	metricsURL  string
+	metrics     string
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
-	flag.StringVar(&c.scenario, "scenario", "post", "post, list or visibility")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list, visibility, drain or watch")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
 	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured run time before it")
 	flag.IntVar(&c.conns, "conns", 4, "gRPC connections, shared round-robin by the clients")
+	flag.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:8084/metrics", "drain and watch: the Prometheus endpoint to read")
+	flag.StringVar(&c.metrics, "metric", "falcon_forwarder_delivered_total", "drain: the counter; watch: metrics, comma-separated")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -89,6 +96,12 @@ func as(ctx context.Context, account string) context.Context {
 }
 
 func run(c config) error {
+	switch c.scenario {
+	case "drain":
+		return drain(c.metricsURL, c.metrics, 3*time.Second, c.duration+10*time.Minute)
+	case "watch":
+		return watch(c.metricsURL, strings.Split(c.metrics, ","), 5*time.Second, c.duration)
+	}
 	if c.concurrency < 1 || c.threads < 1 || c.conns < 1 || c.duration <= 0 {
 		return errors.New("-concurrency, -threads, -conns and -duration must be positive")
 	}

@@ -34,6 +34,9 @@ type Forwarder struct {
 	metrics *metrics
 	dead    *deadLetters
 	joined  atomic.Bool
+	// claims maps the partitions this replica delivers to their trackers,
+	// for the lag gauge.
+	claims sync.Map
 }
 
 func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, error) {
@@ -105,6 +108,12 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	f.log.Info("dead letters loaded", zap.Int("held_threads", f.dead.heldCount()))
 
+	tasks.Add(1)
+	go func() {
+		defer tasks.Done()
+		f.measureLag(followCtx)
+	}()
+
 	group, err := sarama.NewConsumerGroupFromClient(f.cfg.Group, client)
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", f.cfg.Group, err)
@@ -149,8 +158,10 @@ func (f *Forwarder) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.
 	p := claim.Partition()
 	log := f.log.With(zap.Int32("partition", p))
 	label := fmt.Sprint(p)
-	lag, outstanding := f.metrics.lag.WithLabelValues(label), f.metrics.outstanding.WithLabelValues(label)
-	tr := newTracker(func(next int64) { sess.MarkOffset(claim.Topic(), p, next, "") })
+	outstanding := f.metrics.outstanding.WithLabelValues(label)
+	tr := newTracker(claim.InitialOffset(), func(next int64) { sess.MarkOffset(claim.Topic(), p, next, "") })
+	f.claims.Store(p, tr)
+	defer f.claims.Delete(p)
 
 	lanes := make([]chan *work, f.cfg.Workers)
 	var wg sync.WaitGroup
@@ -189,7 +200,6 @@ func (f *Forwarder) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.
 			if !ok {
 				return nil
 			}
-			lag.Set(float64(claim.HighWaterMarkOffset() - msg.Offset - 1))
 			tr.add(msg.Offset)
 			w, ok := f.decode(log, msg)
 			if !ok {
@@ -293,5 +303,34 @@ func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, re
 			return err
 		}
 		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	}
+}
+
+// measureLag sets each delivered partition's lag, end offset minus the next
+// offset to commit, every few seconds. It asks with its own client: the
+// consumer's view of the end stops moving while back-pressure pauses it,
+// which is exactly when lag matters.
+func (f *Forwarder) measureLag(ctx context.Context) {
+	client, err := sarama.NewClient(f.cfg.KafkaBrokers, eventlog.NewConfig("falcon-sparrow-forwarder-lag"))
+	if err != nil {
+		f.log.Warn("no lag metric: cannot connect to Kafka", zap.Error(err))
+		return
+	}
+	defer client.Close()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.claims.Range(func(k, v any) bool {
+			p, tr := k.(int32), v.(*tracker)
+			if end, err := client.GetOffset(f.cfg.Topic, p, sarama.OffsetNewest); err == nil {
+				f.metrics.lag.WithLabelValues(fmt.Sprint(p)).Set(float64(max(0, end-tr.committed())))
+			}
+			return true
+		})
 	}
 }

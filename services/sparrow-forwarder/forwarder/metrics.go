@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		breaker: prometheus.NewGauge(prometheus.GaugeOpts{Name: "falcon_forwarder_breaker_state",
 			Help: "Circuit breaker of the legacy endpoint: 0 closed, 1 half-open, 2 open."}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_lag_events",
-			Help: "Offsets of a partition not yet read by the forwarder."}, []string{"partition"}),
+			Help: "Offsets of a partition not yet delivered (end offset minus next offset to commit)."}, []string{"partition"}),
 		outstanding: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_outstanding_deliveries",
 			Help: "Events of a partition read but not yet delivered or dead-lettered."}, []string{"partition"}),
 	}

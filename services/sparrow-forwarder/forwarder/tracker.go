@@ -9,11 +9,12 @@ type tracker struct {
 	mu     sync.Mutex
 	queue  []int64
 	done   map[int64]bool
+	next   int64 // the offset committed last, or where reading started
 	commit func(next int64)
 }
 
-func newTracker(commit func(next int64)) *tracker {
-	return &tracker{done: map[int64]bool{}, commit: commit}
+func newTracker(start int64, commit func(next int64)) *tracker {
+	return &tracker{done: map[int64]bool{}, next: start, commit: commit}
 }
 
 // add registers an offset read from the partition, in order.
@@ -36,8 +37,16 @@ func (t *tracker) complete(offset int64) {
 		advanced = true
 	}
 	if advanced {
-		t.commit(last + 1)
+		t.next = last + 1
+		t.commit(t.next)
 	}
+}
+
+// committed is the next offset to read after what is done.
+func (t *tracker) committed() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.next
 }
 
 // outstanding is how many offsets were read but not completed.

@@ -7,7 +7,7 @@ import (
 
 func TestTrackerCommitsOnlyContiguousRuns(t *testing.T) {
 	var commits []int64
-	tr := newTracker(func(next int64) { commits = append(commits, next) })
+	tr := newTracker(10, func(next int64) { commits = append(commits, next) })
 	for _, o := range []int64{10, 11, 13, 14} { // 12 was a transaction marker
 		tr.add(o)
 	}
@@ -25,6 +25,9 @@ func TestTrackerCommitsOnlyContiguousRuns(t *testing.T) {
 		if !reflect.DeepEqual(commits, s.want) {
 			t.Fatalf("after completing %d: commits %v, want %v", s.complete, commits, s.want)
 		}
+	}
+	if tr.committed() != 15 {
+		t.Fatalf("committed %d, want 15", tr.committed())
 	}
 	if n := tr.outstanding(); n != 0 {
 		t.Fatalf("%d outstanding after all completed", n)

@@ -1,0 +1,100 @@
+package forwarder
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/eventlog"
+)
+
+// TestPayloadsMatchThePublishedSchema builds the delivery of every event
+// type and validates it against docs/legacy-payload.schema.json, the
+// contract the legacy side codes against.
+func TestPayloadsMatchThePublishedSchema(t *testing.T) {
+	raw, err := os.ReadFile("../../../docs/legacy-payload.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("legacy-payload.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("legacy-payload.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []domain.Event
+	th := domain.NewThread(ulid.Make().String())
+	title, remarks := "renamed", "notes"
+	msg := ulid.Make().String()
+	for _, cmd := range []struct {
+		actor string
+		cmd   domain.Command
+		id    string
+	}{
+		{"alice", domain.CreateThread{Title: "t", MemberIDs: []string{"bob"}}, ""},
+		{"alice", domain.UpdateThread{Title: &title, Remarks: &remarks}, ""},
+		{"alice", domain.AddMembers{AccountIDs: []string{"carol"}}, ""},
+		{"alice", domain.AddAdministrators{AccountIDs: []string{"carol"}}, ""},
+		{"alice", domain.RemoveAdministrators{AccountIDs: []string{"carol"}}, ""},
+		{"alice", domain.RemoveMembers{AccountIDs: []string{"carol"}}, ""},
+		{"bob", domain.PostMessage{Body: "hello", MentionAccountIDs: []string{"alice"}}, msg},
+		{"bob", domain.EditMessage{MessageID: msg, Body: "hello!"}, ""},
+		{"alice", domain.DeleteMessage{MessageID: msg}, ""},
+		{"alice", domain.DestroyThread{}, ""},
+	} {
+		m := domain.Meta{ActorID: cmd.actor, RequestID: ulid.Make().String(), EventID: ulid.Make().String(), NewMessageID: cmd.id, Now: time.Now()}
+		if m.NewMessageID == "" {
+			m.NewMessageID = ulid.Make().String()
+		}
+		e, _, err := th.Decide(cmd.cmd, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = th.Apply(*e)
+		events = append(events, *e)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		env, err := eventlog.ToProto(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, eventType, _, err := Payload(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[eventType] = true
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schema.Validate(v); err != nil {
+			t.Errorf("%s payload %s does not match the schema: %v", eventType, body, err)
+		}
+	}
+	if len(seen) != 10 {
+		t.Fatalf("checked %d event types, want all 10: %v", len(seen), seen)
+	}
+	// The schema must be able to refuse: a MessagePosted without its body.
+	var bad map[string]any
+	env, _ := eventlog.ToProto(events[6])
+	body, _, _, _ := Payload(env)
+	_ = json.Unmarshal(body, &bad)
+	delete(bad, "body")
+	if err := schema.Validate(bad); err == nil {
+		t.Fatal("a MessagePosted without body passed the schema")
+	}
+}
