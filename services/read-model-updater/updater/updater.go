@@ -117,17 +117,7 @@ func (u *Updater) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", u.cfg.Group, err)
 	}
-	go func() {
-		for err := range group.Errors() {
-			u.log.Warn("consumer group error", zap.Error(err))
-		}
-	}()
-	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{u.cfg.Topic}, u); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
-			u.log.Warn("consumer group session ended with an error; rejoining", zap.Error(err))
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	eventlog.Consume(ctx, group, u.cfg.Topic, u, u.log)
 	return group.Close()
 }
 

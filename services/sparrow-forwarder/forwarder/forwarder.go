@@ -118,19 +118,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", f.cfg.Group, err)
 	}
-	tasks.Add(1)
-	go func() {
-		defer tasks.Done()
-		for err := range group.Errors() {
-			f.log.Warn("consumer group error", zap.Error(err))
-		}
-	}()
-	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{f.cfg.Topic}, f); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
-			f.log.Warn("consumer group session ended with an error; rejoining", zap.Error(err))
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
+	eventlog.Consume(ctx, group, f.cfg.Topic, f, f.log)
 	return group.Close()
 }
 

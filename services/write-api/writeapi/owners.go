@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
@@ -58,25 +57,10 @@ func (o *owners) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("join write-api group %s: %w", o.cfg.Group, err)
 	}
-	var errWG sync.WaitGroup
-	errWG.Add(1)
-	go func() {
-		defer errWG.Done()
-		for err := range group.Errors() {
-			o.log.Warn("consumer group error", zap.Error(err))
-		}
-	}()
-	for ctx.Err() == nil {
-		if err := group.Consume(ctx, []string{o.cfg.Topic}, o); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
-			o.log.Warn("consumer group session ended with an error; rejoining", zap.Error(err))
-			_ = sleep(ctx, 500*time.Millisecond)
-		}
-	}
+	eventlog.Consume(ctx, group, o.cfg.Topic, o, o.log)
 	o.joined.Store(false)
 	o.stopAll()
-	err = group.Close()
-	errWG.Wait()
-	return err
+	return group.Close()
 }
 
 // Setup starts writers for newly claimed partitions and stops those for
