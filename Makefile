@@ -4,11 +4,12 @@ BIN      := bin
 SERVICES := write-api read-api read-model-updater sparrow-forwarder
 # Package patterns of every module in go.work.
 PKGS     := ./proto/... ./libs/... ./services/write-api/... ./services/read-api/... \
-            ./services/read-model-updater/... ./services/sparrow-forwarder/... ./services/falcon/... ./loadtest/...
+            ./services/read-model-updater/... ./services/sparrow-forwarder/... ./services/falcon/... ./loadtest/... \
+            ./deploycheck/...
 GOBIN    ?= $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: build run test test-short proto proto-check lint bench loadtest clean
+.PHONY: build run test test-short proto proto-check lint bench loadtest images deploy-tools clean
 
 build:
 	@mkdir -p $(BIN)
@@ -19,11 +20,19 @@ build:
 run: build
 	./$(BIN)/falcon dev
 
-test: proto-check lint build
+test: proto-check lint build deploy-tools
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
+
+# helm and kustomize render the manifests deploycheck verifies; installed
+# from the Go module proxy when missing.
+HELM_VERSION      ?= v3.22.0
+KUSTOMIZE_VERSION ?= v5.8.2
+deploy-tools:
+	@command -v helm >/dev/null || { echo "installing helm $(HELM_VERSION)"; GOFLAGS= $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
+	@command -v kustomize >/dev/null || { echo "installing kustomize $(KUSTOMIZE_VERSION)"; GOFLAGS= $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); }
 
 # Regenerates the committed Go code and OpenAPI document from proto/.
 proto:
@@ -38,7 +47,7 @@ proto-check:
 	else echo "proto: buf or a protoc plugin is not installed; skipping the generated-code check"; fi
 
 lint:
-	@out=$$(gofmt -l proto/*.go libs services loadtest); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l proto/*.go libs services loadtest deploycheck); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 bench:
@@ -46,6 +55,14 @@ bench:
 
 loadtest: build
 	./$(BIN)/loadtest -h
+
+# Container images, where a Docker engine runs (CI has none: it builds the
+# same static binaries with `make build`).
+IMAGE_PREFIX ?= falcon
+IMAGE_TAG    ?= dev
+images:
+	@docker info >/dev/null 2>&1 || { echo "images: no Docker engine here; 'make build' builds the same static binaries"; exit 1; }
+	@for s in $(SERVICES) falcon; do docker build --build-arg SERVICE=$$s -t $(IMAGE_PREFIX)/$$s:$(IMAGE_TAG) . || exit 1; done
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,276 @@
+package deploycheck
+
+import (
+	"bytes"
+	"flag"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/falcon-chat/falcon/libs/flagenv"
+	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/services/read-api/readapi"
+	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
+	"github.com/falcon-chat/falcon/services/sparrow-forwarder/forwarder"
+	"github.com/falcon-chat/falcon/services/write-api/writeapi"
+)
+
+// drainSeconds is how long a service drains after SIGTERM
+// (server.DrainTimeout); the grace period must cover preStop plus it.
+var drainSeconds = int64(server.DrainTimeout.Seconds())
+
+// envNames is the FALCON_* variable of every flag each binary accepts.
+func envNames() map[string]map[string]bool {
+	of := func(register ...func(*flag.FlagSet)) map[string]bool {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		for _, r := range register {
+			r(fs)
+		}
+		names := map[string]bool{}
+		fs.VisitAll(func(f *flag.Flag) { names[flagenv.EnvName(f.Name)] = true })
+		return names
+	}
+	common := (&server.Common{}).RegisterFlags
+	return map[string]map[string]bool{
+		"write-api":          of((&writeapi.Config{}).RegisterFlags, common),
+		"read-api":           of((&readapi.Config{}).RegisterFlags, common),
+		"read-model-updater": of((&updater.Config{}).RegisterFlags, common),
+		"sparrow-forwarder":  of((&forwarder.Config{}).RegisterFlags, common),
+	}
+}
+
+func selects(sel map[string]string, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func selectorOf(s *metav1.LabelSelector) map[string]string {
+	if s == nil {
+		return nil
+	}
+	return s.MatchLabels
+}
+
+func TestEveryManifestDecodesAndKeepsTheInvariants(t *testing.T) {
+	flags := envNames()
+	for _, m := range renderings(t) {
+		t.Run(m.source, func(t *testing.T) {
+			if len(m.deployments) == 0 {
+				t.Fatal("renders no Deployment")
+			}
+			for _, d := range m.deployments {
+				checkDeployment(t, m, d, flags)
+			}
+			for _, j := range m.jobs {
+				ps := j.Spec.Template.Spec
+				if ps.SecurityContext == nil || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
+					t.Errorf("job %s may run as root", j.Name)
+				}
+				for _, c := range ps.Containers {
+					checkContainerHardening(t, "job "+j.Name, c)
+				}
+			}
+		})
+	}
+}
+
+func checkContainerHardening(t *testing.T, what string, c corev1.Container) {
+	t.Helper()
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if _, ok := c.Resources.Requests[r]; !ok {
+			t.Errorf("%s container %s has no %s request", what, c.Name, r)
+		}
+		if _, ok := c.Resources.Limits[r]; !ok {
+			t.Errorf("%s container %s has no %s limit", what, c.Name, r)
+		}
+	}
+	sc := c.SecurityContext
+	if sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation ||
+		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("%s container %s: want a read-only root filesystem, no privilege escalation, all capabilities dropped", what, c.Name)
+	}
+}
+
+func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map[string]map[string]bool) {
+	t.Helper()
+	pod := d.Spec.Template
+	labels := pod.Labels
+	if !selects(selectorOf(d.Spec.Selector), labels) {
+		t.Errorf("deployment %s: selector %v does not select its pods %v", d.Name, selectorOf(d.Spec.Selector), labels)
+	}
+	ps := pod.Spec
+	if ps.AutomountServiceAccountToken == nil || *ps.AutomountServiceAccountToken {
+		t.Errorf("deployment %s mounts a service account token it does not need", d.Name)
+	}
+	found := false
+	for _, a := range m.accounts {
+		if a.Name == ps.ServiceAccountName {
+			found = true
+			if a.AutomountServiceAccountToken == nil || *a.AutomountServiceAccountToken {
+				t.Errorf("service account %s automounts its token", a.Name)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("deployment %s: service account %q is not in the set", d.Name, ps.ServiceAccountName)
+	}
+	if ps.SecurityContext == nil || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
+		t.Errorf("deployment %s may run as root", d.Name)
+	}
+	if len(ps.TopologySpreadConstraints) == 0 {
+		t.Errorf("deployment %s has no topology spread", d.Name)
+	}
+	if len(ps.Containers) != 1 {
+		t.Fatalf("deployment %s has %d containers, want 1", d.Name, len(ps.Containers))
+	}
+	c := ps.Containers[0]
+	checkContainerHardening(t, "deployment "+d.Name, c)
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.String() != "http" {
+		t.Errorf("deployment %s: readiness must be GET /readyz on the http port", d.Name)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "http" {
+		t.Errorf("deployment %s: liveness must be GET /healthz on the http port", d.Name)
+	}
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+		t.Errorf("deployment %s has no preStop sleep", d.Name)
+	} else if grace := ps.TerminationGracePeriodSeconds; grace == nil || *grace < c.Lifecycle.PreStop.Sleep.Seconds+drainSeconds+5 {
+		t.Errorf("deployment %s: terminationGracePeriodSeconds must cover preStop (%ds) + drain (%ds) + 5s", d.Name, c.Lifecycle.PreStop.Sleep.Seconds, drainSeconds)
+	}
+
+	// Configuration: every FALCON_* key is a flag of this binary, and the
+	// listen addresses agree with the declared ports.
+	accepted, ok := flags[c.Name]
+	if !ok {
+		t.Fatalf("deployment %s runs %q, not a Falcon service", d.Name, c.Name)
+	}
+	config := map[string]string{}
+	for _, src := range c.EnvFrom {
+		switch {
+		case src.ConfigMapRef != nil:
+			cm := findConfigMap(m, src.ConfigMapRef.Name)
+			if cm == nil {
+				t.Errorf("deployment %s: ConfigMap %s is not in the set", d.Name, src.ConfigMapRef.Name)
+				continue
+			}
+			for k, v := range cm.Data {
+				config[k] = v
+			}
+		case src.SecretRef != nil:
+			for _, s := range m.secrets {
+				if s.Name == src.SecretRef.Name {
+					for k := range s.StringData {
+						config[k] = ""
+					}
+					for k := range s.Data {
+						config[k] = ""
+					}
+				}
+			}
+		}
+	}
+	for _, e := range c.Env {
+		if strings.HasPrefix(e.Name, "FALCON_") {
+			config[e.Name] = e.Value
+		}
+	}
+	for k := range config {
+		if !accepted[k] {
+			t.Errorf("deployment %s sets %s, but %s has no such flag", d.Name, k, c.Name)
+		}
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	for name, key := range map[string]string{"http": "FALCON_HTTP_ADDR", "grpc": "FALCON_GRPC_ADDR"} {
+		port, declared := ports[name]
+		addr, set := config[key]
+		if !declared && !set {
+			continue
+		}
+		_, p, err := net.SplitHostPort(addr)
+		n, _ := strconv.Atoi(p)
+		if !declared || !set || err != nil || int32(n) != port {
+			t.Errorf("deployment %s: %s=%q does not match container port %s=%d", d.Name, key, addr, name, port)
+		}
+	}
+
+	// Its companions: PDB, HPA, Service, NetworkPolicy.
+	has := func(what string, ok bool) {
+		if !ok {
+			t.Errorf("deployment %s has no %s", d.Name, what)
+		}
+	}
+	pdb := false
+	for _, p := range m.pdbs {
+		pdb = pdb || selects(selectorOf(p.Spec.Selector), labels)
+	}
+	has("PodDisruptionBudget", pdb)
+	hpa := false
+	for _, h := range m.hpas {
+		hpa = hpa || h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == d.Name && h.Spec.MaxReplicas >= *h.Spec.MinReplicas
+	}
+	has("HorizontalPodAutoscaler", hpa)
+	netpol := false
+	for _, n := range m.policies {
+		netpol = netpol || selects(n.Spec.PodSelector.MatchLabels, labels) && len(n.Spec.PolicyTypes) == 2
+	}
+	has("NetworkPolicy for ingress and egress", netpol)
+	svc := false
+	for _, s := range m.services {
+		if !selects(s.Spec.Selector, labels) {
+			continue
+		}
+		svc = true
+		for _, p := range s.Spec.Ports {
+			if p.Name != "grpc" && p.Name != "http" {
+				t.Errorf("service %s: port %q should be named grpc or http", s.Name, p.Name)
+			}
+			if _, ok := ports[p.TargetPort.String()]; !ok {
+				t.Errorf("service %s: target port %s is not a port of %s", s.Name, p.TargetPort.String(), d.Name)
+			}
+		}
+	}
+	has("Service", svc)
+}
+
+func findConfigMap(m *manifests, name string) *corev1.ConfigMap {
+	for _, c := range m.configMaps {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// The setup scripts exist twice, as kustomize and Helm each read files only
+// inside their own folder; they must not drift apart.
+func TestSetupScriptsAgree(t *testing.T) {
+	for _, f := range []string{"create-topics.sh", "create-tables.rb"} {
+		a, err := os.ReadFile("../k8s/base/setup/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile("../helm/falcon/files/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("k8s/base/setup/%s and helm/falcon/files/%s differ", f, f)
+		}
+	}
+}
