@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/IBM/sarama v1.61.1
+	github.com/apache/thrift v0.17.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/falcon-chat/falcon/proto v0.0.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0

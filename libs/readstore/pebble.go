@@ -196,3 +196,11 @@ func (quietLogger) Errorf(string, ...any) {}
 func (quietLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
+
+// DropTable deletes every row of a table.
+func (p *Pebble) DropTable(ctx context.Context, table string) error {
+	if err := p.db.DeleteRange(tableStart(table), tableEnd(table), pebble.Sync); err != nil {
+		return fmt.Errorf("drop table %s: %w", table, err)
+	}
+	return nil
+}

@@ -6,13 +6,20 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/falcon-chat/falcon/libs/broker"
 	"github.com/falcon-chat/falcon/libs/flagenv"
+	"github.com/falcon-chat/falcon/libs/hbase/gen/hbase"
+	"github.com/falcon-chat/falcon/libs/hbaseserver"
+	"github.com/falcon-chat/falcon/libs/hbasestore"
 	"github.com/falcon-chat/falcon/libs/legacysim"
+	"github.com/falcon-chat/falcon/libs/readmodel"
+	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/services/falcon/devstack"
 )
@@ -23,6 +30,8 @@ commands:
   dev         the whole system in one process: broker, store, all services, legacy stand-in
   broker      the embedded Kafka-protocol broker alone
   legacy-sim  the legacy system stand-in, with fault injection
+  store       an HBase Thrift2 (THBaseService) server over Pebble, shared by separate processes
+  store-init  create the read-model tables in HBase (or falcon store); safe to run again
 
 Every flag also reads FALCON_<FLAG_IN_CAPS>. Run 'falcon <command> -h' for its flags.
 `
@@ -40,6 +49,10 @@ func main() {
 		server.Exit("falcon broker", runBroker(args))
 	case "legacy-sim":
 		server.Exit("falcon legacy-sim", runLegacySim(args))
+	case "store":
+		server.Exit("falcon store", runStore(args))
+	case "store-init":
+		server.Exit("falcon store-init", runStoreInit(args))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -116,4 +129,76 @@ func runLegacySim(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return legacysim.Serve(ctx, l, sim)
+}
+
+func runStore(args []string) error {
+	fs := flag.NewFlagSet("falcon store", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", "./.falcon/store", "folder of the Pebble store")
+	addr := fs.String("addr", "127.0.0.1:9095", "address to serve THBaseService (TBinaryProtocol) on")
+	framed := fs.Bool("framed", false, "framed transport (HBase gateway -f); default buffered")
+	if err := flagenv.Parse(fs, args); err != nil {
+		return err
+	}
+	store, err := readstore.OpenPebble(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	h, err := hbaseserver.NewHandler(ctx, store)
+	if err != nil {
+		return err
+	}
+	transport := "buffered"
+	if *framed {
+		transport = "framed"
+	}
+	fmt.Printf("falcon store: hbase+thrift://%s?transport=%s (data in %s)\n", *addr, transport, *dataDir)
+	return hbaseserver.Serve(ctx, *addr, h, *framed)
+}
+
+func runStoreInit(args []string) error {
+	fs := flag.NewFlagSet("falcon store-init", flag.ContinueOnError)
+	storeURL := fs.String("store", "hbase+thrift://127.0.0.1:9095", "read store URL: hbase+thrift://host:port[?namespace=falcon]")
+	compression := fs.String("compression", "NONE", "column family compression: NONE, SNAPPY, LZ4, ZSTD, GZ")
+	if err := flagenv.Parse(fs, args); err != nil {
+		return err
+	}
+	algo, err := hbase.TCompressionAlgorithmFromString(strings.ToUpper(*compression))
+	if err != nil {
+		return fmt.Errorf("--compression=%q: %w", *compression, err)
+	}
+	u, err := url.Parse(*storeURL)
+	if err != nil {
+		return fmt.Errorf("--store=%q: %w", *storeURL, err)
+	}
+	if u.Scheme == "pebble" {
+		fmt.Println("pebble stores need no tables")
+		return nil
+	}
+	opts, err := hbasestore.ParseURL(u)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := hbasestore.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var tables []hbasestore.Table
+	for _, name := range []string{readmodel.TableThreads, readmodel.TableMessages, readmodel.TableAccountThreads} {
+		tables = append(tables, hbasestore.Table{Name: name, Families: readmodel.Tables[name], Splits: readmodel.Splits(name)})
+	}
+	created, err := s.EnsureTables(ctx, tables, algo)
+	for _, c := range created {
+		fmt.Println("created", c)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d tables created, %d already there\n", len(created), len(tables)-len(created))
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 
+	"github.com/falcon-chat/falcon/libs/hbasestore"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/services/read-api/readapi"
@@ -18,7 +19,7 @@ func main() {
 	cfg.RegisterFlags(fs)
 	common.RegisterFlags(fs)
 	server.Exit("read-api", server.Main(fs, &common, os.Args[1:], func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
-		store, err := readstore.Open(ctx, cfg.Store, nil)
+		store, err := readstore.Open(ctx, cfg.Store, map[string]readstore.Opener{"hbase+thrift": hbasestore.Opener})
 		if err != nil {
 			return server.Addrs{}, nil, err
 		}

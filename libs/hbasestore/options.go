@@ -1,0 +1,72 @@
+// Package hbasestore is the read store on HBase, through its Thrift2 gateway
+// (THBaseService, TBinaryProtocol). It implements readstore.Store, and also
+// creates the tables the read models need.
+package hbasestore
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Options of a connection to a Thrift2 gateway, from a store URL:
+//
+//	hbase+thrift://host:port?namespace=falcon&transport=buffered&pool=32&timeout=5s&retries=3
+type Options struct {
+	Addr string
+	// Namespace prefixes every table: table "threads" is "falcon:threads".
+	Namespace string
+	// Framed selects TFramedTransport (the gateway's -f); else buffered.
+	Framed   bool
+	PoolSize int
+	// Timeout bounds connecting and each call.
+	Timeout time.Duration
+	// Retries is how often an idempotent call is retried, on a fresh
+	// connection, after a transport error.
+	Retries int
+}
+
+// ParseURL reads Options from a hbase+thrift:// URL.
+func ParseURL(u *url.URL) (Options, error) {
+	o := Options{Addr: u.Host, Namespace: "falcon", PoolSize: 32, Timeout: 5 * time.Second, Retries: 3}
+	if u.Scheme != "hbase+thrift" || u.Host == "" || u.Port() == "" {
+		return o, fmt.Errorf("store URL %q: want hbase+thrift://host:port", u.String())
+	}
+	q := u.Query()
+	if v := q.Get("namespace"); v != "" {
+		o.Namespace = v
+	}
+	switch q.Get("transport") {
+	case "", "buffered":
+	case "framed":
+		o.Framed = true
+	default:
+		return o, fmt.Errorf("store URL %q: transport must be buffered or framed", u.String())
+	}
+	for key, dst := range map[string]*int{"pool": &o.PoolSize, "retries": &o.Retries} {
+		if v := q.Get(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || (key == "pool" && n == 0) {
+				return o, fmt.Errorf("store URL %q: %s=%q is not a valid count", u.String(), key, v)
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("store URL %q: timeout=%q is not a positive duration", u.String(), v)
+		}
+		o.Timeout = d
+	}
+	return o, nil
+}
+
+// table is the HBase name of a read-store table.
+func (o Options) table(name string) []byte {
+	if o.Namespace == "" {
+		return []byte(name)
+	}
+	return []byte(o.Namespace + ":" + name)
+}
