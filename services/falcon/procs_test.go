@@ -14,13 +14,15 @@ import (
 	"github.com/falcon-chat/falcon/libs/testenv"
 )
 
-// binaries builds falcon and sparrow-forwarder once per test binary.
+// binaries builds the programs once per test binary.
 var binaries struct {
 	once      sync.Once
-	dir       string
 	err       error
 	falcon    string
 	forwarder string
+	writeAPI  string
+	updater   string
+	readAPI   string
 }
 
 func buildBinaries(t *testing.T) (falcon, forwarder string) {
@@ -33,7 +35,16 @@ func buildBinaries(t *testing.T) (falcon, forwarder string) {
 		}
 		binaries.falcon = filepath.Join(dir, "falcon")
 		binaries.forwarder = filepath.Join(dir, "sparrow-forwarder")
-		for out, pkg := range map[string]string{binaries.falcon: ".", binaries.forwarder: "github.com/falcon-chat/falcon/services/sparrow-forwarder"} {
+		binaries.writeAPI = filepath.Join(dir, "write-api")
+		binaries.updater = filepath.Join(dir, "read-model-updater")
+		binaries.readAPI = filepath.Join(dir, "read-api")
+		for out, pkg := range map[string]string{
+			binaries.falcon:    ".",
+			binaries.forwarder: "github.com/falcon-chat/falcon/services/sparrow-forwarder",
+			binaries.writeAPI:  "github.com/falcon-chat/falcon/services/write-api",
+			binaries.updater:   "github.com/falcon-chat/falcon/services/read-model-updater",
+			binaries.readAPI:   "github.com/falcon-chat/falcon/services/read-api",
+		} {
 			if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
 				binaries.err = &buildError{pkg: pkg, out: string(b), err: err}
 				return
