@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/falcon-chat/falcon/libs/hbase/gen/hbase"
+	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
 // Table describes a table to create: its column families.
@@ -100,4 +101,15 @@ func (s *Store) tableName(table string) *hbase.TTableName {
 		n.Ns = []byte(s.opts.Namespace)
 	}
 	return n
+}
+
+// CreateTables implements readstore.Schema (no compression; use
+// EnsureTables or the hbase shell for production settings).
+func (s *Store) CreateTables(ctx context.Context, specs []readstore.TableSpec) error {
+	tables := make([]Table, len(specs))
+	for i, t := range specs {
+		tables[i] = Table{Name: t.Name, Families: t.Families, Splits: t.Splits}
+	}
+	_, err := s.EnsureTables(ctx, tables, hbase.TCompressionAlgorithm_NONE)
+	return err
 }

@@ -30,7 +30,11 @@ var Tables = map[string][]string{
 	TableThreads:        {"d", "m", "a"},
 	TableMessages:       {"d"},
 	TableAccountThreads: {"d"},
+	TableMeta:           {"d"},
 }
+
+// GenerationTables are the tables a generation has (all but TableMeta).
+var GenerationTables = []string{TableThreads, TableMessages, TableAccountThreads}
 
 const (
 	colTitle     = "d:title"

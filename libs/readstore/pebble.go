@@ -204,3 +204,6 @@ func (p *Pebble) DropTable(ctx context.Context, table string) error {
 	}
 	return nil
 }
+
+// CreateTables has nothing to do: Pebble takes any table name.
+func (p *Pebble) CreateTables(context.Context, []TableSpec) error { return nil }

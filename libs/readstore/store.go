@@ -75,3 +75,20 @@ func Open(ctx context.Context, raw string, openers map[string]Opener) (Store, er
 	}
 	return nil, fmt.Errorf("%w %q: scheme %q is not supported (pebble:///path or hbase+thrift://host:port)", ErrBadURL, raw, u.Scheme)
 }
+
+// TableSpec describes a table for stores whose tables must be created.
+type TableSpec struct {
+	Name     string
+	Families []string
+	// Splits are initial region boundaries, where the store has regions.
+	Splits [][]byte
+}
+
+// Schema is implemented by stores that manage tables (HBase); stores
+// without a schema (Pebble) take any table name.
+type Schema interface {
+	// CreateTables creates the tables that do not exist yet.
+	CreateTables(ctx context.Context, tables []TableSpec) error
+	// DropTable deletes a table and its rows, if it exists.
+	DropTable(ctx context.Context, table string) error
+}

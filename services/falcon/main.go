@@ -189,7 +189,7 @@ func runStoreInit(args []string) error {
 	}
 	defer s.Close()
 	var tables []hbasestore.Table
-	for _, name := range []string{readmodel.TableThreads, readmodel.TableMessages, readmodel.TableAccountThreads} {
+	for _, name := range []string{readmodel.TableMeta, readmodel.TableThreads, readmodel.TableMessages, readmodel.TableAccountThreads} {
 		tables = append(tables, hbasestore.Table{Name: name, Families: readmodel.Tables[name], Splits: readmodel.Splits(name)})
 	}
 	created, err := s.EnsureTables(ctx, tables, algo)

@@ -24,6 +24,6 @@ func main() {
 			return server.Addrs{}, nil, err
 		}
 		p.Defer(func() { _ = store.Close() })
-		return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, []server.Component{readapi.New(cfg, store, p.Log)}, nil
+		return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, []server.Component{readapi.New(cfg, store, p.Log, p.Registry)}, nil
 	}))
 }

@@ -114,7 +114,7 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 		legacyL.Close()
 		return server.Addrs{}, nil, err
 	}
-	r := readapi.New(rcfg, store, p.Log)
+	r := readapi.New(rcfg, store, p.Log, p.Registry)
 	p.Log.Info("falcon dev",
 		zap.String("data_dir", dir), zap.String("rest", "http://"+cfg.HTTPAddr), zap.String("grpc", cfg.GRPCAddr),
 		zap.String("kafka", b.Addr()), zap.String("legacy_url", legacyURL), zap.String("legacy_out", legacyOut))

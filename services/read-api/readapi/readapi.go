@@ -9,7 +9,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -52,17 +55,29 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // ReadAPI is the read-api component.
 type ReadAPI struct {
 	falconv1.UnimplementedThreadQueryServiceServer
-	cfg    Config
-	log    *zap.Logger
-	reader *readmodel.Reader
+	cfg        Config
+	log        *zap.Logger
+	store      readstore.Store
+	current    atomic.Pointer[readmodel.Reader]
+	generation atomic.Uint64
+	genGauge   prometheus.GaugeFunc
 }
 
-func New(cfg Config, store readstore.Store, log *zap.Logger) *ReadAPI {
+// New serves queries from store, reading the generation of read-model
+// tables the store's pointer names (a rebuild switches it while serving).
+func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Registerer) *ReadAPI {
 	if cfg.MinVersionWait <= 0 {
 		cfg.MinVersionWait = 2 * time.Second
 	}
-	return &ReadAPI{cfg: cfg, log: log.With(zap.String("component", "read-api")), reader: readmodel.NewReader(store)}
+	a := &ReadAPI{cfg: cfg, log: log.With(zap.String("component", "read-api")), store: store}
+	a.current.Store(readmodel.NewReader(store))
+	a.genGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "falcon_read_model_generation",
+		Help: "Generation of read-model tables read-api serves from."}, func() float64 { return float64(a.generation.Load()) })
+	reg.MustRegister(a.genGauge)
+	return a
 }
+
+func (a *ReadAPI) reader() *readmodel.Reader { return a.current.Load() }
 
 func (a *ReadAPI) RegisterGRPC(s *grpc.Server) { falconv1.RegisterThreadQueryServiceServer(s, a) }
 
@@ -72,10 +87,26 @@ func (a *ReadAPI) Gateway() []server.RegisterFunc {
 
 func (a *ReadAPI) Ready() error { return nil }
 
-// Run has no background work: queries are served by the gRPC server.
+// Run follows the generation pointer until ctx ends: after a rebuild,
+// queries move to the new tables.
 func (a *ReadAPI) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	t := time.NewTicker(readmodel.PollInterval)
+	defer t.Stop()
+	for {
+		st, err := readmodel.LoadState(ctx, a.store)
+		if err == nil && uint64(st.Current) != a.generation.Load() {
+			a.current.Store(readmodel.NewReader(readmodel.AtGeneration(a.store, st.Current)))
+			a.generation.Store(uint64(st.Current))
+			a.log.Info("serving read-model generation", zap.Uint64("generation", uint64(st.Current)))
+		} else if err != nil && ctx.Err() == nil {
+			a.log.Warn("cannot read the read-model generation; keeping the last one", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (a *ReadAPI) GetThread(ctx context.Context, r *falconv1.GetThreadRequest) (*falconv1.GetThreadResponse, error) {
@@ -101,7 +132,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 			return nil, badToken()
 		}
 	}
-	listed, err := a.reader.AccountThreads(ctx, account, cursor, size+1)
+	listed, err := a.reader().AccountThreads(ctx, account, cursor, size+1)
 	if errors.Is(err, readmodel.ErrBadCursor) {
 		return nil, badToken()
 	}
@@ -137,7 +168,7 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 	if _, err := a.readableThread(ctx, r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
 	}
-	msgs, err := a.reader.Messages(ctx, r.ThreadId, after, newestFirst, size+1)
+	msgs, err := a.reader().Messages(ctx, r.ThreadId, after, newestFirst, size+1)
 	if err != nil {
 		return nil, a.internal(err)
 	}
@@ -162,7 +193,7 @@ func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest)
 	if _, err := a.readableThread(ctx, r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
 	}
-	m, ok, err := a.reader.Message(ctx, r.ThreadId, r.MessageId)
+	m, ok, err := a.reader().Message(ctx, r.ThreadId, r.MessageId)
 	if err != nil {
 		return nil, a.internal(err)
 	}
@@ -202,7 +233,7 @@ func (a *ReadAPI) waitFor(ctx context.Context, id string, minVersion uint64) (re
 	deadline := time.Now().Add(a.cfg.MinVersionWait)
 	pause := time.Millisecond
 	for {
-		t, found, err := a.reader.Thread(ctx, id)
+		t, found, err := a.reader().Thread(ctx, id)
 		if err != nil {
 			return t, false, a.internal(err)
 		}

@@ -43,11 +43,12 @@ func start(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	grpcAddr, httpAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	api := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t))
+	reg := prometheus.NewRegistry()
+	api := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t), reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, testenv.Logger(t), auth.Dev{}, prometheus.NewRegistry(), server.Addrs{GRPC: grpcAddr, HTTP: httpAddr}, api)
+		done <- server.Run(ctx, testenv.Logger(t), auth.Dev{}, reg, server.Addrs{GRPC: grpcAddr, HTTP: httpAddr}, api)
 	}()
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -62,14 +62,15 @@ func (c *Config) Validate() error {
 
 // Updater is the read-model-updater component.
 type Updater struct {
-	cfg       Config
-	log       *zap.Logger
-	projector *readmodel.Projector
-	joined    atomic.Bool
-	applied   prometheus.Counter
-	skipped   prometheus.Counter
-	batches   prometheus.Histogram
-	lag       *prometheus.GaugeVec
+	cfg     Config
+	log     *zap.Logger
+	store   readstore.Store
+	gen     atomic.Pointer[generation]
+	joined  atomic.Bool
+	applied prometheus.Counter
+	skipped prometheus.Counter
+	batches prometheus.Histogram
+	lag     *prometheus.GaugeVec
 }
 
 // New returns an updater writing to store.
@@ -79,9 +80,9 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 	}
 	u := &Updater{
 		cfg: cfg, log: log.With(zap.String("component", "read-model-updater")),
-		projector: readmodel.NewProjector(store),
-		applied:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_applied_total", Help: "Events applied to the read models."}),
-		skipped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_skipped_total", Help: "Events skipped: already applied, or of a type this build does not know."}),
+		store:   store,
+		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_applied_total", Help: "Events applied to the read models."}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_skipped_total", Help: "Events skipped: already applied, or of a type this build does not know."}),
 		batches: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_updater_batch_duration_seconds",
 			Help: "Time to apply one batch durably.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_updater_lag_events",
@@ -89,6 +90,36 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 	}
 	reg.MustRegister(u.applied, u.skipped, u.batches, u.lag)
 	return u, nil
+}
+
+// generation is the read-model generation the updater writes to.
+type generation struct {
+	state     readmodel.State
+	projector *readmodel.Projector
+}
+
+// follow keeps u.gen in step with the generation pointer in the store until
+// ctx ends: a rebuild pauses the updaters, then moves them to new tables.
+func (u *Updater) follow(ctx context.Context) error {
+	t := time.NewTicker(readmodel.PollInterval)
+	defer t.Stop()
+	for {
+		st, err := readmodel.LoadState(ctx, u.store)
+		if err != nil && ctx.Err() == nil {
+			u.log.Warn("cannot read the read-model generation; keeping the last one", zap.Error(err))
+		}
+		if cur := u.gen.Load(); err == nil && (cur == nil || cur.state != st) {
+			if cur != nil && cur.state.Current != st.Current {
+				u.log.Info("switching to read-model generation", zap.Uint64("generation", uint64(st.Current)))
+			}
+			u.gen.Store(&generation{state: st, projector: readmodel.NewProjector(readmodel.AtGeneration(u.store, st.Current))})
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (u *Updater) RegisterGRPC(*grpc.Server)      {}
@@ -113,6 +144,18 @@ func (u *Updater) Run(ctx context.Context) error {
 	if _, err := eventlog.WaitForTopic(ctx, client, u.cfg.Topic); err != nil {
 		return err
 	}
+	st, err := readmodel.LoadState(ctx, u.store)
+	if err != nil {
+		return fmt.Errorf("read-model generation: %w", err)
+	}
+	u.gen.Store(&generation{state: st, projector: readmodel.NewProjector(readmodel.AtGeneration(u.store, st.Current))})
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		_ = u.follow(followCtx)
+	}()
+	defer func() { stopFollowing(); <-followed }()
 	group, err := sarama.NewConsumerGroupFromClient(u.cfg.Group, client)
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", u.cfg.Group, err)
@@ -143,7 +186,16 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		}
 		start := time.Now()
 		for attempt := 1; ; attempt++ {
-			n, err := u.projector.Apply(ctx, batch)
+			g := u.gen.Load()
+			if g.state.Paused {
+				// A rebuild is levelling the next generation: hold the batch.
+				if err := sleepCtx(ctx, readmodel.PollInterval); err != nil {
+					return err
+				}
+				attempt = 0
+				continue
+			}
+			n, err := g.projector.Apply(ctx, batch)
 			if err == nil {
 				u.applied.Add(float64(n))
 				u.skipped.Add(float64(len(batch) - n))
@@ -206,4 +258,15 @@ func (u *Updater) finish(flush func(context.Context) error) error {
 	defer cancel()
 	_ = flush(ctx)
 	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -1,0 +1,165 @@
+package main_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/falcon-chat/falcon/libs/testenv"
+)
+
+// TestRebuildChangesNothingVisible rebuilds the read models into a new
+// generation of tables while clients keep posting and reading: no reader
+// ever sees a message disappear, and afterwards every acknowledged message
+// is there once, served from the new tables.
+func TestRebuildChangesNothingVisible(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes")
+	}
+	buildBinaries(t)
+	b := &binaries
+	kafka, storeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	startProc(t, b.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
+	startProc(t, b.falcon, "store", "--data-dir", t.TempDir(), "--addr", storeAddr)
+	waitListening(t, kafka)
+	waitListening(t, storeAddr)
+	store := "hbase+thrift://" + storeAddr
+	if out, err := exec.Command(b.falcon, "store-init", "--store", store).CombinedOutput(); err != nil {
+		t.Fatalf("store-init: %v\n%s", err, out)
+	}
+	wHTTP, uHTTP, rHTTP := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	startProc(t, b.writeAPI, "--kafka-brokers", kafka, "--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")
+	startProc(t, b.updater, "--kafka-brokers", kafka, "--store", store, "--http-addr", uHTTP, "--log-level", "warn")
+	startProc(t, b.readAPI, "--store", store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--log-level", "warn")
+	for _, a := range []string{wHTTP, uHTTP, rHTTP} {
+		waitReady(t, a)
+	}
+	writer, reader := &devProcess{base: "http://" + wHTTP}, &devProcess{base: "http://" + rHTTP}
+
+	var ids []string
+	for i := 0; i < 4; i++ {
+		var v versioned
+		writer.mustCall(t, "POST", "/v1/threads", "alice", map[string]any{"title": fmt.Sprint("t", i), "memberIds": []string{"bob"}}, &v)
+		ids = append(ids, v.ThreadID)
+	}
+	var (
+		mu      sync.Mutex
+		acked   = map[string]map[string]bool{}
+		version = map[string]int{}
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+		problem atomic.Value
+	)
+	post := func(tid string) {
+		req := ulid.Make().String()
+		var v versioned
+		for try := 0; try < 20; try++ {
+			if code, err := writer.try("POST", "/v1/threads/"+tid+"/messages", "alice", map[string]any{"body": req, "requestId": req}, &v); err == nil && code == 200 {
+				n, _ := strconv.Atoi(v.Version)
+				mu.Lock()
+				if acked[tid] == nil {
+					acked[tid] = map[string]bool{}
+				}
+				acked[tid][v.MessageID] = true
+				version[tid] = max(version[tid], n)
+				mu.Unlock()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		problem.Store("a post was never answered")
+	}
+	for i := 0; i < 200; i++ {
+		post(ids[i%len(ids)])
+	}
+	for _, tid := range ids {
+		waitForVersion(t, reader, tid, version[tid])
+	}
+	// Writers and readers keep going through the rebuild.
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for n := 0; !stop.Load(); n++ {
+			post(ids[n%len(ids)])
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		seen := map[string]map[string]bool{}
+		for !stop.Load() {
+			for _, tid := range ids {
+				var page struct {
+					Messages []struct {
+						MessageID string `json:"messageId"`
+					} `json:"messages"`
+				}
+				code, err := reader.try("GET", "/v1/threads/"+tid+"/messages?pageSize=200&order=MESSAGE_ORDER_NEWEST_FIRST", "bob", nil, &page)
+				if err != nil || code != 200 {
+					problem.Store(fmt.Sprintf("a read during the rebuild failed: HTTP %d, %v", code, err))
+					return
+				}
+				now := map[string]bool{}
+				for _, m := range page.Messages {
+					now[m.MessageID] = true
+				}
+				oldest := ""
+				if len(page.Messages) == 200 {
+					oldest = page.Messages[len(page.Messages)-1].MessageID
+				}
+				for m := range seen[tid] {
+					if !now[m] && m > oldest {
+						problem.Store(fmt.Sprintf("message %s of thread %s disappeared during the rebuild", m, tid))
+						return
+					}
+				}
+				seen[tid] = now
+			}
+		}
+	}()
+
+	out, err := exec.Command(b.updater, "rebuild", "--kafka-brokers", kafka, "--store", store, "--drop-old", "--log-level", "warn").CombinedOutput()
+	if err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "generation 1 is current") {
+		t.Fatalf("rebuild said:\n%s", out)
+	}
+	testenv.Eventually(t, 10*time.Second, "read-api on generation 1", func() bool {
+		resp, err := http.Get("http://" + rHTTP + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), "falcon_read_model_generation 1")
+	})
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	if p := problem.Load(); p != nil {
+		t.Fatal(p)
+	}
+	for _, tid := range ids {
+		waitForVersion(t, reader, tid, version[tid])
+		got := listAll(t, reader, tid, version[tid])
+		if len(got) != len(acked[tid]) {
+			t.Fatalf("thread %s lists %d messages after the rebuild, %d were acknowledged", tid, len(got), len(acked[tid]))
+		}
+		for _, m := range got {
+			if !acked[tid][m] {
+				t.Fatalf("thread %s lists %s, which no post was answered with", tid, m)
+			}
+		}
+	}
+	t.Logf("rebuild output:\n%s", out)
+}
