@@ -232,7 +232,8 @@ func (t *Thread) post(c PostMessage, actor, messageID string) (Payload, error) {
 			return nil, err
 		}
 		if _, ok := t.messages[c.ReplyToMessageID]; !ok {
-			return nil, notFound("reply_to_message_id", "message %s does not exist in thread %s", c.ReplyToMessageID, t.id)
+			return nil, notFound("reply_to_message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be replied to",
+				c.ReplyToMessageID, t.id, MaxIndexedMessages)
 		}
 	}
 	mentions, err := accountSet("mention_account_ids", c.MentionAccountIDs, MaxMentions)
@@ -282,7 +283,8 @@ func (t *Thread) message(id string) (author string, err error) {
 	}
 	author, ok := t.messages[id]
 	if !ok {
-		return "", notFound("message_id", "message %s does not exist in thread %s", id, t.id)
+		return "", notFound("message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be edited or deleted",
+			id, t.id, MaxIndexedMessages)
 	}
 	return author, nil
 }

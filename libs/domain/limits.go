@@ -21,6 +21,10 @@ const (
 	// RecentRequests is how many request ids a thread remembers for
 	// idempotent retries.
 	RecentRequests = 256
+	// MaxIndexedMessages is how many of a thread's most recent messages
+	// can be replied to, edited or deleted. It bounds write-api's memory
+	// per thread (docs/write-api-memory.md).
+	MaxIndexedMessages = 10000
 )
 
 // ValidateULID checks an id field (thread, message, request id).

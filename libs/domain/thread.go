@@ -19,9 +19,11 @@ type Thread struct {
 	destroyed bool
 	members   map[string]struct{}
 	admins    map[string]struct{}
-	// messages maps each live message to its author, for reply, edit and
-	// delete checks.
+	// messages maps each of the MaxIndexedMessages most recent live
+	// messages to its author, for reply, edit and delete checks; order
+	// lists them oldest first (with ids deleted since, dropped lazily).
 	messages map[string]string
+	order    []string
 	requests requestLog
 }
 
@@ -44,7 +46,10 @@ func (t *Thread) Title() string        { return t.title }
 func (t *Thread) Remarks() string      { return t.remarks }
 func (t *Thread) CreatorID() string    { return t.creatorID }
 func (t *Thread) CreatedAt() time.Time { return t.createdAt }
-func (t *Thread) MessageCount() int    { return len(t.messages) }
+
+// IndexedMessages is how many live messages can be replied to, edited or
+// deleted: at most MaxIndexedMessages.
+func (t *Thread) IndexedMessages() int { return len(t.messages) }
 
 func (t *Thread) IsMember(account string) bool {
 	_, ok := t.members[account]
@@ -109,7 +114,7 @@ func (t *Thread) Apply(e Event) error {
 	case AdministratorsRemoved:
 		deleteAll(t.admins, p.AccountIDs)
 	case MessagePosted:
-		t.messages[p.MessageID] = e.ActorID
+		t.index(p.MessageID, e.ActorID)
 	case MessageEdited:
 	case MessageDeleted:
 		delete(t.messages, p.MessageID)
@@ -149,4 +154,26 @@ func sortedKeys(set map[string]struct{}) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// index remembers a new message, forgetting the oldest beyond
+// MaxIndexedMessages so a thread's memory stays bounded however long it
+// lives.
+func (t *Thread) index(messageID, author string) {
+	t.messages[messageID] = author
+	t.order = append(t.order, messageID)
+	for len(t.messages) > MaxIndexedMessages {
+		oldest := t.order[0]
+		t.order = t.order[1:]
+		delete(t.messages, oldest)
+	}
+	if len(t.order) > 2*MaxIndexedMessages {
+		live := make([]string, 0, len(t.messages))
+		for _, id := range t.order {
+			if _, ok := t.messages[id]; ok {
+				live = append(live, id)
+			}
+		}
+		t.order = live
+	}
 }

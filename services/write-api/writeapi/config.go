@@ -30,6 +30,9 @@ type Config struct {
 	// RouteWait bounds how long a command waits for its partition to get an
 	// owner during a rebalance before it fails with Unavailable.
 	RouteWait time.Duration
+	// SnapshotEvery is how many events a partition takes between snapshots
+	// of its changed threads; 0 turns snapshots off.
+	SnapshotEvery int
 }
 
 // RegisterFlags adds write-api's flags to fs with their defaults.
@@ -47,6 +50,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TxnTimeout, "txn-timeout", 10*time.Second, "Kafka transaction timeout")
 	fs.IntVar(&c.MaxBatch, "max-batch", 256, "most commands committed in one transaction (group commit)")
 	fs.DurationVar(&c.RouteWait, "route-wait", 5*time.Second, "how long a command waits for its partition's owner during a rebalance")
+	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 10000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
 }
 
 // Validate checks the configuration before anything starts.
@@ -62,6 +66,8 @@ func (c *Config) Validate() error {
 		return errors.New("--max-batch must be at least 1")
 	case c.TxnTimeout < time.Second:
 		return errors.New("--txn-timeout must be at least 1s")
+	case c.SnapshotEvery < 0:
+		return errors.New("--snapshot-every must not be negative")
 	}
 	return nil
 }

@@ -10,6 +10,10 @@ type metrics struct {
 	forwarded     *prometheus.CounterVec
 	commitSeconds prometheus.Histogram
 	batchSize     prometheus.Histogram
+	// takeoverSeconds times a partition's load: fencing, snapshots, replay.
+	takeoverSeconds   prometheus.Histogram
+	snapshots         prometheus.Counter
+	snapshotFallbacks prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -25,6 +29,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_write_commit_events",
 			Help: "Events per transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 	}
-	reg.MustRegister(m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize)
+	m.takeoverSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_write_takeover_duration_seconds",
+		Help: "Time to take a partition over: fence, load snapshots, replay.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
+	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_total", Help: "Thread snapshots written."})
+	m.snapshotFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshot_fallbacks_total",
+		Help: "Takeovers that could not use the snapshots and replayed the whole partition."})
+	reg.MustRegister(m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
+		m.takeoverSeconds, m.snapshots, m.snapshotFallbacks)
 	return m
 }

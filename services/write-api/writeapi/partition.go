@@ -52,6 +52,11 @@ type writer struct {
 	lost    atomic.Bool
 	threads map[string]*domain.Thread
 	prod    sarama.SyncProducer
+	// Snapshot bookkeeping: threads changed since the last snapshot, how
+	// many events since, and the events offset after the last one we know.
+	dirty         map[string]bool
+	sinceSnapshot int
+	next          int64
 }
 
 func newWriter(p int32, cfg *Config, log *zap.Logger, client sarama.Client, m *metrics) *writer {
@@ -133,8 +138,23 @@ func (w *writer) load(ctx context.Context) error {
 		return fmt.Errorf("end offset of %s/%d: %w", w.cfg.Topic, w.partition, err)
 	}
 	w.threads = map[string]*domain.Thread{}
+	w.dirty = map[string]bool{}
+	w.sinceSnapshot = 0
+	var from int64
+	if w.snapshotsEnabled() {
+		threads, checkpoint, err := w.loadSnapshots(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			w.log.Warn("snapshots unusable; replaying the whole partition", zap.Error(err))
+			w.metrics.snapshotFallbacks.Inc()
+		case checkpoint <= end:
+			w.threads, from = threads, checkpoint
+		}
+	}
 	events := 0
-	err = eventlog.ReadCommitted(ctx, w.client, w.cfg.Topic, w.partition, 0, end, func(r eventlog.Record) error {
+	err = eventlog.ReadCommitted(ctx, w.client, w.cfg.Topic, w.partition, from, end, func(r eventlog.Record) error {
 		e, err := eventlog.Decode(r.Value)
 		if err != nil && !errors.Is(err, eventlog.ErrUnknownEvent) {
 			w.log.Error("skipping undecodable record", zap.Int64("offset", r.Offset), zap.Error(err))
@@ -143,16 +163,21 @@ func (w *writer) load(ctx context.Context) error {
 		if err := w.thread(e.ThreadID).Apply(e); err != nil {
 			w.log.Error("skipping event that does not follow its thread", zap.Int64("offset", r.Offset), zap.Error(err))
 		}
+		// Replayed past the checkpoint: not in a snapshot yet.
+		w.dirty[e.ThreadID] = true
 		events++
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("replay %s/%d: %w", w.cfg.Topic, w.partition, err)
 	}
+	w.next = end
+	w.sinceSnapshot = events
 	w.ready.Store(true)
 	w.metrics.replayed.Add(float64(events))
+	w.metrics.takeoverSeconds.Observe(time.Since(start).Seconds())
 	w.log.Info("partition loaded", zap.Int("threads", len(w.threads)), zap.Int("events", events),
-		zap.Int64("end_offset", end), zap.Duration("took", time.Since(start)))
+		zap.Int64("from_offset", from), zap.Int64("end_offset", end), zap.Duration("took", time.Since(start)))
 	return nil
 }
 
@@ -163,9 +188,13 @@ func (w *writer) load(ctx context.Context) error {
 // producer id, ours, as aborted too. Our own abort marker closes that range.
 // On Kafka it costs one aborted record per takeover.
 func (w *writer) seal() error {
+	msgs := []*sarama.ProducerMessage{{Topic: w.cfg.Topic, Partition: w.partition}}
+	if w.snapshotsEnabled() {
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: eventlog.SnapshotsTopic(w.cfg.Topic), Partition: w.partition})
+	}
 	err := w.prod.BeginTxn()
 	if err == nil {
-		_, _, err = w.prod.SendMessage(&sarama.ProducerMessage{Topic: w.cfg.Topic, Partition: w.partition})
+		err = w.prod.SendMessages(msgs)
 	}
 	if aerr := w.prod.AbortTxn(); err == nil {
 		err = aerr
@@ -229,6 +258,15 @@ func (w *writer) serve(ctx context.Context) error {
 		if err := w.commit(batch); err != nil {
 			return err
 		}
+		if w.snapshotsEnabled() && w.sinceSnapshot >= w.cfg.SnapshotEvery && len(w.dirty) > 0 {
+			if err := w.snapshot(); err != nil {
+				if errors.Is(err, ErrLostOwnership) {
+					return err
+				}
+				w.log.Warn("snapshot failed; trying again later", zap.Error(err))
+				w.sinceSnapshot = 0
+			}
+		}
 	}
 }
 
@@ -276,6 +314,12 @@ func (w *writer) commit(batch []request) error {
 		}
 		w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 		w.metrics.batchSize.Observe(float64(len(msgs)))
+		for _, m := range msgs {
+			k, _ := m.Key.Encode()
+			w.dirty[string(k)] = true
+		}
+		w.next = msgs[len(msgs)-1].Offset + 1
+		w.sinceSnapshot += len(msgs)
 	}
 	for i := range batch {
 		batch[i].reply <- replies[i]

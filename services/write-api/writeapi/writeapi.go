@@ -36,6 +36,13 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, reg prometheus.Regist
 		if err := eventlog.EnsureTopic(ctx, cfg.KafkaBrokers, kcfg, cfg.Topic, int32(cfg.Partitions), int16(cfg.Replication), nil); err != nil {
 			return nil, err
 		}
+		if cfg.SnapshotEvery > 0 {
+			compact := "compact"
+			if err := eventlog.EnsureTopic(ctx, cfg.KafkaBrokers, kcfg, eventlog.SnapshotsTopic(cfg.Topic), int32(cfg.Partitions), int16(cfg.Replication),
+				map[string]*string{"cleanup.policy": &compact}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	client, err := sarama.NewClient(cfg.KafkaBrokers, kcfg)
 	if err != nil {
@@ -45,6 +52,18 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, reg prometheus.Regist
 	if err != nil {
 		client.Close()
 		return nil, err
+	}
+	if cfg.SnapshotEvery > 0 {
+		sn, err := eventlog.WaitForTopic(ctx, client, eventlog.SnapshotsTopic(cfg.Topic))
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		if sn != n {
+			client.Close()
+			return nil, fmt.Errorf("topic %s has %d partitions and %s %d: they must match (one snapshot partition per events partition)",
+				cfg.Topic, n, eventlog.SnapshotsTopic(cfg.Topic), sn)
+		}
 	}
 	admin, err := sarama.NewClusterAdmin(cfg.KafkaBrokers, kcfg)
 	if err != nil {

@@ -31,13 +31,16 @@ type replica struct {
 	stop     func()
 }
 
-func startReplica(t *testing.T, brokers, topic string) *replica {
+func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi.Config)) *replica {
 	t.Helper()
 	var cfg writeapi.Config
 	cfg.RegisterFlags(flagSet())
 	cfg.KafkaBrokers = []string{brokers}
 	cfg.Topic = topic
 	cfg.Partitions = 4
+	for _, o := range options {
+		o(&cfg)
+	}
 	cfg.GRPCAddr = testenv.FreeAddr(t)
 	cfg.HTTPAddr = testenv.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -247,5 +250,83 @@ func TestCommandsForOtherPartitionsAreForwardedToTheirOwner(t *testing.T) {
 	}
 	if got := len(readAll(t, brokers, "events")); got != 32 {
 		t.Fatalf("topic holds %d events, want 32", got)
+	}
+}
+
+func TestTakeoverLoadsSnapshotsAndFallsBackToReplay(t *testing.T) {
+	brokers := testenv.Broker(t)
+	every := func(c *writeapi.Config) { c.SnapshotEvery = 20 }
+	r := startReplica(t, brokers, "snap", every)
+	var threads []string
+	for i := 0; i < 3; i++ {
+		resp, err := r.client.CreateThread(as("alice"), &falconv1.CreateThreadRequest{Title: "snap"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads = append(threads, resp.ThreadId)
+	}
+	last := map[string]*falconv1.PostMessageResponse{}
+	lastReq := map[string]string{}
+	for i := 0; i < 120; i++ {
+		tid := threads[i%3]
+		req := ulid.Make().String()
+		resp, err := r.client.PostMessage(as("alice"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "m", RequestId: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last[tid], lastReq[tid] = resp, req
+	}
+	if n := counter(t, r.metrics, "falcon_write_snapshots_total", nil); n == 0 {
+		t.Fatal("no snapshot was written")
+	}
+	r.stop()
+
+	check := func(r *replica) {
+		t.Helper()
+		for _, tid := range threads {
+			// The retried request is recognised from the restored state...
+			again, err := r.client.PostMessage(as("alice"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "m", RequestId: lastReq[tid]})
+			if err != nil || again.MessageId != last[tid].MessageId || again.Version != last[tid].Version {
+				t.Fatalf("retry after takeover: %+v, %v; want %+v", again, err, last[tid])
+			}
+			// ...and versions go on from where they were.
+			next, err := r.client.PostMessage(as("alice"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "next"})
+			if err != nil || next.Version != last[tid].Version+1 {
+				t.Fatalf("post after takeover: %+v, %v; want version %d", next, err, last[tid].Version+1)
+			}
+			last[tid] = next
+		}
+	}
+	r2 := startReplica(t, brokers, "snap", every)
+	if replayed := counter(t, r2.metrics, "falcon_write_replayed_events_total", nil); replayed >= 123 {
+		t.Fatalf("the takeover replayed %v events of 123: the snapshots were not used", replayed)
+	}
+	check(r2)
+	r2.stop()
+
+	// An unreadable snapshot: the next owner replays everything instead.
+	cfg := eventlog.NewConfig("test")
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	prod, err := sarama.NewSyncProducer([]string{brokers}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 4; p++ {
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "snap.snapshots", Partition: p,
+			Key: sarama.StringEncoder(threads[0]), Value: sarama.ByteEncoder([]byte{0xff, 0xff, 0xff})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prod.Close()
+	r3 := startReplica(t, brokers, "snap", every)
+	if n := counter(t, r3.metrics, "falcon_write_snapshot_fallbacks_total", nil); n == 0 {
+		t.Fatal("the unreadable snapshot was not noticed")
+	}
+	for _, tid := range threads {
+		next, err := r3.client.PostMessage(as("alice"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "after fallback"})
+		if err != nil || next.Version != last[tid].Version+1 {
+			t.Fatalf("post after fallback: %+v, %v; want version %d", next, err, last[tid].Version+1)
+		}
 	}
 }

@@ -1,0 +1,81 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// Snapshot is a thread's whole state, to store and restore instead of
+// folding every event again.
+type Snapshot struct {
+	ID             string
+	Version        uint64
+	Title          string
+	Remarks        string
+	CreatorID      string
+	CreatedAt      time.Time
+	Destroyed      bool
+	Members        []string
+	Administrators []string
+	// Messages are the indexed messages, oldest first.
+	Messages []MessageRef
+	// Requests are the remembered request ids, oldest first.
+	Requests []RequestRef
+}
+
+// MessageRef is an indexed message and its author.
+type MessageRef struct{ ID, AuthorID string }
+
+// RequestRef is a remembered request id and the answer it got.
+type RequestRef struct {
+	ID        string
+	Command   string
+	Version   uint64
+	MessageID string
+}
+
+// Snapshot captures the thread's state.
+func (t *Thread) Snapshot() Snapshot {
+	s := Snapshot{
+		ID: t.id, Version: t.version, Title: t.title, Remarks: t.remarks, CreatorID: t.creatorID,
+		CreatedAt: t.createdAt, Destroyed: t.destroyed, Members: t.Members(), Administrators: t.Administrators(),
+	}
+	for _, id := range t.order {
+		if author, ok := t.messages[id]; ok {
+			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: author})
+		}
+	}
+	n := len(t.requests.ring)
+	for i := 0; i < n; i++ {
+		e := t.requests.ring[(t.requests.next+i)%n]
+		s.Requests = append(s.Requests, RequestRef{ID: e.id, Command: e.command, Version: e.result.Version, MessageID: e.result.MessageID})
+	}
+	return s
+}
+
+// Restore rebuilds a thread from a snapshot, refusing one that does not
+// hold together.
+func Restore(s Snapshot) (*Thread, error) {
+	if s.ID == "" {
+		return nil, fmt.Errorf("snapshot has no thread id")
+	}
+	if len(s.Messages) > MaxIndexedMessages || len(s.Requests) > RecentRequests {
+		return nil, fmt.Errorf("snapshot of thread %s holds %d messages and %d requests, over the limits %d and %d",
+			s.ID, len(s.Messages), len(s.Requests), MaxIndexedMessages, RecentRequests)
+	}
+	t := NewThread(s.ID)
+	t.version, t.title, t.remarks, t.creatorID = s.Version, s.Title, s.Remarks, s.CreatorID
+	t.createdAt, t.destroyed = s.CreatedAt, s.Destroyed
+	addAll(t.members, s.Members)
+	addAll(t.admins, s.Administrators)
+	for _, m := range s.Messages {
+		t.index(m.ID, m.AuthorID)
+	}
+	for _, r := range s.Requests {
+		if r.Version > s.Version {
+			return nil, fmt.Errorf("snapshot of thread %s at version %d remembers request %s at version %d", s.ID, s.Version, r.ID, r.Version)
+		}
+		t.requests.remember(r.ID, r.Command, Result{Version: r.Version, MessageID: r.MessageID})
+	}
+	return t, nil
+}

@@ -1,0 +1,47 @@
+package eventlog_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/eventlog"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+)
+
+func TestSnapshotCodec(t *testing.T) {
+	s := domain.Snapshot{ID: "t", Version: 9, Title: "x", Remarks: "r", CreatorID: "alice", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC),
+		Destroyed: true, Members: []string{"alice", "bob"}, Administrators: []string{"alice"},
+		Messages: []domain.MessageRef{{ID: "m1", AuthorID: "bob"}}, Requests: []domain.RequestRef{{ID: "r1", Command: "PostMessage", Version: 3, MessageID: "m1"}}}
+	b, err := eventlog.EncodeSnapshot(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := eventlog.DecodeSnapshot(b)
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	future, _ := proto.Marshal(&falconv1.ThreadSnapshot{SchemaVersion: eventlog.SnapshotSchemaVersion + 1, ThreadId: "t"})
+	cases := []struct {
+		name string
+		b    []byte
+		want error
+	}{
+		{"newer schema", future, eventlog.ErrSnapshotVersion},
+		{"garbage", []byte{0xff, 0xff, 0xff}, nil},
+	}
+	for _, c := range cases {
+		_, err := eventlog.DecodeSnapshot(c.b)
+		if err == nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	cb, _ := eventlog.EncodeCheckpoint(1234)
+	if off, err := eventlog.DecodeCheckpoint(cb); err != nil || off != 1234 {
+		t.Fatalf("checkpoint: %d %v", off, err)
+	}
+}
