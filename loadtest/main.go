@@ -43,7 +43,7 @@ type config struct {
 
 func main() {
 	var c config
-	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService")
+	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService; several, comma-separated, share the connections")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
 	flag.StringVar(&c.scenario, "scenario", "post", "post, list, visibility, drain or watch")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
@@ -73,8 +73,10 @@ func dial(c config) (*clients, func(), error) {
 			cc.Close()
 		}
 	}
+	// Several write-api replicas: the connections spread over them.
+	writeAddrs := strings.Split(c.writeAddr, ",")
 	for i := 0; i < c.conns; i++ {
-		w, err := grpc.NewClient(c.writeAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		w, err := grpc.NewClient(writeAddrs[i%len(writeAddrs)], grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -264,9 +266,9 @@ func printLatencies(what string, lat []time.Duration, elapsed time.Duration) {
 	if elapsed > 0 {
 		rate = fmt.Sprintf(", %.0f/s", float64(len(lat))/elapsed.Seconds())
 	}
-	fmt.Printf("%s: %d ok%s; latency p50 %s, p90 %s, p99 %s, max %s\n", what, len(lat), rate,
-		pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond),
-		pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+	fmt.Printf("%s: %d ok%s; latency p25 %s, p50 %s, p75 %s, p90 %s, p99 %s, max %s\n", what, len(lat), rate,
+		pct(0.25).Round(10*time.Microsecond), pct(0.50).Round(10*time.Microsecond), pct(0.75).Round(10*time.Microsecond),
+		pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
 }
 
 // samples collects post-to-visible latencies from the workers.

@@ -29,7 +29,7 @@ func (l *requestLog) remember(id, command string, r Result) {
 		return
 	}
 	if l.index == nil {
-		l.index = make(map[string]int, RecentRequests)
+		l.index = map[string]int{}
 	}
 	if _, ok := l.index[id]; ok {
 		return

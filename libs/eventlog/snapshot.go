@@ -64,18 +64,25 @@ func DecodeSnapshot(b []byte) (domain.Snapshot, error) {
 	return s, nil
 }
 
-// EncodeCheckpoint and DecodeCheckpoint are the codec of checkpoint records.
-func EncodeCheckpoint(nextOffset int64) ([]byte, error) {
-	return proto.Marshal(&falconv1.SnapshotCheckpoint{SchemaVersion: SnapshotSchemaVersion, NextOffset: nextOffset})
+// Checkpoint says where a new owner starts: it reads the snapshots
+// partition from FullFrom and replays the events partition from NextOffset.
+type Checkpoint struct {
+	NextOffset int64
+	FullFrom   int64
 }
 
-func DecodeCheckpoint(b []byte) (int64, error) {
+// EncodeCheckpoint and DecodeCheckpoint are the codec of checkpoint records.
+func EncodeCheckpoint(c Checkpoint) ([]byte, error) {
+	return proto.Marshal(&falconv1.SnapshotCheckpoint{SchemaVersion: SnapshotSchemaVersion, NextOffset: c.NextOffset, FullFrom: c.FullFrom})
+}
+
+func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 	var m falconv1.SnapshotCheckpoint
 	if err := proto.Unmarshal(b, &m); err != nil {
-		return 0, fmt.Errorf("decode snapshot checkpoint: %w", err)
+		return Checkpoint{}, fmt.Errorf("decode snapshot checkpoint: %w", err)
 	}
 	if m.GetSchemaVersion() != SnapshotSchemaVersion {
-		return 0, fmt.Errorf("%w: checkpoint version %d", ErrSnapshotVersion, m.GetSchemaVersion())
+		return Checkpoint{}, fmt.Errorf("%w: checkpoint version %d", ErrSnapshotVersion, m.GetSchemaVersion())
 	}
-	return m.GetNextOffset(), nil
+	return Checkpoint{NextOffset: m.GetNextOffset(), FullFrom: m.GetFullFrom()}, nil
 }

@@ -40,8 +40,8 @@ func TestSnapshotCodec(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 		}
 	}
-	cb, _ := eventlog.EncodeCheckpoint(1234)
-	if off, err := eventlog.DecodeCheckpoint(cb); err != nil || off != 1234 {
-		t.Fatalf("checkpoint: %d %v", off, err)
+	cb, _ := eventlog.EncodeCheckpoint(eventlog.Checkpoint{NextOffset: 1234, FullFrom: 77})
+	if c, err := eventlog.DecodeCheckpoint(cb); err != nil || c != (eventlog.Checkpoint{NextOffset: 1234, FullFrom: 77}) {
+		t.Fatalf("checkpoint: %+v %v", c, err)
 	}
 }

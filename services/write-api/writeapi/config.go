@@ -50,7 +50,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TxnTimeout, "txn-timeout", 10*time.Second, "Kafka transaction timeout")
 	fs.IntVar(&c.MaxBatch, "max-batch", 256, "most commands committed in one transaction (group commit)")
 	fs.DurationVar(&c.RouteWait, "route-wait", 5*time.Second, "how long a command waits for its partition's owner during a rebalance")
-	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 10000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
+	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 50000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
 }
 
 // Validate checks the configuration before anything starts.

@@ -57,6 +57,10 @@ type writer struct {
 	dirty         map[string]bool
 	sinceSnapshot int
 	next          int64
+	// fullFrom is where the last complete set of snapshots begins (-1:
+	// none since this writer loaded); checkpoints counts checkpoints.
+	fullFrom    int64
+	checkpoints int
 }
 
 func newWriter(p int32, cfg *Config, log *zap.Logger, client sarama.Client, m *metrics) *writer {
@@ -140,6 +144,7 @@ func (w *writer) load(ctx context.Context) error {
 	w.threads = map[string]*domain.Thread{}
 	w.dirty = map[string]bool{}
 	w.sinceSnapshot = 0
+	w.fullFrom, w.checkpoints = -1, 0
 	var from int64
 	if w.snapshotsEnabled() {
 		threads, checkpoint, err := w.loadSnapshots(ctx)
@@ -149,8 +154,8 @@ func (w *writer) load(ctx context.Context) error {
 		case err != nil:
 			w.log.Warn("snapshots unusable; replaying the whole partition", zap.Error(err))
 			w.metrics.snapshotFallbacks.Inc()
-		case checkpoint <= end:
-			w.threads, from = threads, checkpoint
+		case checkpoint.NextOffset <= end:
+			w.threads, from = threads, checkpoint.NextOffset
 		}
 	}
 	events := 0
@@ -340,6 +345,11 @@ func (w *writer) append(msgs []*sarama.ProducerMessage) error {
 	if err == nil {
 		return nil
 	}
+	return w.abort(err)
+}
+
+// abort ends a failed transaction. A fenced producer means ownership moved.
+func (w *writer) abort(err error) error {
 	fenced := errors.Is(err, sarama.ErrProducerFenced)
 	if aerr := w.prod.AbortTxn(); aerr != nil && errors.Is(aerr, sarama.ErrProducerFenced) {
 		fenced = true

@@ -290,6 +290,10 @@ type SnapshotCheckpoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SchemaVersion uint32                 `protobuf:"varint,1,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
 	NextOffset    int64                  `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// Offset, in the snapshots partition, where the latest complete set of
+	// the partition's thread snapshots begins: a new owner reads from there,
+	// not from the start of a topic the log cleaner may not have compacted.
+	FullFrom      int64 `protobuf:"varint,3,opt,name=full_from,json=fullFrom,proto3" json:"full_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -338,6 +342,13 @@ func (x *SnapshotCheckpoint) GetNextOffset() int64 {
 	return 0
 }
 
+func (x *SnapshotCheckpoint) GetFullFrom() int64 {
+	if x != nil {
+		return x.FullFrom
+	}
+	return 0
+}
+
 var File_falcon_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_snapshot_proto_rawDesc = "" +
@@ -370,11 +381,12 @@ const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\acommand\x18\x02 \x01(\tR\acommand\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x04 \x01(\tR\tmessageId\"\\\n" +
+	"message_id\x18\x04 \x01(\tR\tmessageId\"y\n" +
 	"\x12SnapshotCheckpoint\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
-	"nextOffsetB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
+	"nextOffset\x12\x1b\n" +
+	"\tfull_from\x18\x03 \x01(\x03R\bfullFromB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
 
 var (
 	file_falcon_v1_snapshot_proto_rawDescOnce sync.Once
