@@ -25,17 +25,8 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	buildBinaries(t)
+	kafka, store := startReadStore(t)
 	b := &binaries
-	kafka, storeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	startProc(t, b.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
-	startProc(t, b.falcon, "store", "--data-dir", t.TempDir(), "--addr", storeAddr)
-	waitListening(t, kafka)
-	waitListening(t, storeAddr)
-	store := "hbase+thrift://" + storeAddr
-	if out, err := exec.Command(b.falcon, "store-init", "--store", store).CombinedOutput(); err != nil {
-		t.Fatalf("store-init: %v\n%s", err, out)
-	}
 	wHTTP, uHTTP, rHTTP := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	startProc(t, b.writeAPI, "--kafka-brokers", kafka, "--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")
 	startProc(t, b.updater, "--kafka-brokers", kafka, "--store", store, "--http-addr", uHTTP, "--log-level", "warn")

@@ -24,17 +24,8 @@ func TestSplitDeployment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	buildBinaries(t)
+	kafka, store := startReadStore(t)
 	b := &binaries
-	kafka, storeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	startProc(t, b.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
-	startProc(t, b.falcon, "store", "--data-dir", t.TempDir(), "--addr", storeAddr)
-	waitListening(t, kafka)
-	waitListening(t, storeAddr)
-	store := "hbase+thrift://" + storeAddr
-	if out, err := exec.Command(b.falcon, "store-init", "--store", store).CombinedOutput(); err != nil {
-		t.Fatalf("store-init: %v\n%s", err, out)
-	}
 	wHTTP := testenv.FreeAddr(t)
 	startProc(t, b.writeAPI, "--kafka-brokers", kafka, "--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")
 	waitReady(t, wHTTP)
@@ -138,4 +129,21 @@ func TestSplitDeployment(t *testing.T) {
 			t.Fatalf("thread %s: the read-apis disagree", tid)
 		}
 	}
+}
+
+// startReadStore starts falcon broker and falcon store and creates the
+// read-model tables; it returns the broker address and the store URL.
+func startReadStore(t *testing.T) (kafka, store string) {
+	t.Helper()
+	buildBinaries(t)
+	kafka, storeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
+	startProc(t, binaries.falcon, "store", "--data-dir", t.TempDir(), "--addr", storeAddr)
+	waitListening(t, kafka)
+	waitListening(t, storeAddr)
+	store = "hbase+thrift://" + storeAddr
+	if out, err := exec.Command(binaries.falcon, "store-init", "--store", store).CombinedOutput(); err != nil {
+		t.Fatalf("store-init: %v\n%s", err, out)
+	}
+	return kafka, store
 }
