@@ -79,6 +79,9 @@ type commandLoad struct {
 }
 
 func (l *commandLoad) run(replicas []*writeReplica, threads []string, clients, perClient int) {
+	// Bounded as a whole, so that a replica that never recovers fails the
+	// test in minutes rather than hanging it.
+	overall := time.Now().Add(4 * time.Minute)
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -90,6 +93,9 @@ func (l *commandLoad) run(replicas []*writeReplica, threads []string, clients, p
 				// A partition whose owner died is unavailable until the group
 				// notices (session timeout, 10 s) and another replica loads it.
 				deadline := time.Now().Add(90 * time.Second)
+				if deadline.After(overall) {
+					deadline = overall
+				}
 				for try := 0; time.Now().Before(deadline); try++ {
 					r := replicas[rand.IntN(len(replicas))]
 					ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "x-account-id", "alice"), 8*time.Second)

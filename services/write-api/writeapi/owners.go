@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
@@ -27,6 +28,10 @@ type owners struct {
 	wg      sync.WaitGroup
 	mu      sync.RWMutex
 	writers map[int32]*writerHandle
+	// sess and claimed are the current group session and its partitions;
+	// nil between sessions.
+	sess    sarama.ConsumerGroupSession
+	claimed map[int32]bool
 	joined  atomic.Bool
 }
 
@@ -70,6 +75,12 @@ func (o *owners) run(ctx context.Context) error {
 func (o *owners) Setup(sess sarama.ConsumerGroupSession) error {
 	claimed := sess.Claims()[o.cfg.Topic]
 	o.metrics.rebalances.Inc()
+	o.mu.Lock()
+	o.sess, o.claimed = sess, map[int32]bool{}
+	for _, p := range claimed {
+		o.claimed[p] = true
+	}
+	o.mu.Unlock()
 	o.reconcile(claimed)
 	o.joined.Store(true)
 	o.routes.invalidate()
@@ -77,7 +88,36 @@ func (o *owners) Setup(sess sarama.ConsumerGroupSession) error {
 	return nil
 }
 
-func (o *owners) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (o *owners) Cleanup(sarama.ConsumerGroupSession) error {
+	o.mu.Lock()
+	o.sess, o.claimed = nil, nil
+	o.mu.Unlock()
+	return nil
+}
+
+// fencedRecheck is how long after a writer was fenced the replica looks
+// again at its group session: longer than a heartbeat interval, so that a
+// replica that was paused and dropped from the group (a zombie) has learnt
+// it by then.
+const fencedRecheck = 3 * time.Second
+
+// restartIfStillOwned runs when a writer was fenced. A replica that was
+// paused may be given a partition back while the writer it kept from before
+// was fenced by the owner in between; if, after fencedRecheck, the current
+// session still claims the partition, the replica is its owner and starts a
+// new writer (which fences in turn). Otherwise the next session decides.
+func (o *owners) restartIfStillOwned(p int32, lost *writerHandle) {
+	if err := sleep(o.ctx, fencedRecheck); err != nil {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.sess == nil || o.sess.Context().Err() != nil || !o.claimed[p] || o.writers[p] != lost {
+		return
+	}
+	o.log.Info("partition still ours after being fenced: loading it again", zap.Int32("partition", p))
+	o.startLocked(p)
+}
 
 // ConsumeClaim only drains the claim: the claim is how the group tells us we
 // own the partition, not how we read it.
@@ -104,14 +144,7 @@ func (o *owners) reconcile(claimed []int32) {
 		if h, ok := o.writers[p]; ok && !h.w.lost.Load() {
 			continue
 		}
-		wctx, cancel := context.WithCancel(o.ctx)
-		w := newWriter(p, o.cfg, o.log, o.client, o.metrics)
-		o.writers[p] = &writerHandle{w: w, cancel: cancel}
-		o.wg.Add(1)
-		go func() {
-			defer o.wg.Done()
-			w.run(wctx)
-		}()
+		o.startLocked(p)
 	}
 	o.metrics.owned.Set(float64(len(o.writers)))
 	o.mu.Unlock()
@@ -157,4 +190,24 @@ func (o *owners) ready() error {
 		}
 	}
 	return nil
+}
+
+// startLocked starts the writer of partition p; o.mu is held.
+func (o *owners) startLocked(p int32) {
+	wctx, cancel := context.WithCancel(o.ctx)
+	w := newWriter(p, o.cfg, o.log, o.client, o.metrics)
+	h := &writerHandle{w: w, cancel: cancel}
+	o.writers[p] = h
+	o.wg.Add(2)
+	go func() {
+		defer o.wg.Done()
+		w.run(wctx)
+	}()
+	go func() {
+		defer o.wg.Done()
+		<-w.done
+		if w.lost.Load() {
+			o.restartIfStillOwned(p, h)
+		}
+	}()
 }
