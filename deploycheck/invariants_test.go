@@ -192,6 +192,21 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 			t.Errorf("deployment %s sets %s, but %s has no such flag", d.Name, k, c.Name)
 		}
 	}
+	// JWT: the key file must come from a mounted Secret.
+	if config["FALCON_AUTH"] == "jwt" {
+		keyFile := config["FALCON_JWT_PUBLIC_KEY_FILE"]
+		mounted := false
+		for _, vm := range c.VolumeMounts {
+			for _, v := range ps.Volumes {
+				if v.Name == vm.Name && v.Secret != nil && keyFile != "" && strings.HasPrefix(keyFile, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+					mounted = true
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("deployment %s: --auth=jwt, but its key file %q is not on a mounted Secret", d.Name, keyFile)
+		}
+	}
 	ports := map[string]int32{}
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort

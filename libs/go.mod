@@ -7,6 +7,7 @@ require (
 	github.com/apache/thrift v0.17.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/falcon-chat/falcon/proto v0.0.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
 	github.com/oklog/ulid/v2 v2.1.2
 	github.com/prometheus/client_golang v1.16.0

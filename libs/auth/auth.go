@@ -34,12 +34,12 @@ func (Dev) Authenticate(_ context.Context, md metadata.MD) (string, error) {
 }
 
 // New returns the authenticator for a mode of the --auth flag.
-func New(mode string) (Authenticator, error) {
+func New(mode string, jwtOpts JWTOptions) (Authenticator, error) {
 	switch mode {
 	case "dev":
 		return Dev{}, nil
 	case "jwt":
-		return nil, fmt.Errorf("--auth=jwt is not available in this build yet; use --auth=dev for development")
+		return NewJWT(jwtOpts)
 	}
 	return nil, fmt.Errorf("--auth=%q: want dev or jwt", mode)
 }

@@ -40,7 +40,7 @@ func TestUnaryInterceptor(t *testing.T) {
 			}
 		})
 	}
-	if _, err := New("basic"); err == nil {
+	if _, err := New("basic", JWTOptions{}); err == nil {
 		t.Fatal("an unknown auth mode was accepted")
 	}
 }

@@ -32,12 +32,16 @@ type Component interface {
 // Common is the configuration every service shares.
 type Common struct {
 	Auth        string
+	JWT         auth.JWTOptions
 	LogLevel    string
 	MetricsAddr string
 }
 
 func (c *Common) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Auth, "auth", "dev", "identity: dev (trusts X-Account-Id; development only) or jwt")
+	fs.StringVar(&c.Auth, "auth", "dev", "identity: dev (trusts X-Account-Id; development only) or jwt (Authorization: Bearer)")
+	fs.StringVar(&c.JWT.PublicKeyFile, "jwt-public-key-file", "", "--auth=jwt: PEM public key (RSA, ECDSA, Ed25519) of the token issuer")
+	fs.StringVar(&c.JWT.Issuer, "jwt-issuer", "", "--auth=jwt: required iss claim (empty: any)")
+	fs.StringVar(&c.JWT.Audience, "jwt-audience", "", "--auth=jwt: required aud claim (empty: any)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics, /healthz and /readyz (default: on --http-addr)")
 }

@@ -18,12 +18,11 @@ import (
 	"github.com/falcon-chat/falcon/libs/logging"
 )
 
-// Process is what a program hands its components: the logger, the metrics
-// registry and the caller authenticator.
+// Process is what a program hands its components: the logger and the
+// metrics registry.
 type Process struct {
 	Log      *zap.Logger
 	Registry *prometheus.Registry
-	Auth     auth.Authenticator
 	closers  *[]func()
 }
 
@@ -49,13 +48,6 @@ func Main(fs *flag.FlagSet, common *Common, args []string, build BuildFunc) erro
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	authn, err := auth.New(common.Auth)
-	if err != nil {
-		return err
-	}
-	if common.Auth == "dev" {
-		log.Warn("--auth=dev: trusting the X-Account-Id header as the caller's identity; never use this in production")
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	reg := prometheus.NewRegistry()
@@ -66,9 +58,19 @@ func Main(fs *flag.FlagSet, common *Common, args []string, build BuildFunc) erro
 			closers[i]()
 		}
 	}()
-	addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, Auth: authn, closers: &closers})
+	addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, closers: &closers})
 	if err != nil {
 		return err
+	}
+	// Only a program that serves requests establishes who calls.
+	var authn auth.Authenticator
+	if addrs.GRPC != "" {
+		if authn, err = auth.New(common.Auth, common.JWT); err != nil {
+			return err
+		}
+		if common.Auth == "dev" {
+			log.Warn("--auth=dev: trusting the X-Account-Id header as the caller's identity; never use this in production")
+		}
 	}
 	if addrs.Metrics == "" {
 		addrs.Metrics = common.MetricsAddr

@@ -125,6 +125,12 @@ spec:
             preStop:
               sleep:
                 seconds: {{ .Values.preStopSeconds }}
+          {{- if include "falcon-lib.jwt" . }}
+          volumeMounts:
+            - name: jwt
+              mountPath: /etc/falcon/jwt
+              readOnly: true
+          {{- end }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
           securityContext:
@@ -132,6 +138,15 @@ spec:
             readOnlyRootFilesystem: true
             capabilities:
               drop: ["ALL"]
+      {{- if include "falcon-lib.jwt" . }}
+      volumes:
+        - name: jwt
+          secret:
+            secretName: {{ .Values.jwt.secretName }}
+            items:
+              - key: public-key.pem
+                path: public-key.pem
+      {{- end }}
       {{- with .Values.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}

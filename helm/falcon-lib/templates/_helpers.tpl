@@ -24,7 +24,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The FALCON_* configuration of the service. */}}
 {{- define "falcon-lib.config" -}}
-FALCON_AUTH: {{ include "falcon-lib.global" (dict "root" . "key" "auth") | quote }}
+{{- if .Values.ports.grpc }}
+{{- $auth := include "falcon-lib.global" (dict "root" . "key" "auth") }}
+FALCON_AUTH: {{ $auth | quote }}
+{{- if eq $auth "jwt" }}
+FALCON_JWT_PUBLIC_KEY_FILE: "/etc/falcon/jwt/public-key.pem"
+{{- with .Values.jwt.issuer }}
+FALCON_JWT_ISSUER: {{ . | quote }}
+{{- end }}
+{{- with .Values.jwt.audience }}
+FALCON_JWT_AUDIENCE: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 FALCON_LOG_LEVEL: {{ include "falcon-lib.global" (dict "root" . "key" "logLevel") | quote }}
 FALCON_HTTP_ADDR: "0.0.0.0:{{ .Values.ports.http }}"
 {{- if .Values.ports.grpc }}
@@ -40,4 +52,9 @@ FALCON_STORE: {{ include "falcon-lib.global" (dict "root" . "key" "store") | quo
 {{- range $k, $v := .Values.config }}
 {{ $k }}: {{ $v | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* True when the service verifies JWTs (and mounts the key). */}}
+{{- define "falcon-lib.jwt" -}}
+{{- if and .Values.ports.grpc (eq (include "falcon-lib.global" (dict "root" . "key" "auth")) "jwt") }}true{{ end }}
 {{- end -}}
