@@ -17,7 +17,7 @@ import (
 
 // TestSplitDeployment runs the read side as separate processes sharing one
 // store through the HBase Thrift2 client: falcon broker, falcon store,
-// write-api, two read-model-updaters and two read-apis. One updater is
+// write-api, two read-model-updaters and three read-apis. One updater is
 // killed mid-stream; every read-api must still return the same, complete
 // answers, each message once.
 func TestSplitDeployment(t *testing.T) {
@@ -36,7 +36,7 @@ func TestSplitDeployment(t *testing.T) {
 		waitReady(t, h)
 	}
 	var readers []*devProcess
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		h := testenv.FreeAddr(t)
 		startProc(t, b.readAPI, "--store", store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", h, "--log-level", "warn")
 		waitReady(t, h)
@@ -125,8 +125,10 @@ func TestSplitDeployment(t *testing.T) {
 			}
 			lists = append(lists, got)
 		}
-		if !reflect.DeepEqual(lists[0], lists[1]) {
-			t.Fatalf("thread %s: the read-apis disagree", tid)
+		for i := 1; i < len(lists); i++ {
+			if !reflect.DeepEqual(lists[0], lists[i]) {
+				t.Fatalf("thread %s: read-api %d disagrees with read-api 0", tid, i)
+			}
 		}
 	}
 }
