@@ -2,5 +2,4 @@
 
 package hbase
 
-var GoUnusedProtection__ int;
-
+var GoUnusedProtection__ int

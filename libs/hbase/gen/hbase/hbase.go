@@ -8,8 +8,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"time"
 	thrift "github.com/apache/thrift/lib/go/thrift"
+	"time"
 )
 
 // (needed to ensure safety because of naive import list construction.)
@@ -21,9707 +21,10609 @@ var _ = time.Now
 var _ = bytes.Equal
 
 type TDeleteType int64
+
 const (
-  TDeleteType_DELETE_COLUMN TDeleteType = 0
-  TDeleteType_DELETE_COLUMNS TDeleteType = 1
-  TDeleteType_DELETE_FAMILY TDeleteType = 2
-  TDeleteType_DELETE_FAMILY_VERSION TDeleteType = 3
+	TDeleteType_DELETE_COLUMN         TDeleteType = 0
+	TDeleteType_DELETE_COLUMNS        TDeleteType = 1
+	TDeleteType_DELETE_FAMILY         TDeleteType = 2
+	TDeleteType_DELETE_FAMILY_VERSION TDeleteType = 3
 )
 
 func (p TDeleteType) String() string {
-  switch p {
-  case TDeleteType_DELETE_COLUMN: return "DELETE_COLUMN"
-  case TDeleteType_DELETE_COLUMNS: return "DELETE_COLUMNS"
-  case TDeleteType_DELETE_FAMILY: return "DELETE_FAMILY"
-  case TDeleteType_DELETE_FAMILY_VERSION: return "DELETE_FAMILY_VERSION"
-  }
-  return "<UNSET>"
+	switch p {
+	case TDeleteType_DELETE_COLUMN:
+		return "DELETE_COLUMN"
+	case TDeleteType_DELETE_COLUMNS:
+		return "DELETE_COLUMNS"
+	case TDeleteType_DELETE_FAMILY:
+		return "DELETE_FAMILY"
+	case TDeleteType_DELETE_FAMILY_VERSION:
+		return "DELETE_FAMILY_VERSION"
+	}
+	return "<UNSET>"
 }
 
 func TDeleteTypeFromString(s string) (TDeleteType, error) {
-  switch s {
-  case "DELETE_COLUMN": return TDeleteType_DELETE_COLUMN, nil 
-  case "DELETE_COLUMNS": return TDeleteType_DELETE_COLUMNS, nil 
-  case "DELETE_FAMILY": return TDeleteType_DELETE_FAMILY, nil 
-  case "DELETE_FAMILY_VERSION": return TDeleteType_DELETE_FAMILY_VERSION, nil 
-  }
-  return TDeleteType(0), fmt.Errorf("not a valid TDeleteType string")
+	switch s {
+	case "DELETE_COLUMN":
+		return TDeleteType_DELETE_COLUMN, nil
+	case "DELETE_COLUMNS":
+		return TDeleteType_DELETE_COLUMNS, nil
+	case "DELETE_FAMILY":
+		return TDeleteType_DELETE_FAMILY, nil
+	case "DELETE_FAMILY_VERSION":
+		return TDeleteType_DELETE_FAMILY_VERSION, nil
+	}
+	return TDeleteType(0), fmt.Errorf("not a valid TDeleteType string")
 }
-
 
 func TDeleteTypePtr(v TDeleteType) *TDeleteType { return &v }
 
 func (p TDeleteType) MarshalText() ([]byte, error) {
-return []byte(p.String()), nil
+	return []byte(p.String()), nil
 }
 
 func (p *TDeleteType) UnmarshalText(text []byte) error {
-q, err := TDeleteTypeFromString(string(text))
-if (err != nil) {
-return err
-}
-*p = q
-return nil
+	q, err := TDeleteTypeFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 func (p *TDeleteType) Scan(value interface{}) error {
-v, ok := value.(int64)
-if !ok {
-return errors.New("Scan value is not int64")
-}
-*p = TDeleteType(v)
-return nil
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = TDeleteType(v)
+	return nil
 }
 
-func (p * TDeleteType) Value() (driver.Value, error) {
-  if p == nil {
-    return nil, nil
-  }
-return int64(*p), nil
+func (p *TDeleteType) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
 }
+
 type TDurability int64
+
 const (
-  TDurability_USE_DEFAULT TDurability = 0
-  TDurability_SKIP_WAL TDurability = 1
-  TDurability_ASYNC_WAL TDurability = 2
-  TDurability_SYNC_WAL TDurability = 3
-  TDurability_FSYNC_WAL TDurability = 4
+	TDurability_USE_DEFAULT TDurability = 0
+	TDurability_SKIP_WAL    TDurability = 1
+	TDurability_ASYNC_WAL   TDurability = 2
+	TDurability_SYNC_WAL    TDurability = 3
+	TDurability_FSYNC_WAL   TDurability = 4
 )
 
 func (p TDurability) String() string {
-  switch p {
-  case TDurability_USE_DEFAULT: return "USE_DEFAULT"
-  case TDurability_SKIP_WAL: return "SKIP_WAL"
-  case TDurability_ASYNC_WAL: return "ASYNC_WAL"
-  case TDurability_SYNC_WAL: return "SYNC_WAL"
-  case TDurability_FSYNC_WAL: return "FSYNC_WAL"
-  }
-  return "<UNSET>"
+	switch p {
+	case TDurability_USE_DEFAULT:
+		return "USE_DEFAULT"
+	case TDurability_SKIP_WAL:
+		return "SKIP_WAL"
+	case TDurability_ASYNC_WAL:
+		return "ASYNC_WAL"
+	case TDurability_SYNC_WAL:
+		return "SYNC_WAL"
+	case TDurability_FSYNC_WAL:
+		return "FSYNC_WAL"
+	}
+	return "<UNSET>"
 }
 
 func TDurabilityFromString(s string) (TDurability, error) {
-  switch s {
-  case "USE_DEFAULT": return TDurability_USE_DEFAULT, nil 
-  case "SKIP_WAL": return TDurability_SKIP_WAL, nil 
-  case "ASYNC_WAL": return TDurability_ASYNC_WAL, nil 
-  case "SYNC_WAL": return TDurability_SYNC_WAL, nil 
-  case "FSYNC_WAL": return TDurability_FSYNC_WAL, nil 
-  }
-  return TDurability(0), fmt.Errorf("not a valid TDurability string")
+	switch s {
+	case "USE_DEFAULT":
+		return TDurability_USE_DEFAULT, nil
+	case "SKIP_WAL":
+		return TDurability_SKIP_WAL, nil
+	case "ASYNC_WAL":
+		return TDurability_ASYNC_WAL, nil
+	case "SYNC_WAL":
+		return TDurability_SYNC_WAL, nil
+	case "FSYNC_WAL":
+		return TDurability_FSYNC_WAL, nil
+	}
+	return TDurability(0), fmt.Errorf("not a valid TDurability string")
 }
-
 
 func TDurabilityPtr(v TDurability) *TDurability { return &v }
 
 func (p TDurability) MarshalText() ([]byte, error) {
-return []byte(p.String()), nil
+	return []byte(p.String()), nil
 }
 
 func (p *TDurability) UnmarshalText(text []byte) error {
-q, err := TDurabilityFromString(string(text))
-if (err != nil) {
-return err
-}
-*p = q
-return nil
+	q, err := TDurabilityFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 func (p *TDurability) Scan(value interface{}) error {
-v, ok := value.(int64)
-if !ok {
-return errors.New("Scan value is not int64")
-}
-*p = TDurability(v)
-return nil
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = TDurability(v)
+	return nil
 }
 
-func (p * TDurability) Value() (driver.Value, error) {
-  if p == nil {
-    return nil, nil
-  }
-return int64(*p), nil
+func (p *TDurability) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
 }
+
 type TBloomFilterType int64
+
 const (
-  TBloomFilterType_NONE TBloomFilterType = 0
-  TBloomFilterType_ROW TBloomFilterType = 1
-  TBloomFilterType_ROWCOL TBloomFilterType = 2
-  TBloomFilterType_ROWPREFIX_FIXED_LENGTH TBloomFilterType = 3
+	TBloomFilterType_NONE                   TBloomFilterType = 0
+	TBloomFilterType_ROW                    TBloomFilterType = 1
+	TBloomFilterType_ROWCOL                 TBloomFilterType = 2
+	TBloomFilterType_ROWPREFIX_FIXED_LENGTH TBloomFilterType = 3
 )
 
 func (p TBloomFilterType) String() string {
-  switch p {
-  case TBloomFilterType_NONE: return "NONE"
-  case TBloomFilterType_ROW: return "ROW"
-  case TBloomFilterType_ROWCOL: return "ROWCOL"
-  case TBloomFilterType_ROWPREFIX_FIXED_LENGTH: return "ROWPREFIX_FIXED_LENGTH"
-  }
-  return "<UNSET>"
+	switch p {
+	case TBloomFilterType_NONE:
+		return "NONE"
+	case TBloomFilterType_ROW:
+		return "ROW"
+	case TBloomFilterType_ROWCOL:
+		return "ROWCOL"
+	case TBloomFilterType_ROWPREFIX_FIXED_LENGTH:
+		return "ROWPREFIX_FIXED_LENGTH"
+	}
+	return "<UNSET>"
 }
 
 func TBloomFilterTypeFromString(s string) (TBloomFilterType, error) {
-  switch s {
-  case "NONE": return TBloomFilterType_NONE, nil 
-  case "ROW": return TBloomFilterType_ROW, nil 
-  case "ROWCOL": return TBloomFilterType_ROWCOL, nil 
-  case "ROWPREFIX_FIXED_LENGTH": return TBloomFilterType_ROWPREFIX_FIXED_LENGTH, nil 
-  }
-  return TBloomFilterType(0), fmt.Errorf("not a valid TBloomFilterType string")
+	switch s {
+	case "NONE":
+		return TBloomFilterType_NONE, nil
+	case "ROW":
+		return TBloomFilterType_ROW, nil
+	case "ROWCOL":
+		return TBloomFilterType_ROWCOL, nil
+	case "ROWPREFIX_FIXED_LENGTH":
+		return TBloomFilterType_ROWPREFIX_FIXED_LENGTH, nil
+	}
+	return TBloomFilterType(0), fmt.Errorf("not a valid TBloomFilterType string")
 }
-
 
 func TBloomFilterTypePtr(v TBloomFilterType) *TBloomFilterType { return &v }
 
 func (p TBloomFilterType) MarshalText() ([]byte, error) {
-return []byte(p.String()), nil
+	return []byte(p.String()), nil
 }
 
 func (p *TBloomFilterType) UnmarshalText(text []byte) error {
-q, err := TBloomFilterTypeFromString(string(text))
-if (err != nil) {
-return err
-}
-*p = q
-return nil
+	q, err := TBloomFilterTypeFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 func (p *TBloomFilterType) Scan(value interface{}) error {
-v, ok := value.(int64)
-if !ok {
-return errors.New("Scan value is not int64")
-}
-*p = TBloomFilterType(v)
-return nil
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = TBloomFilterType(v)
+	return nil
 }
 
-func (p * TBloomFilterType) Value() (driver.Value, error) {
-  if p == nil {
-    return nil, nil
-  }
-return int64(*p), nil
+func (p *TBloomFilterType) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
 }
+
 type TCompressionAlgorithm int64
+
 const (
-  TCompressionAlgorithm_LZO TCompressionAlgorithm = 0
-  TCompressionAlgorithm_GZ TCompressionAlgorithm = 1
-  TCompressionAlgorithm_NONE TCompressionAlgorithm = 2
-  TCompressionAlgorithm_SNAPPY TCompressionAlgorithm = 3
-  TCompressionAlgorithm_LZ4 TCompressionAlgorithm = 4
-  TCompressionAlgorithm_BZIP2 TCompressionAlgorithm = 5
-  TCompressionAlgorithm_ZSTD TCompressionAlgorithm = 6
+	TCompressionAlgorithm_LZO    TCompressionAlgorithm = 0
+	TCompressionAlgorithm_GZ     TCompressionAlgorithm = 1
+	TCompressionAlgorithm_NONE   TCompressionAlgorithm = 2
+	TCompressionAlgorithm_SNAPPY TCompressionAlgorithm = 3
+	TCompressionAlgorithm_LZ4    TCompressionAlgorithm = 4
+	TCompressionAlgorithm_BZIP2  TCompressionAlgorithm = 5
+	TCompressionAlgorithm_ZSTD   TCompressionAlgorithm = 6
 )
 
 func (p TCompressionAlgorithm) String() string {
-  switch p {
-  case TCompressionAlgorithm_LZO: return "LZO"
-  case TCompressionAlgorithm_GZ: return "GZ"
-  case TCompressionAlgorithm_NONE: return "NONE"
-  case TCompressionAlgorithm_SNAPPY: return "SNAPPY"
-  case TCompressionAlgorithm_LZ4: return "LZ4"
-  case TCompressionAlgorithm_BZIP2: return "BZIP2"
-  case TCompressionAlgorithm_ZSTD: return "ZSTD"
-  }
-  return "<UNSET>"
+	switch p {
+	case TCompressionAlgorithm_LZO:
+		return "LZO"
+	case TCompressionAlgorithm_GZ:
+		return "GZ"
+	case TCompressionAlgorithm_NONE:
+		return "NONE"
+	case TCompressionAlgorithm_SNAPPY:
+		return "SNAPPY"
+	case TCompressionAlgorithm_LZ4:
+		return "LZ4"
+	case TCompressionAlgorithm_BZIP2:
+		return "BZIP2"
+	case TCompressionAlgorithm_ZSTD:
+		return "ZSTD"
+	}
+	return "<UNSET>"
 }
 
 func TCompressionAlgorithmFromString(s string) (TCompressionAlgorithm, error) {
-  switch s {
-  case "LZO": return TCompressionAlgorithm_LZO, nil 
-  case "GZ": return TCompressionAlgorithm_GZ, nil 
-  case "NONE": return TCompressionAlgorithm_NONE, nil 
-  case "SNAPPY": return TCompressionAlgorithm_SNAPPY, nil 
-  case "LZ4": return TCompressionAlgorithm_LZ4, nil 
-  case "BZIP2": return TCompressionAlgorithm_BZIP2, nil 
-  case "ZSTD": return TCompressionAlgorithm_ZSTD, nil 
-  }
-  return TCompressionAlgorithm(0), fmt.Errorf("not a valid TCompressionAlgorithm string")
+	switch s {
+	case "LZO":
+		return TCompressionAlgorithm_LZO, nil
+	case "GZ":
+		return TCompressionAlgorithm_GZ, nil
+	case "NONE":
+		return TCompressionAlgorithm_NONE, nil
+	case "SNAPPY":
+		return TCompressionAlgorithm_SNAPPY, nil
+	case "LZ4":
+		return TCompressionAlgorithm_LZ4, nil
+	case "BZIP2":
+		return TCompressionAlgorithm_BZIP2, nil
+	case "ZSTD":
+		return TCompressionAlgorithm_ZSTD, nil
+	}
+	return TCompressionAlgorithm(0), fmt.Errorf("not a valid TCompressionAlgorithm string")
 }
-
 
 func TCompressionAlgorithmPtr(v TCompressionAlgorithm) *TCompressionAlgorithm { return &v }
 
 func (p TCompressionAlgorithm) MarshalText() ([]byte, error) {
-return []byte(p.String()), nil
+	return []byte(p.String()), nil
 }
 
 func (p *TCompressionAlgorithm) UnmarshalText(text []byte) error {
-q, err := TCompressionAlgorithmFromString(string(text))
-if (err != nil) {
-return err
-}
-*p = q
-return nil
+	q, err := TCompressionAlgorithmFromString(string(text))
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 func (p *TCompressionAlgorithm) Scan(value interface{}) error {
-v, ok := value.(int64)
-if !ok {
-return errors.New("Scan value is not int64")
-}
-*p = TCompressionAlgorithm(v)
-return nil
+	v, ok := value.(int64)
+	if !ok {
+		return errors.New("Scan value is not int64")
+	}
+	*p = TCompressionAlgorithm(v)
+	return nil
 }
 
-func (p * TCompressionAlgorithm) Value() (driver.Value, error) {
-  if p == nil {
-    return nil, nil
-  }
-return int64(*p), nil
+func (p *TCompressionAlgorithm) Value() (driver.Value, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return int64(*p), nil
 }
+
 // Attributes:
-//  - MinStamp
-//  - MaxStamp
+//   - MinStamp
+//   - MaxStamp
 type TTimeRange struct {
-  MinStamp int64 `thrift:"minStamp,1,required" db:"minStamp" json:"minStamp"`
-  MaxStamp int64 `thrift:"maxStamp,2,required" db:"maxStamp" json:"maxStamp"`
+	MinStamp int64 `thrift:"minStamp,1,required" db:"minStamp" json:"minStamp"`
+	MaxStamp int64 `thrift:"maxStamp,2,required" db:"maxStamp" json:"maxStamp"`
 }
 
 func NewTTimeRange() *TTimeRange {
-  return &TTimeRange{}
+	return &TTimeRange{}
 }
 
-
 func (p *TTimeRange) GetMinStamp() int64 {
-  return p.MinStamp
+	return p.MinStamp
 }
 
 func (p *TTimeRange) GetMaxStamp() int64 {
-  return p.MaxStamp
+	return p.MaxStamp
 }
 func (p *TTimeRange) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetMinStamp bool = false;
-  var issetMaxStamp bool = false;
+	var issetMinStamp bool = false
+	var issetMaxStamp bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetMinStamp = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetMaxStamp = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetMinStamp{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field MinStamp is not set"));
-  }
-  if !issetMaxStamp{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field MaxStamp is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetMinStamp = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetMaxStamp = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetMinStamp {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field MinStamp is not set"))
+	}
+	if !issetMaxStamp {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field MaxStamp is not set"))
+	}
+	return nil
 }
 
-func (p *TTimeRange)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.MinStamp = v
-}
-  return nil
+func (p *TTimeRange) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.MinStamp = v
+	}
+	return nil
 }
 
-func (p *TTimeRange)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.MaxStamp = v
-}
-  return nil
+func (p *TTimeRange) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.MaxStamp = v
+	}
+	return nil
 }
 
 func (p *TTimeRange) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TTimeRange"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TTimeRange"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TTimeRange) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "minStamp", thrift.I64, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:minStamp: ", p), err) }
-  if err := oprot.WriteI64(ctx, int64(p.MinStamp)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.minStamp (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:minStamp: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "minStamp", thrift.I64, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:minStamp: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.MinStamp)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.minStamp (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:minStamp: ", p), err)
+	}
+	return err
 }
 
 func (p *TTimeRange) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "maxStamp", thrift.I64, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:maxStamp: ", p), err) }
-  if err := oprot.WriteI64(ctx, int64(p.MaxStamp)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.maxStamp (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:maxStamp: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "maxStamp", thrift.I64, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:maxStamp: ", p), err)
+	}
+	if err := oprot.WriteI64(ctx, int64(p.MaxStamp)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.maxStamp (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:maxStamp: ", p), err)
+	}
+	return err
 }
 
 func (p *TTimeRange) Equals(other *TTimeRange) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.MinStamp != other.MinStamp { return false }
-  if p.MaxStamp != other.MaxStamp { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.MinStamp != other.MinStamp {
+		return false
+	}
+	if p.MaxStamp != other.MaxStamp {
+		return false
+	}
+	return true
 }
 
 func (p *TTimeRange) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TTimeRange(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TTimeRange(%+v)", *p)
 }
 
 // A column family, or one column of it.
-// 
+//
 // Attributes:
-//  - Family
-//  - Qualifier
-//  - Timestamp
+//   - Family
+//   - Qualifier
+//   - Timestamp
 type TColumn struct {
-  Family []byte `thrift:"family,1,required" db:"family" json:"family"`
-  Qualifier []byte `thrift:"qualifier,2" db:"qualifier" json:"qualifier,omitempty"`
-  Timestamp *int64 `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
+	Family    []byte `thrift:"family,1,required" db:"family" json:"family"`
+	Qualifier []byte `thrift:"qualifier,2" db:"qualifier" json:"qualifier,omitempty"`
+	Timestamp *int64 `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
 }
 
 func NewTColumn() *TColumn {
-  return &TColumn{}
+	return &TColumn{}
 }
-
 
 func (p *TColumn) GetFamily() []byte {
-  return p.Family
+	return p.Family
 }
+
 var TColumn_Qualifier_DEFAULT []byte
 
 func (p *TColumn) GetQualifier() []byte {
-  return p.Qualifier
+	return p.Qualifier
 }
+
 var TColumn_Timestamp_DEFAULT int64
+
 func (p *TColumn) GetTimestamp() int64 {
-  if !p.IsSetTimestamp() {
-    return TColumn_Timestamp_DEFAULT
-  }
-return *p.Timestamp
+	if !p.IsSetTimestamp() {
+		return TColumn_Timestamp_DEFAULT
+	}
+	return *p.Timestamp
 }
 func (p *TColumn) IsSetQualifier() bool {
-  return p.Qualifier != nil
+	return p.Qualifier != nil
 }
 
 func (p *TColumn) IsSetTimestamp() bool {
-  return p.Timestamp != nil
+	return p.Timestamp != nil
 }
 
 func (p *TColumn) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetFamily bool = false;
+	var issetFamily bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetFamily = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetFamily{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Family is not set"));
-  }
-  return nil
-}
-
-func (p *TColumn)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Family = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetFamily = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetFamily {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Family is not set"))
+	}
+	return nil
 }
 
-func (p *TColumn)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Qualifier = v
-}
-  return nil
+func (p *TColumn) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Family = v
+	}
+	return nil
 }
 
-func (p *TColumn)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Timestamp = &v
+func (p *TColumn) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Qualifier = v
+	}
+	return nil
 }
-  return nil
+
+func (p *TColumn) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Timestamp = &v
+	}
+	return nil
 }
 
 func (p *TColumn) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TColumn"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TColumn"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TColumn) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "family", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:family: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Family); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.family (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:family: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "family", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:family: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Family); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.family (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:family: ", p), err)
+	}
+	return err
 }
 
 func (p *TColumn) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetQualifier() {
-    if err := oprot.WriteFieldBegin(ctx, "qualifier", thrift.STRING, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:qualifier: ", p), err) }
-    if err := oprot.WriteBinary(ctx, p.Qualifier); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.qualifier (2) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:qualifier: ", p), err) }
-  }
-  return err
+	if p.IsSetQualifier() {
+		if err := oprot.WriteFieldBegin(ctx, "qualifier", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:qualifier: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Qualifier); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.qualifier (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:qualifier: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumn) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimestamp() {
-    if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err) }
-    if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err) }
-  }
-  return err
+	if p.IsSetTimestamp() {
+		if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err)
+		}
+		if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumn) Equals(other *TColumn) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Family, other.Family) != 0 { return false }
-  if bytes.Compare(p.Qualifier, other.Qualifier) != 0 { return false }
-  if p.Timestamp != other.Timestamp {
-    if p.Timestamp == nil || other.Timestamp == nil {
-      return false
-    }
-    if (*p.Timestamp) != (*other.Timestamp) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Family, other.Family) != 0 {
+		return false
+	}
+	if bytes.Compare(p.Qualifier, other.Qualifier) != 0 {
+		return false
+	}
+	if p.Timestamp != other.Timestamp {
+		if p.Timestamp == nil || other.Timestamp == nil {
+			return false
+		}
+		if (*p.Timestamp) != (*other.Timestamp) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TColumn) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TColumn(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TColumn(%+v)", *p)
 }
 
 // One cell.
-// 
+//
 // Attributes:
-//  - Family
-//  - Qualifier
-//  - Value
-//  - Timestamp
-//  - Tags
-//  - Type
+//   - Family
+//   - Qualifier
+//   - Value
+//   - Timestamp
+//   - Tags
+//   - Type
 type TColumnValue struct {
-  Family []byte `thrift:"family,1,required" db:"family" json:"family"`
-  Qualifier []byte `thrift:"qualifier,2,required" db:"qualifier" json:"qualifier"`
-  Value []byte `thrift:"value,3,required" db:"value" json:"value"`
-  Timestamp *int64 `thrift:"timestamp,4" db:"timestamp" json:"timestamp,omitempty"`
-  Tags []byte `thrift:"tags,5" db:"tags" json:"tags,omitempty"`
-  Type *int8 `thrift:"type,6" db:"type" json:"type,omitempty"`
+	Family    []byte `thrift:"family,1,required" db:"family" json:"family"`
+	Qualifier []byte `thrift:"qualifier,2,required" db:"qualifier" json:"qualifier"`
+	Value     []byte `thrift:"value,3,required" db:"value" json:"value"`
+	Timestamp *int64 `thrift:"timestamp,4" db:"timestamp" json:"timestamp,omitempty"`
+	Tags      []byte `thrift:"tags,5" db:"tags" json:"tags,omitempty"`
+	Type      *int8  `thrift:"type,6" db:"type" json:"type,omitempty"`
 }
 
 func NewTColumnValue() *TColumnValue {
-  return &TColumnValue{}
+	return &TColumnValue{}
 }
 
-
 func (p *TColumnValue) GetFamily() []byte {
-  return p.Family
+	return p.Family
 }
 
 func (p *TColumnValue) GetQualifier() []byte {
-  return p.Qualifier
+	return p.Qualifier
 }
 
 func (p *TColumnValue) GetValue() []byte {
-  return p.Value
+	return p.Value
 }
+
 var TColumnValue_Timestamp_DEFAULT int64
+
 func (p *TColumnValue) GetTimestamp() int64 {
-  if !p.IsSetTimestamp() {
-    return TColumnValue_Timestamp_DEFAULT
-  }
-return *p.Timestamp
+	if !p.IsSetTimestamp() {
+		return TColumnValue_Timestamp_DEFAULT
+	}
+	return *p.Timestamp
 }
+
 var TColumnValue_Tags_DEFAULT []byte
 
 func (p *TColumnValue) GetTags() []byte {
-  return p.Tags
+	return p.Tags
 }
+
 var TColumnValue_Type_DEFAULT int8
+
 func (p *TColumnValue) GetType() int8 {
-  if !p.IsSetType() {
-    return TColumnValue_Type_DEFAULT
-  }
-return *p.Type
+	if !p.IsSetType() {
+		return TColumnValue_Type_DEFAULT
+	}
+	return *p.Type
 }
 func (p *TColumnValue) IsSetTimestamp() bool {
-  return p.Timestamp != nil
+	return p.Timestamp != nil
 }
 
 func (p *TColumnValue) IsSetTags() bool {
-  return p.Tags != nil
+	return p.Tags != nil
 }
 
 func (p *TColumnValue) IsSetType() bool {
-  return p.Type != nil
+	return p.Type != nil
 }
 
 func (p *TColumnValue) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetFamily bool = false;
-  var issetQualifier bool = false;
-  var issetValue bool = false;
+	var issetFamily bool = false
+	var issetQualifier bool = false
+	var issetValue bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetFamily = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetQualifier = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-        issetValue = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 5:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField5(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 6:
-      if fieldTypeId == thrift.BYTE {
-        if err := p.ReadField6(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetFamily{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Family is not set"));
-  }
-  if !issetQualifier{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Qualifier is not set"));
-  }
-  if !issetValue{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Value is not set"));
-  }
-  return nil
-}
-
-func (p *TColumnValue)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Family = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetFamily = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetQualifier = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+				issetValue = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.BYTE {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetFamily {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Family is not set"))
+	}
+	if !issetQualifier {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Qualifier is not set"))
+	}
+	if !issetValue {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Value is not set"))
+	}
+	return nil
 }
 
-func (p *TColumnValue)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Qualifier = v
-}
-  return nil
-}
-
-func (p *TColumnValue)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Value = v
-}
-  return nil
+func (p *TColumnValue) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Family = v
+	}
+	return nil
 }
 
-func (p *TColumnValue)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 4: ", err)
-} else {
-  p.Timestamp = &v
-}
-  return nil
-}
-
-func (p *TColumnValue)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 5: ", err)
-} else {
-  p.Tags = v
-}
-  return nil
+func (p *TColumnValue) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Qualifier = v
+	}
+	return nil
 }
 
-func (p *TColumnValue)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadByte(ctx); err != nil {
-  return thrift.PrependError("error reading field 6: ", err)
-} else {
-  temp := int8(v)
-  p.Type = &temp
+func (p *TColumnValue) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Value = v
+	}
+	return nil
 }
-  return nil
+
+func (p *TColumnValue) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Timestamp = &v
+	}
+	return nil
+}
+
+func (p *TColumnValue) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.Tags = v
+	}
+	return nil
+}
+
+func (p *TColumnValue) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadByte(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		temp := int8(v)
+		p.Type = &temp
+	}
+	return nil
 }
 
 func (p *TColumnValue) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TColumnValue"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-    if err := p.writeField5(ctx, oprot); err != nil { return err }
-    if err := p.writeField6(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TColumnValue"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TColumnValue) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "family", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:family: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Family); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.family (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:family: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "family", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:family: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Family); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.family (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:family: ", p), err)
+	}
+	return err
 }
 
 func (p *TColumnValue) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "qualifier", thrift.STRING, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:qualifier: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Qualifier); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.qualifier (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:qualifier: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "qualifier", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:qualifier: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Qualifier); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.qualifier (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:qualifier: ", p), err)
+	}
+	return err
 }
 
 func (p *TColumnValue) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "value", thrift.STRING, 3); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:value: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Value); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.value (3) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:value: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "value", thrift.STRING, 3); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:value: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Value); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.value (3) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 3:value: ", p), err)
+	}
+	return err
 }
 
 func (p *TColumnValue) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimestamp() {
-    if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 4); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:timestamp: ", p), err) }
-    if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.timestamp (4) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 4:timestamp: ", p), err) }
-  }
-  return err
+	if p.IsSetTimestamp() {
+		if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:timestamp: ", p), err)
+		}
+		if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.timestamp (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:timestamp: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumnValue) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTags() {
-    if err := oprot.WriteFieldBegin(ctx, "tags", thrift.STRING, 5); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:tags: ", p), err) }
-    if err := oprot.WriteBinary(ctx, p.Tags); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.tags (5) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 5:tags: ", p), err) }
-  }
-  return err
+	if p.IsSetTags() {
+		if err := oprot.WriteFieldBegin(ctx, "tags", thrift.STRING, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:tags: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Tags); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.tags (5) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:tags: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumnValue) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetType() {
-    if err := oprot.WriteFieldBegin(ctx, "type", thrift.BYTE, 6); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:type: ", p), err) }
-    if err := oprot.WriteByte(ctx, int8(*p.Type)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.type (6) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 6:type: ", p), err) }
-  }
-  return err
+	if p.IsSetType() {
+		if err := oprot.WriteFieldBegin(ctx, "type", thrift.BYTE, 6); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:type: ", p), err)
+		}
+		if err := oprot.WriteByte(ctx, int8(*p.Type)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.type (6) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 6:type: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumnValue) Equals(other *TColumnValue) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Family, other.Family) != 0 { return false }
-  if bytes.Compare(p.Qualifier, other.Qualifier) != 0 { return false }
-  if bytes.Compare(p.Value, other.Value) != 0 { return false }
-  if p.Timestamp != other.Timestamp {
-    if p.Timestamp == nil || other.Timestamp == nil {
-      return false
-    }
-    if (*p.Timestamp) != (*other.Timestamp) { return false }
-  }
-  if bytes.Compare(p.Tags, other.Tags) != 0 { return false }
-  if p.Type != other.Type {
-    if p.Type == nil || other.Type == nil {
-      return false
-    }
-    if (*p.Type) != (*other.Type) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Family, other.Family) != 0 {
+		return false
+	}
+	if bytes.Compare(p.Qualifier, other.Qualifier) != 0 {
+		return false
+	}
+	if bytes.Compare(p.Value, other.Value) != 0 {
+		return false
+	}
+	if p.Timestamp != other.Timestamp {
+		if p.Timestamp == nil || other.Timestamp == nil {
+			return false
+		}
+		if (*p.Timestamp) != (*other.Timestamp) {
+			return false
+		}
+	}
+	if bytes.Compare(p.Tags, other.Tags) != 0 {
+		return false
+	}
+	if p.Type != other.Type {
+		if p.Type == nil || other.Type == nil {
+			return false
+		}
+		if (*p.Type) != (*other.Type) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TColumnValue) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TColumnValue(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TColumnValue(%+v)", *p)
 }
 
 // A row; row and columnValues are unset when the row was not found.
-// 
+//
 // Attributes:
-//  - Row
-//  - ColumnValues
-//  - Stale
-//  - Partial
+//   - Row
+//   - ColumnValues
+//   - Stale
+//   - Partial
 type TResult_ struct {
-  Row []byte `thrift:"row,1" db:"row" json:"row,omitempty"`
-  ColumnValues []*TColumnValue `thrift:"columnValues,2,required" db:"columnValues" json:"columnValues"`
-  Stale bool `thrift:"stale,3" db:"stale" json:"stale"`
-  Partial bool `thrift:"partial,4" db:"partial" json:"partial"`
+	Row          []byte          `thrift:"row,1" db:"row" json:"row,omitempty"`
+	ColumnValues []*TColumnValue `thrift:"columnValues,2,required" db:"columnValues" json:"columnValues"`
+	Stale        bool            `thrift:"stale,3" db:"stale" json:"stale"`
+	Partial      bool            `thrift:"partial,4" db:"partial" json:"partial"`
 }
 
 func NewTResult_() *TResult_ {
-  return &TResult_{}
+	return &TResult_{}
 }
 
 var TResult__Row_DEFAULT []byte
 
 func (p *TResult_) GetRow() []byte {
-  return p.Row
+	return p.Row
 }
 
 func (p *TResult_) GetColumnValues() []*TColumnValue {
-  return p.ColumnValues
+	return p.ColumnValues
 }
+
 var TResult__Stale_DEFAULT bool = false
 
 func (p *TResult_) GetStale() bool {
-  return p.Stale
+	return p.Stale
 }
+
 var TResult__Partial_DEFAULT bool = false
 
 func (p *TResult_) GetPartial() bool {
-  return p.Partial
+	return p.Partial
 }
 func (p *TResult_) IsSetRow() bool {
-  return p.Row != nil
+	return p.Row != nil
 }
 
 func (p *TResult_) IsSetStale() bool {
-  return p.Stale != TResult__Stale_DEFAULT
+	return p.Stale != TResult__Stale_DEFAULT
 }
 
 func (p *TResult_) IsSetPartial() bool {
-  return p.Partial != TResult__Partial_DEFAULT
+	return p.Partial != TResult__Partial_DEFAULT
 }
 
 func (p *TResult_) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetColumnValues bool = false;
+	var issetColumnValues bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetColumnValues = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetColumnValues{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ColumnValues is not set"));
-  }
-  return nil
-}
-
-func (p *TResult_)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Row = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetColumnValues = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetColumnValues {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ColumnValues is not set"))
+	}
+	return nil
 }
 
-func (p *TResult_)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TColumnValue, 0, size)
-  p.ColumnValues =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem0 := &TColumnValue{}
-    if err := _elem0.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem0), err)
-    }
-    p.ColumnValues = append(p.ColumnValues, _elem0)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TResult_) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Row = v
+	}
+	return nil
 }
 
-func (p *TResult_)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Stale = v
-}
-  return nil
+func (p *TResult_) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TColumnValue, 0, size)
+	p.ColumnValues = tSlice
+	for i := 0; i < size; i++ {
+		_elem0 := &TColumnValue{}
+		if err := _elem0.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem0), err)
+		}
+		p.ColumnValues = append(p.ColumnValues, _elem0)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *TResult_)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 4: ", err)
-} else {
-  p.Partial = v
+func (p *TResult_) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Stale = v
+	}
+	return nil
 }
-  return nil
+
+func (p *TResult_) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Partial = v
+	}
+	return nil
 }
 
 func (p *TResult_) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TResult"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TResult"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TResult_) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetRow() {
-    if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err) }
-    if err := oprot.WriteBinary(ctx, p.Row); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err) }
-  }
-  return err
+	if p.IsSetRow() {
+		if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Row); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TResult_) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "columnValues", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columnValues: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.ColumnValues)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.ColumnValues {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columnValues: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "columnValues", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columnValues: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.ColumnValues)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.ColumnValues {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columnValues: ", p), err)
+	}
+	return err
 }
 
 func (p *TResult_) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetStale() {
-    if err := oprot.WriteFieldBegin(ctx, "stale", thrift.BOOL, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:stale: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(p.Stale)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.stale (3) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:stale: ", p), err) }
-  }
-  return err
+	if p.IsSetStale() {
+		if err := oprot.WriteFieldBegin(ctx, "stale", thrift.BOOL, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:stale: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(p.Stale)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.stale (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:stale: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TResult_) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetPartial() {
-    if err := oprot.WriteFieldBegin(ctx, "partial", thrift.BOOL, 4); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:partial: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(p.Partial)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.partial (4) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 4:partial: ", p), err) }
-  }
-  return err
+	if p.IsSetPartial() {
+		if err := oprot.WriteFieldBegin(ctx, "partial", thrift.BOOL, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:partial: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(p.Partial)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.partial (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:partial: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TResult_) Equals(other *TResult_) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Row, other.Row) != 0 { return false }
-  if len(p.ColumnValues) != len(other.ColumnValues) { return false }
-  for i, _tgt := range p.ColumnValues {
-    _src1 := other.ColumnValues[i]
-    if !_tgt.Equals(_src1) { return false }
-  }
-  if p.Stale != other.Stale { return false }
-  if p.Partial != other.Partial { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Row, other.Row) != 0 {
+		return false
+	}
+	if len(p.ColumnValues) != len(other.ColumnValues) {
+		return false
+	}
+	for i, _tgt := range p.ColumnValues {
+		_src1 := other.ColumnValues[i]
+		if !_tgt.Equals(_src1) {
+			return false
+		}
+	}
+	if p.Stale != other.Stale {
+		return false
+	}
+	if p.Partial != other.Partial {
+		return false
+	}
+	return true
 }
 
 func (p *TResult_) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TResult_(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TResult_(%+v)", *p)
 }
 
 // Attributes:
-//  - Row
-//  - Columns
-//  - Timestamp
-//  - TimeRange
-//  - MaxVersions
+//   - Row
+//   - Columns
+//   - Timestamp
+//   - TimeRange
+//   - MaxVersions
 type TGet struct {
-  Row []byte `thrift:"row,1,required" db:"row" json:"row"`
-  Columns []*TColumn `thrift:"columns,2" db:"columns" json:"columns,omitempty"`
-  Timestamp *int64 `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
-  TimeRange *TTimeRange `thrift:"timeRange,4" db:"timeRange" json:"timeRange,omitempty"`
-  MaxVersions *int32 `thrift:"maxVersions,5" db:"maxVersions" json:"maxVersions,omitempty"`
+	Row         []byte      `thrift:"row,1,required" db:"row" json:"row"`
+	Columns     []*TColumn  `thrift:"columns,2" db:"columns" json:"columns,omitempty"`
+	Timestamp   *int64      `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
+	TimeRange   *TTimeRange `thrift:"timeRange,4" db:"timeRange" json:"timeRange,omitempty"`
+	MaxVersions *int32      `thrift:"maxVersions,5" db:"maxVersions" json:"maxVersions,omitempty"`
 }
 
 func NewTGet() *TGet {
-  return &TGet{}
+	return &TGet{}
 }
-
 
 func (p *TGet) GetRow() []byte {
-  return p.Row
+	return p.Row
 }
+
 var TGet_Columns_DEFAULT []*TColumn
 
 func (p *TGet) GetColumns() []*TColumn {
-  return p.Columns
+	return p.Columns
 }
+
 var TGet_Timestamp_DEFAULT int64
+
 func (p *TGet) GetTimestamp() int64 {
-  if !p.IsSetTimestamp() {
-    return TGet_Timestamp_DEFAULT
-  }
-return *p.Timestamp
+	if !p.IsSetTimestamp() {
+		return TGet_Timestamp_DEFAULT
+	}
+	return *p.Timestamp
 }
+
 var TGet_TimeRange_DEFAULT *TTimeRange
+
 func (p *TGet) GetTimeRange() *TTimeRange {
-  if !p.IsSetTimeRange() {
-    return TGet_TimeRange_DEFAULT
-  }
-return p.TimeRange
+	if !p.IsSetTimeRange() {
+		return TGet_TimeRange_DEFAULT
+	}
+	return p.TimeRange
 }
+
 var TGet_MaxVersions_DEFAULT int32
+
 func (p *TGet) GetMaxVersions() int32 {
-  if !p.IsSetMaxVersions() {
-    return TGet_MaxVersions_DEFAULT
-  }
-return *p.MaxVersions
+	if !p.IsSetMaxVersions() {
+		return TGet_MaxVersions_DEFAULT
+	}
+	return *p.MaxVersions
 }
 func (p *TGet) IsSetColumns() bool {
-  return p.Columns != nil
+	return p.Columns != nil
 }
 
 func (p *TGet) IsSetTimestamp() bool {
-  return p.Timestamp != nil
+	return p.Timestamp != nil
 }
 
 func (p *TGet) IsSetTimeRange() bool {
-  return p.TimeRange != nil
+	return p.TimeRange != nil
 }
 
 func (p *TGet) IsSetMaxVersions() bool {
-  return p.MaxVersions != nil
+	return p.MaxVersions != nil
 }
 
 func (p *TGet) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetRow bool = false;
+	var issetRow bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetRow = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 5:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField5(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetRow{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"));
-  }
-  return nil
-}
-
-func (p *TGet)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Row = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetRow = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetRow {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"))
+	}
+	return nil
 }
 
-func (p *TGet)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TColumn, 0, size)
-  p.Columns =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem2 := &TColumn{}
-    if err := _elem2.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem2), err)
-    }
-    p.Columns = append(p.Columns, _elem2)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TGet) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Row = v
+	}
+	return nil
 }
 
-func (p *TGet)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Timestamp = &v
-}
-  return nil
+func (p *TGet) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TColumn, 0, size)
+	p.Columns = tSlice
+	for i := 0; i < size; i++ {
+		_elem2 := &TColumn{}
+		if err := _elem2.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem2), err)
+		}
+		p.Columns = append(p.Columns, _elem2)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *TGet)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TimeRange = &TTimeRange{}
-  if err := p.TimeRange.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TimeRange), err)
-  }
-  return nil
+func (p *TGet) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Timestamp = &v
+	}
+	return nil
 }
 
-func (p *TGet)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 5: ", err)
-} else {
-  p.MaxVersions = &v
+func (p *TGet) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TimeRange = &TTimeRange{}
+	if err := p.TimeRange.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TimeRange), err)
+	}
+	return nil
 }
-  return nil
+
+func (p *TGet) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.MaxVersions = &v
+	}
+	return nil
 }
 
 func (p *TGet) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TGet"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-    if err := p.writeField5(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TGet"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TGet) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Row); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Row); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err)
+	}
+	return err
 }
 
 func (p *TGet) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetColumns() {
-    if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columns: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Columns {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columns: ", p), err) }
-  }
-  return err
+	if p.IsSetColumns() {
+		if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columns: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Columns {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columns: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TGet) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimestamp() {
-    if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err) }
-    if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err) }
-  }
-  return err
+	if p.IsSetTimestamp() {
+		if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err)
+		}
+		if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TGet) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimeRange() {
-    if err := oprot.WriteFieldBegin(ctx, "timeRange", thrift.STRUCT, 4); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:timeRange: ", p), err) }
-    if err := p.TimeRange.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TimeRange), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 4:timeRange: ", p), err) }
-  }
-  return err
+	if p.IsSetTimeRange() {
+		if err := oprot.WriteFieldBegin(ctx, "timeRange", thrift.STRUCT, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:timeRange: ", p), err)
+		}
+		if err := p.TimeRange.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TimeRange), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:timeRange: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TGet) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMaxVersions() {
-    if err := oprot.WriteFieldBegin(ctx, "maxVersions", thrift.I32, 5); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:maxVersions: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.MaxVersions)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.maxVersions (5) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 5:maxVersions: ", p), err) }
-  }
-  return err
+	if p.IsSetMaxVersions() {
+		if err := oprot.WriteFieldBegin(ctx, "maxVersions", thrift.I32, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:maxVersions: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.MaxVersions)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.maxVersions (5) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:maxVersions: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TGet) Equals(other *TGet) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Row, other.Row) != 0 { return false }
-  if len(p.Columns) != len(other.Columns) { return false }
-  for i, _tgt := range p.Columns {
-    _src3 := other.Columns[i]
-    if !_tgt.Equals(_src3) { return false }
-  }
-  if p.Timestamp != other.Timestamp {
-    if p.Timestamp == nil || other.Timestamp == nil {
-      return false
-    }
-    if (*p.Timestamp) != (*other.Timestamp) { return false }
-  }
-  if !p.TimeRange.Equals(other.TimeRange) { return false }
-  if p.MaxVersions != other.MaxVersions {
-    if p.MaxVersions == nil || other.MaxVersions == nil {
-      return false
-    }
-    if (*p.MaxVersions) != (*other.MaxVersions) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Row, other.Row) != 0 {
+		return false
+	}
+	if len(p.Columns) != len(other.Columns) {
+		return false
+	}
+	for i, _tgt := range p.Columns {
+		_src3 := other.Columns[i]
+		if !_tgt.Equals(_src3) {
+			return false
+		}
+	}
+	if p.Timestamp != other.Timestamp {
+		if p.Timestamp == nil || other.Timestamp == nil {
+			return false
+		}
+		if (*p.Timestamp) != (*other.Timestamp) {
+			return false
+		}
+	}
+	if !p.TimeRange.Equals(other.TimeRange) {
+		return false
+	}
+	if p.MaxVersions != other.MaxVersions {
+		if p.MaxVersions == nil || other.MaxVersions == nil {
+			return false
+		}
+		if (*p.MaxVersions) != (*other.MaxVersions) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TGet) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TGet(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TGet(%+v)", *p)
 }
 
 // Attributes:
-//  - Row
-//  - ColumnValues
-//  - Timestamp
-//  - Durability
+//   - Row
+//   - ColumnValues
+//   - Timestamp
+//   - Durability
 type TPut struct {
-  Row []byte `thrift:"row,1,required" db:"row" json:"row"`
-  ColumnValues []*TColumnValue `thrift:"columnValues,2,required" db:"columnValues" json:"columnValues"`
-  Timestamp *int64 `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
-  // unused fields # 4 to 5
-  Durability *TDurability `thrift:"durability,6" db:"durability" json:"durability,omitempty"`
+	Row          []byte          `thrift:"row,1,required" db:"row" json:"row"`
+	ColumnValues []*TColumnValue `thrift:"columnValues,2,required" db:"columnValues" json:"columnValues"`
+	Timestamp    *int64          `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
+	// unused fields # 4 to 5
+	Durability *TDurability `thrift:"durability,6" db:"durability" json:"durability,omitempty"`
 }
 
 func NewTPut() *TPut {
-  return &TPut{}
+	return &TPut{}
 }
 
-
 func (p *TPut) GetRow() []byte {
-  return p.Row
+	return p.Row
 }
 
 func (p *TPut) GetColumnValues() []*TColumnValue {
-  return p.ColumnValues
+	return p.ColumnValues
 }
+
 var TPut_Timestamp_DEFAULT int64
+
 func (p *TPut) GetTimestamp() int64 {
-  if !p.IsSetTimestamp() {
-    return TPut_Timestamp_DEFAULT
-  }
-return *p.Timestamp
+	if !p.IsSetTimestamp() {
+		return TPut_Timestamp_DEFAULT
+	}
+	return *p.Timestamp
 }
+
 var TPut_Durability_DEFAULT TDurability
+
 func (p *TPut) GetDurability() TDurability {
-  if !p.IsSetDurability() {
-    return TPut_Durability_DEFAULT
-  }
-return *p.Durability
+	if !p.IsSetDurability() {
+		return TPut_Durability_DEFAULT
+	}
+	return *p.Durability
 }
 func (p *TPut) IsSetTimestamp() bool {
-  return p.Timestamp != nil
+	return p.Timestamp != nil
 }
 
 func (p *TPut) IsSetDurability() bool {
-  return p.Durability != nil
+	return p.Durability != nil
 }
 
 func (p *TPut) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetRow bool = false;
-  var issetColumnValues bool = false;
+	var issetRow bool = false
+	var issetColumnValues bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetRow = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetColumnValues = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 6:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField6(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetRow{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"));
-  }
-  if !issetColumnValues{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ColumnValues is not set"));
-  }
-  return nil
-}
-
-func (p *TPut)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Row = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetRow = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetColumnValues = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetRow {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"))
+	}
+	if !issetColumnValues {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ColumnValues is not set"))
+	}
+	return nil
 }
 
-func (p *TPut)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TColumnValue, 0, size)
-  p.ColumnValues =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem4 := &TColumnValue{}
-    if err := _elem4.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem4), err)
-    }
-    p.ColumnValues = append(p.ColumnValues, _elem4)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TPut) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Row = v
+	}
+	return nil
 }
 
-func (p *TPut)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Timestamp = &v
-}
-  return nil
+func (p *TPut) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TColumnValue, 0, size)
+	p.ColumnValues = tSlice
+	for i := 0; i < size; i++ {
+		_elem4 := &TColumnValue{}
+		if err := _elem4.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem4), err)
+		}
+		p.ColumnValues = append(p.ColumnValues, _elem4)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *TPut)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 6: ", err)
-} else {
-  temp := TDurability(v)
-  p.Durability = &temp
+func (p *TPut) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Timestamp = &v
+	}
+	return nil
 }
-  return nil
+
+func (p *TPut) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		temp := TDurability(v)
+		p.Durability = &temp
+	}
+	return nil
 }
 
 func (p *TPut) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TPut"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField6(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TPut"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TPut) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Row); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Row); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err)
+	}
+	return err
 }
 
 func (p *TPut) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "columnValues", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columnValues: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.ColumnValues)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.ColumnValues {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columnValues: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "columnValues", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columnValues: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.ColumnValues)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.ColumnValues {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columnValues: ", p), err)
+	}
+	return err
 }
 
 func (p *TPut) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimestamp() {
-    if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err) }
-    if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err) }
-  }
-  return err
+	if p.IsSetTimestamp() {
+		if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err)
+		}
+		if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TPut) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetDurability() {
-    if err := oprot.WriteFieldBegin(ctx, "durability", thrift.I32, 6); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:durability: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.Durability)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.durability (6) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 6:durability: ", p), err) }
-  }
-  return err
+	if p.IsSetDurability() {
+		if err := oprot.WriteFieldBegin(ctx, "durability", thrift.I32, 6); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:durability: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Durability)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.durability (6) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 6:durability: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TPut) Equals(other *TPut) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Row, other.Row) != 0 { return false }
-  if len(p.ColumnValues) != len(other.ColumnValues) { return false }
-  for i, _tgt := range p.ColumnValues {
-    _src5 := other.ColumnValues[i]
-    if !_tgt.Equals(_src5) { return false }
-  }
-  if p.Timestamp != other.Timestamp {
-    if p.Timestamp == nil || other.Timestamp == nil {
-      return false
-    }
-    if (*p.Timestamp) != (*other.Timestamp) { return false }
-  }
-  if p.Durability != other.Durability {
-    if p.Durability == nil || other.Durability == nil {
-      return false
-    }
-    if (*p.Durability) != (*other.Durability) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Row, other.Row) != 0 {
+		return false
+	}
+	if len(p.ColumnValues) != len(other.ColumnValues) {
+		return false
+	}
+	for i, _tgt := range p.ColumnValues {
+		_src5 := other.ColumnValues[i]
+		if !_tgt.Equals(_src5) {
+			return false
+		}
+	}
+	if p.Timestamp != other.Timestamp {
+		if p.Timestamp == nil || other.Timestamp == nil {
+			return false
+		}
+		if (*p.Timestamp) != (*other.Timestamp) {
+			return false
+		}
+	}
+	if p.Durability != other.Durability {
+		if p.Durability == nil || other.Durability == nil {
+			return false
+		}
+		if (*p.Durability) != (*other.Durability) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TPut) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TPut(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TPut(%+v)", *p)
 }
 
 // Without columns the whole row is deleted.
-// 
+//
 // Attributes:
-//  - Row
-//  - Columns
-//  - Timestamp
-//  - DeleteType
-//  - Durability
+//   - Row
+//   - Columns
+//   - Timestamp
+//   - DeleteType
+//   - Durability
 type TDelete struct {
-  Row []byte `thrift:"row,1,required" db:"row" json:"row"`
-  Columns []*TColumn `thrift:"columns,2" db:"columns" json:"columns,omitempty"`
-  Timestamp *int64 `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
-  DeleteType TDeleteType `thrift:"deleteType,4" db:"deleteType" json:"deleteType"`
-  // unused fields # 5 to 6
-  Durability *TDurability `thrift:"durability,7" db:"durability" json:"durability,omitempty"`
+	Row        []byte      `thrift:"row,1,required" db:"row" json:"row"`
+	Columns    []*TColumn  `thrift:"columns,2" db:"columns" json:"columns,omitempty"`
+	Timestamp  *int64      `thrift:"timestamp,3" db:"timestamp" json:"timestamp,omitempty"`
+	DeleteType TDeleteType `thrift:"deleteType,4" db:"deleteType" json:"deleteType"`
+	// unused fields # 5 to 6
+	Durability *TDurability `thrift:"durability,7" db:"durability" json:"durability,omitempty"`
 }
 
 func NewTDelete() *TDelete {
-  return &TDelete{
-DeleteType: 1,
+	return &TDelete{
+		DeleteType: 1,
+	}
 }
-}
-
 
 func (p *TDelete) GetRow() []byte {
-  return p.Row
+	return p.Row
 }
+
 var TDelete_Columns_DEFAULT []*TColumn
 
 func (p *TDelete) GetColumns() []*TColumn {
-  return p.Columns
+	return p.Columns
 }
+
 var TDelete_Timestamp_DEFAULT int64
+
 func (p *TDelete) GetTimestamp() int64 {
-  if !p.IsSetTimestamp() {
-    return TDelete_Timestamp_DEFAULT
-  }
-return *p.Timestamp
+	if !p.IsSetTimestamp() {
+		return TDelete_Timestamp_DEFAULT
+	}
+	return *p.Timestamp
 }
+
 var TDelete_DeleteType_DEFAULT TDeleteType = 1
 
 func (p *TDelete) GetDeleteType() TDeleteType {
-  return p.DeleteType
+	return p.DeleteType
 }
+
 var TDelete_Durability_DEFAULT TDurability
+
 func (p *TDelete) GetDurability() TDurability {
-  if !p.IsSetDurability() {
-    return TDelete_Durability_DEFAULT
-  }
-return *p.Durability
+	if !p.IsSetDurability() {
+		return TDelete_Durability_DEFAULT
+	}
+	return *p.Durability
 }
 func (p *TDelete) IsSetColumns() bool {
-  return p.Columns != nil
+	return p.Columns != nil
 }
 
 func (p *TDelete) IsSetTimestamp() bool {
-  return p.Timestamp != nil
+	return p.Timestamp != nil
 }
 
 func (p *TDelete) IsSetDeleteType() bool {
-  return p.DeleteType != TDelete_DeleteType_DEFAULT
+	return p.DeleteType != TDelete_DeleteType_DEFAULT
 }
 
 func (p *TDelete) IsSetDurability() bool {
-  return p.Durability != nil
+	return p.Durability != nil
 }
 
 func (p *TDelete) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetRow bool = false;
+	var issetRow bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetRow = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.I64 {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 7:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField7(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetRow{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"));
-  }
-  return nil
-}
-
-func (p *TDelete)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Row = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetRow = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.I64 {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 7:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField7(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetRow {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"))
+	}
+	return nil
 }
 
-func (p *TDelete)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TColumn, 0, size)
-  p.Columns =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem6 := &TColumn{}
-    if err := _elem6.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem6), err)
-    }
-    p.Columns = append(p.Columns, _elem6)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TDelete) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Row = v
+	}
+	return nil
 }
 
-func (p *TDelete)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI64(ctx); err != nil {
-  return thrift.PrependError("error reading field 3: ", err)
-} else {
-  p.Timestamp = &v
-}
-  return nil
+func (p *TDelete) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TColumn, 0, size)
+	p.Columns = tSlice
+	for i := 0; i < size; i++ {
+		_elem6 := &TColumn{}
+		if err := _elem6.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem6), err)
+		}
+		p.Columns = append(p.Columns, _elem6)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *TDelete)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 4: ", err)
-} else {
-  temp := TDeleteType(v)
-  p.DeleteType = temp
-}
-  return nil
+func (p *TDelete) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI64(ctx); err != nil {
+		return thrift.PrependError("error reading field 3: ", err)
+	} else {
+		p.Timestamp = &v
+	}
+	return nil
 }
 
-func (p *TDelete)  ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 7: ", err)
-} else {
-  temp := TDurability(v)
-  p.Durability = &temp
+func (p *TDelete) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		temp := TDeleteType(v)
+		p.DeleteType = temp
+	}
+	return nil
 }
-  return nil
+
+func (p *TDelete) ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 7: ", err)
+	} else {
+		temp := TDurability(v)
+		p.Durability = &temp
+	}
+	return nil
 }
 
 func (p *TDelete) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TDelete"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-    if err := p.writeField7(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TDelete"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField7(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TDelete) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Row); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Row); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err)
+	}
+	return err
 }
 
 func (p *TDelete) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetColumns() {
-    if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columns: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Columns {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columns: ", p), err) }
-  }
-  return err
+	if p.IsSetColumns() {
+		if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columns: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Columns {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columns: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TDelete) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimestamp() {
-    if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err) }
-    if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err) }
-  }
-  return err
+	if p.IsSetTimestamp() {
+		if err := oprot.WriteFieldBegin(ctx, "timestamp", thrift.I64, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:timestamp: ", p), err)
+		}
+		if err := oprot.WriteI64(ctx, int64(*p.Timestamp)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.timestamp (3) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:timestamp: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TDelete) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetDeleteType() {
-    if err := oprot.WriteFieldBegin(ctx, "deleteType", thrift.I32, 4); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:deleteType: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(p.DeleteType)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.deleteType (4) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 4:deleteType: ", p), err) }
-  }
-  return err
+	if p.IsSetDeleteType() {
+		if err := oprot.WriteFieldBegin(ctx, "deleteType", thrift.I32, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:deleteType: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(p.DeleteType)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.deleteType (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:deleteType: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TDelete) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetDurability() {
-    if err := oprot.WriteFieldBegin(ctx, "durability", thrift.I32, 7); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:durability: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.Durability)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.durability (7) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 7:durability: ", p), err) }
-  }
-  return err
+	if p.IsSetDurability() {
+		if err := oprot.WriteFieldBegin(ctx, "durability", thrift.I32, 7); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:durability: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Durability)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.durability (7) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 7:durability: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TDelete) Equals(other *TDelete) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Row, other.Row) != 0 { return false }
-  if len(p.Columns) != len(other.Columns) { return false }
-  for i, _tgt := range p.Columns {
-    _src7 := other.Columns[i]
-    if !_tgt.Equals(_src7) { return false }
-  }
-  if p.Timestamp != other.Timestamp {
-    if p.Timestamp == nil || other.Timestamp == nil {
-      return false
-    }
-    if (*p.Timestamp) != (*other.Timestamp) { return false }
-  }
-  if p.DeleteType != other.DeleteType { return false }
-  if p.Durability != other.Durability {
-    if p.Durability == nil || other.Durability == nil {
-      return false
-    }
-    if (*p.Durability) != (*other.Durability) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Row, other.Row) != 0 {
+		return false
+	}
+	if len(p.Columns) != len(other.Columns) {
+		return false
+	}
+	for i, _tgt := range p.Columns {
+		_src7 := other.Columns[i]
+		if !_tgt.Equals(_src7) {
+			return false
+		}
+	}
+	if p.Timestamp != other.Timestamp {
+		if p.Timestamp == nil || other.Timestamp == nil {
+			return false
+		}
+		if (*p.Timestamp) != (*other.Timestamp) {
+			return false
+		}
+	}
+	if p.DeleteType != other.DeleteType {
+		return false
+	}
+	if p.Durability != other.Durability {
+		if p.Durability == nil || other.Durability == nil {
+			return false
+		}
+		if (*p.Durability) != (*other.Durability) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TDelete) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TDelete(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TDelete(%+v)", *p)
 }
 
 // startRow is inclusive, stopRow exclusive; a reversed scan starts at
 // startRow and runs down to stopRow. limit caps the rows returned.
-// 
+//
 // Attributes:
-//  - StartRow
-//  - StopRow
-//  - Columns
-//  - Caching
-//  - MaxVersions
-//  - TimeRange
-//  - Reversed
-//  - Limit
+//   - StartRow
+//   - StopRow
+//   - Columns
+//   - Caching
+//   - MaxVersions
+//   - TimeRange
+//   - Reversed
+//   - Limit
 type TScan struct {
-  StartRow []byte `thrift:"startRow,1" db:"startRow" json:"startRow,omitempty"`
-  StopRow []byte `thrift:"stopRow,2" db:"stopRow" json:"stopRow,omitempty"`
-  Columns []*TColumn `thrift:"columns,3" db:"columns" json:"columns,omitempty"`
-  Caching *int32 `thrift:"caching,4" db:"caching" json:"caching,omitempty"`
-  MaxVersions int32 `thrift:"maxVersions,5" db:"maxVersions" json:"maxVersions"`
-  TimeRange *TTimeRange `thrift:"timeRange,6" db:"timeRange" json:"timeRange,omitempty"`
-  // unused fields # 7 to 10
-  Reversed *bool `thrift:"reversed,11" db:"reversed" json:"reversed,omitempty"`
-  // unused fields # 12 to 14
-  Limit *int32 `thrift:"limit,15" db:"limit" json:"limit,omitempty"`
+	StartRow    []byte      `thrift:"startRow,1" db:"startRow" json:"startRow,omitempty"`
+	StopRow     []byte      `thrift:"stopRow,2" db:"stopRow" json:"stopRow,omitempty"`
+	Columns     []*TColumn  `thrift:"columns,3" db:"columns" json:"columns,omitempty"`
+	Caching     *int32      `thrift:"caching,4" db:"caching" json:"caching,omitempty"`
+	MaxVersions int32       `thrift:"maxVersions,5" db:"maxVersions" json:"maxVersions"`
+	TimeRange   *TTimeRange `thrift:"timeRange,6" db:"timeRange" json:"timeRange,omitempty"`
+	// unused fields # 7 to 10
+	Reversed *bool `thrift:"reversed,11" db:"reversed" json:"reversed,omitempty"`
+	// unused fields # 12 to 14
+	Limit *int32 `thrift:"limit,15" db:"limit" json:"limit,omitempty"`
 }
 
 func NewTScan() *TScan {
-  return &TScan{
-MaxVersions: 1,
-}
+	return &TScan{
+		MaxVersions: 1,
+	}
 }
 
 var TScan_StartRow_DEFAULT []byte
 
 func (p *TScan) GetStartRow() []byte {
-  return p.StartRow
+	return p.StartRow
 }
+
 var TScan_StopRow_DEFAULT []byte
 
 func (p *TScan) GetStopRow() []byte {
-  return p.StopRow
+	return p.StopRow
 }
+
 var TScan_Columns_DEFAULT []*TColumn
 
 func (p *TScan) GetColumns() []*TColumn {
-  return p.Columns
+	return p.Columns
 }
+
 var TScan_Caching_DEFAULT int32
+
 func (p *TScan) GetCaching() int32 {
-  if !p.IsSetCaching() {
-    return TScan_Caching_DEFAULT
-  }
-return *p.Caching
+	if !p.IsSetCaching() {
+		return TScan_Caching_DEFAULT
+	}
+	return *p.Caching
 }
+
 var TScan_MaxVersions_DEFAULT int32 = 1
 
 func (p *TScan) GetMaxVersions() int32 {
-  return p.MaxVersions
+	return p.MaxVersions
 }
+
 var TScan_TimeRange_DEFAULT *TTimeRange
+
 func (p *TScan) GetTimeRange() *TTimeRange {
-  if !p.IsSetTimeRange() {
-    return TScan_TimeRange_DEFAULT
-  }
-return p.TimeRange
+	if !p.IsSetTimeRange() {
+		return TScan_TimeRange_DEFAULT
+	}
+	return p.TimeRange
 }
+
 var TScan_Reversed_DEFAULT bool
+
 func (p *TScan) GetReversed() bool {
-  if !p.IsSetReversed() {
-    return TScan_Reversed_DEFAULT
-  }
-return *p.Reversed
+	if !p.IsSetReversed() {
+		return TScan_Reversed_DEFAULT
+	}
+	return *p.Reversed
 }
+
 var TScan_Limit_DEFAULT int32
+
 func (p *TScan) GetLimit() int32 {
-  if !p.IsSetLimit() {
-    return TScan_Limit_DEFAULT
-  }
-return *p.Limit
+	if !p.IsSetLimit() {
+		return TScan_Limit_DEFAULT
+	}
+	return *p.Limit
 }
 func (p *TScan) IsSetStartRow() bool {
-  return p.StartRow != nil
+	return p.StartRow != nil
 }
 
 func (p *TScan) IsSetStopRow() bool {
-  return p.StopRow != nil
+	return p.StopRow != nil
 }
 
 func (p *TScan) IsSetColumns() bool {
-  return p.Columns != nil
+	return p.Columns != nil
 }
 
 func (p *TScan) IsSetCaching() bool {
-  return p.Caching != nil
+	return p.Caching != nil
 }
 
 func (p *TScan) IsSetMaxVersions() bool {
-  return p.MaxVersions != TScan_MaxVersions_DEFAULT
+	return p.MaxVersions != TScan_MaxVersions_DEFAULT
 }
 
 func (p *TScan) IsSetTimeRange() bool {
-  return p.TimeRange != nil
+	return p.TimeRange != nil
 }
 
 func (p *TScan) IsSetReversed() bool {
-  return p.Reversed != nil
+	return p.Reversed != nil
 }
 
 func (p *TScan) IsSetLimit() bool {
-  return p.Limit != nil
+	return p.Limit != nil
 }
 
 func (p *TScan) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 3:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField3(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 4:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField4(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 5:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField5(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 6:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField6(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 11:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField11(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 15:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField15(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
-}
-
-func (p *TScan)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.StartRow = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 3:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField3(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 4:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField4(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 11:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField11(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 15:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField15(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *TScan)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.StopRow = v
-}
-  return nil
-}
-
-func (p *TScan)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TColumn, 0, size)
-  p.Columns =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem8 := &TColumn{}
-    if err := _elem8.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem8), err)
-    }
-    p.Columns = append(p.Columns, _elem8)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TScan) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.StartRow = v
+	}
+	return nil
 }
 
-func (p *TScan)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 4: ", err)
-} else {
-  p.Caching = &v
-}
-  return nil
-}
-
-func (p *TScan)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 5: ", err)
-} else {
-  p.MaxVersions = v
-}
-  return nil
+func (p *TScan) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.StopRow = v
+	}
+	return nil
 }
 
-func (p *TScan)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TimeRange = &TTimeRange{}
-  if err := p.TimeRange.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TimeRange), err)
-  }
-  return nil
+func (p *TScan) ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TColumn, 0, size)
+	p.Columns = tSlice
+	for i := 0; i < size; i++ {
+		_elem8 := &TColumn{}
+		if err := _elem8.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem8), err)
+		}
+		p.Columns = append(p.Columns, _elem8)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *TScan)  ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 11: ", err)
-} else {
-  p.Reversed = &v
-}
-  return nil
+func (p *TScan) ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 4: ", err)
+	} else {
+		p.Caching = &v
+	}
+	return nil
 }
 
-func (p *TScan)  ReadField15(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 15: ", err)
-} else {
-  p.Limit = &v
+func (p *TScan) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		p.MaxVersions = v
+	}
+	return nil
 }
-  return nil
+
+func (p *TScan) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TimeRange = &TTimeRange{}
+	if err := p.TimeRange.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TimeRange), err)
+	}
+	return nil
+}
+
+func (p *TScan) ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 11: ", err)
+	} else {
+		p.Reversed = &v
+	}
+	return nil
+}
+
+func (p *TScan) ReadField15(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 15: ", err)
+	} else {
+		p.Limit = &v
+	}
+	return nil
 }
 
 func (p *TScan) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TScan"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-    if err := p.writeField3(ctx, oprot); err != nil { return err }
-    if err := p.writeField4(ctx, oprot); err != nil { return err }
-    if err := p.writeField5(ctx, oprot); err != nil { return err }
-    if err := p.writeField6(ctx, oprot); err != nil { return err }
-    if err := p.writeField11(ctx, oprot); err != nil { return err }
-    if err := p.writeField15(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TScan"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField3(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField4(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField11(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField15(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TScan) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetStartRow() {
-    if err := oprot.WriteFieldBegin(ctx, "startRow", thrift.STRING, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:startRow: ", p), err) }
-    if err := oprot.WriteBinary(ctx, p.StartRow); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.startRow (1) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:startRow: ", p), err) }
-  }
-  return err
+	if p.IsSetStartRow() {
+		if err := oprot.WriteFieldBegin(ctx, "startRow", thrift.STRING, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:startRow: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.StartRow); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.startRow (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:startRow: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetStopRow() {
-    if err := oprot.WriteFieldBegin(ctx, "stopRow", thrift.STRING, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:stopRow: ", p), err) }
-    if err := oprot.WriteBinary(ctx, p.StopRow); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.stopRow (2) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:stopRow: ", p), err) }
-  }
-  return err
+	if p.IsSetStopRow() {
+		if err := oprot.WriteFieldBegin(ctx, "stopRow", thrift.STRING, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:stopRow: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.StopRow); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.stopRow (2) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:stopRow: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetColumns() {
-    if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 3); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:columns: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Columns {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:columns: ", p), err) }
-  }
-  return err
+	if p.IsSetColumns() {
+		if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 3); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:columns: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Columns {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 3:columns: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetCaching() {
-    if err := oprot.WriteFieldBegin(ctx, "caching", thrift.I32, 4); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:caching: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.Caching)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.caching (4) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 4:caching: ", p), err) }
-  }
-  return err
+	if p.IsSetCaching() {
+		if err := oprot.WriteFieldBegin(ctx, "caching", thrift.I32, 4); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:caching: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Caching)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.caching (4) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 4:caching: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMaxVersions() {
-    if err := oprot.WriteFieldBegin(ctx, "maxVersions", thrift.I32, 5); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:maxVersions: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(p.MaxVersions)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.maxVersions (5) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 5:maxVersions: ", p), err) }
-  }
-  return err
+	if p.IsSetMaxVersions() {
+		if err := oprot.WriteFieldBegin(ctx, "maxVersions", thrift.I32, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:maxVersions: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(p.MaxVersions)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.maxVersions (5) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:maxVersions: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetTimeRange() {
-    if err := oprot.WriteFieldBegin(ctx, "timeRange", thrift.STRUCT, 6); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:timeRange: ", p), err) }
-    if err := p.TimeRange.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TimeRange), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 6:timeRange: ", p), err) }
-  }
-  return err
+	if p.IsSetTimeRange() {
+		if err := oprot.WriteFieldBegin(ctx, "timeRange", thrift.STRUCT, 6); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:timeRange: ", p), err)
+		}
+		if err := p.TimeRange.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TimeRange), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 6:timeRange: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField11(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetReversed() {
-    if err := oprot.WriteFieldBegin(ctx, "reversed", thrift.BOOL, 11); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:reversed: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(*p.Reversed)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.reversed (11) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 11:reversed: ", p), err) }
-  }
-  return err
+	if p.IsSetReversed() {
+		if err := oprot.WriteFieldBegin(ctx, "reversed", thrift.BOOL, 11); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:reversed: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Reversed)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.reversed (11) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 11:reversed: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) writeField15(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetLimit() {
-    if err := oprot.WriteFieldBegin(ctx, "limit", thrift.I32, 15); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 15:limit: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.Limit)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.limit (15) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 15:limit: ", p), err) }
-  }
-  return err
+	if p.IsSetLimit() {
+		if err := oprot.WriteFieldBegin(ctx, "limit", thrift.I32, 15); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 15:limit: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Limit)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.limit (15) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 15:limit: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TScan) Equals(other *TScan) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.StartRow, other.StartRow) != 0 { return false }
-  if bytes.Compare(p.StopRow, other.StopRow) != 0 { return false }
-  if len(p.Columns) != len(other.Columns) { return false }
-  for i, _tgt := range p.Columns {
-    _src9 := other.Columns[i]
-    if !_tgt.Equals(_src9) { return false }
-  }
-  if p.Caching != other.Caching {
-    if p.Caching == nil || other.Caching == nil {
-      return false
-    }
-    if (*p.Caching) != (*other.Caching) { return false }
-  }
-  if p.MaxVersions != other.MaxVersions { return false }
-  if !p.TimeRange.Equals(other.TimeRange) { return false }
-  if p.Reversed != other.Reversed {
-    if p.Reversed == nil || other.Reversed == nil {
-      return false
-    }
-    if (*p.Reversed) != (*other.Reversed) { return false }
-  }
-  if p.Limit != other.Limit {
-    if p.Limit == nil || other.Limit == nil {
-      return false
-    }
-    if (*p.Limit) != (*other.Limit) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.StartRow, other.StartRow) != 0 {
+		return false
+	}
+	if bytes.Compare(p.StopRow, other.StopRow) != 0 {
+		return false
+	}
+	if len(p.Columns) != len(other.Columns) {
+		return false
+	}
+	for i, _tgt := range p.Columns {
+		_src9 := other.Columns[i]
+		if !_tgt.Equals(_src9) {
+			return false
+		}
+	}
+	if p.Caching != other.Caching {
+		if p.Caching == nil || other.Caching == nil {
+			return false
+		}
+		if (*p.Caching) != (*other.Caching) {
+			return false
+		}
+	}
+	if p.MaxVersions != other.MaxVersions {
+		return false
+	}
+	if !p.TimeRange.Equals(other.TimeRange) {
+		return false
+	}
+	if p.Reversed != other.Reversed {
+		if p.Reversed == nil || other.Reversed == nil {
+			return false
+		}
+		if (*p.Reversed) != (*other.Reversed) {
+			return false
+		}
+	}
+	if p.Limit != other.Limit {
+		if p.Limit == nil || other.Limit == nil {
+			return false
+		}
+		if (*p.Limit) != (*other.Limit) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TScan) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TScan(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TScan(%+v)", *p)
 }
 
 // Attributes:
-//  - Put
-//  - DeleteSingle
+//   - Put
+//   - DeleteSingle
 type TMutation struct {
-  Put *TPut `thrift:"put,1" db:"put" json:"put,omitempty"`
-  DeleteSingle *TDelete `thrift:"deleteSingle,2" db:"deleteSingle" json:"deleteSingle,omitempty"`
+	Put          *TPut    `thrift:"put,1" db:"put" json:"put,omitempty"`
+	DeleteSingle *TDelete `thrift:"deleteSingle,2" db:"deleteSingle" json:"deleteSingle,omitempty"`
 }
 
 func NewTMutation() *TMutation {
-  return &TMutation{}
+	return &TMutation{}
 }
 
 var TMutation_Put_DEFAULT *TPut
+
 func (p *TMutation) GetPut() *TPut {
-  if !p.IsSetPut() {
-    return TMutation_Put_DEFAULT
-  }
-return p.Put
+	if !p.IsSetPut() {
+		return TMutation_Put_DEFAULT
+	}
+	return p.Put
 }
+
 var TMutation_DeleteSingle_DEFAULT *TDelete
+
 func (p *TMutation) GetDeleteSingle() *TDelete {
-  if !p.IsSetDeleteSingle() {
-    return TMutation_DeleteSingle_DEFAULT
-  }
-return p.DeleteSingle
+	if !p.IsSetDeleteSingle() {
+		return TMutation_DeleteSingle_DEFAULT
+	}
+	return p.DeleteSingle
 }
 func (p *TMutation) CountSetFieldsTMutation() int {
-  count := 0
-  if (p.IsSetPut()) {
-    count++
-  }
-  if (p.IsSetDeleteSingle()) {
-    count++
-  }
-  return count
+	count := 0
+	if p.IsSetPut() {
+		count++
+	}
+	if p.IsSetDeleteSingle() {
+		count++
+	}
+	return count
 
 }
 
 func (p *TMutation) IsSetPut() bool {
-  return p.Put != nil
+	return p.Put != nil
 }
 
 func (p *TMutation) IsSetDeleteSingle() bool {
-  return p.DeleteSingle != nil
+	return p.DeleteSingle != nil
 }
 
 func (p *TMutation) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *TMutation)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Put = &TPut{}
-  if err := p.Put.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Put), err)
-  }
-  return nil
+func (p *TMutation) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Put = &TPut{}
+	if err := p.Put.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Put), err)
+	}
+	return nil
 }
 
-func (p *TMutation)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.DeleteSingle = &TDelete{
-  DeleteType: 1,
-}
-  if err := p.DeleteSingle.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.DeleteSingle), err)
-  }
-  return nil
+func (p *TMutation) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.DeleteSingle = &TDelete{
+		DeleteType: 1,
+	}
+	if err := p.DeleteSingle.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.DeleteSingle), err)
+	}
+	return nil
 }
 
 func (p *TMutation) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if c := p.CountSetFieldsTMutation(); c != 1 {
-    return fmt.Errorf("%T write union: exactly one field must be set (%d set)", p, c)
-  }
-  if err := oprot.WriteStructBegin(ctx, "TMutation"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if c := p.CountSetFieldsTMutation(); c != 1 {
+		return fmt.Errorf("%T write union: exactly one field must be set (%d set)", p, c)
+	}
+	if err := oprot.WriteStructBegin(ctx, "TMutation"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TMutation) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetPut() {
-    if err := oprot.WriteFieldBegin(ctx, "put", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:put: ", p), err) }
-    if err := p.Put.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Put), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:put: ", p), err) }
-  }
-  return err
+	if p.IsSetPut() {
+		if err := oprot.WriteFieldBegin(ctx, "put", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:put: ", p), err)
+		}
+		if err := p.Put.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Put), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:put: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TMutation) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetDeleteSingle() {
-    if err := oprot.WriteFieldBegin(ctx, "deleteSingle", thrift.STRUCT, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:deleteSingle: ", p), err) }
-    if err := p.DeleteSingle.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.DeleteSingle), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:deleteSingle: ", p), err) }
-  }
-  return err
+	if p.IsSetDeleteSingle() {
+		if err := oprot.WriteFieldBegin(ctx, "deleteSingle", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:deleteSingle: ", p), err)
+		}
+		if err := p.DeleteSingle.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.DeleteSingle), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:deleteSingle: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TMutation) Equals(other *TMutation) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if !p.Put.Equals(other.Put) { return false }
-  if !p.DeleteSingle.Equals(other.DeleteSingle) { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.Put.Equals(other.Put) {
+		return false
+	}
+	if !p.DeleteSingle.Equals(other.DeleteSingle) {
+		return false
+	}
+	return true
 }
 
 func (p *TMutation) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TMutation(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TMutation(%+v)", *p)
 }
 
 // Mutations applied atomically to one row, in order.
-// 
+//
 // Attributes:
-//  - Row
-//  - Mutations
+//   - Row
+//   - Mutations
 type TRowMutations struct {
-  Row []byte `thrift:"row,1,required" db:"row" json:"row"`
-  Mutations []*TMutation `thrift:"mutations,2,required" db:"mutations" json:"mutations"`
+	Row       []byte       `thrift:"row,1,required" db:"row" json:"row"`
+	Mutations []*TMutation `thrift:"mutations,2,required" db:"mutations" json:"mutations"`
 }
 
 func NewTRowMutations() *TRowMutations {
-  return &TRowMutations{}
+	return &TRowMutations{}
 }
 
-
 func (p *TRowMutations) GetRow() []byte {
-  return p.Row
+	return p.Row
 }
 
 func (p *TRowMutations) GetMutations() []*TMutation {
-  return p.Mutations
+	return p.Mutations
 }
 func (p *TRowMutations) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetRow bool = false;
-  var issetMutations bool = false;
+	var issetRow bool = false
+	var issetMutations bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetRow = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetMutations = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetRow{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"));
-  }
-  if !issetMutations{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Mutations is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetRow = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetMutations = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetRow {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Row is not set"))
+	}
+	if !issetMutations {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Mutations is not set"))
+	}
+	return nil
 }
 
-func (p *TRowMutations)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Row = v
-}
-  return nil
+func (p *TRowMutations) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Row = v
+	}
+	return nil
 }
 
-func (p *TRowMutations)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TMutation, 0, size)
-  p.Mutations =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem10 := &TMutation{}
-    if err := _elem10.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem10), err)
-    }
-    p.Mutations = append(p.Mutations, _elem10)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TRowMutations) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TMutation, 0, size)
+	p.Mutations = tSlice
+	for i := 0; i < size; i++ {
+		_elem10 := &TMutation{}
+		if err := _elem10.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem10), err)
+		}
+		p.Mutations = append(p.Mutations, _elem10)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *TRowMutations) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TRowMutations"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TRowMutations"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TRowMutations) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Row); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "row", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:row: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Row); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.row (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:row: ", p), err)
+	}
+	return err
 }
 
 func (p *TRowMutations) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "mutations", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:mutations: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Mutations)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.Mutations {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:mutations: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "mutations", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:mutations: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Mutations)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Mutations {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:mutations: ", p), err)
+	}
+	return err
 }
 
 func (p *TRowMutations) Equals(other *TRowMutations) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Row, other.Row) != 0 { return false }
-  if len(p.Mutations) != len(other.Mutations) { return false }
-  for i, _tgt := range p.Mutations {
-    _src11 := other.Mutations[i]
-    if !_tgt.Equals(_src11) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Row, other.Row) != 0 {
+		return false
+	}
+	if len(p.Mutations) != len(other.Mutations) {
+		return false
+	}
+	for i, _tgt := range p.Mutations {
+		_src11 := other.Mutations[i]
+		if !_tgt.Equals(_src11) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TRowMutations) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TRowMutations(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TRowMutations(%+v)", *p)
 }
 
 // Attributes:
-//  - Ns
-//  - Qualifier
+//   - Ns
+//   - Qualifier
 type TTableName struct {
-  Ns []byte `thrift:"ns,1" db:"ns" json:"ns,omitempty"`
-  Qualifier []byte `thrift:"qualifier,2,required" db:"qualifier" json:"qualifier"`
+	Ns        []byte `thrift:"ns,1" db:"ns" json:"ns,omitempty"`
+	Qualifier []byte `thrift:"qualifier,2,required" db:"qualifier" json:"qualifier"`
 }
 
 func NewTTableName() *TTableName {
-  return &TTableName{}
+	return &TTableName{}
 }
 
 var TTableName_Ns_DEFAULT []byte
 
 func (p *TTableName) GetNs() []byte {
-  return p.Ns
+	return p.Ns
 }
 
 func (p *TTableName) GetQualifier() []byte {
-  return p.Qualifier
+	return p.Qualifier
 }
 func (p *TTableName) IsSetNs() bool {
-  return p.Ns != nil
+	return p.Ns != nil
 }
 
 func (p *TTableName) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetQualifier bool = false;
+	var issetQualifier bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetQualifier = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetQualifier{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Qualifier is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetQualifier = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetQualifier {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Qualifier is not set"))
+	}
+	return nil
 }
 
-func (p *TTableName)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Ns = v
-}
-  return nil
+func (p *TTableName) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Ns = v
+	}
+	return nil
 }
 
-func (p *TTableName)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.Qualifier = v
-}
-  return nil
+func (p *TTableName) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.Qualifier = v
+	}
+	return nil
 }
 
 func (p *TTableName) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TTableName"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TTableName"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TTableName) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetNs() {
-    if err := oprot.WriteFieldBegin(ctx, "ns", thrift.STRING, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ns: ", p), err) }
-    if err := oprot.WriteBinary(ctx, p.Ns); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.ns (1) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ns: ", p), err) }
-  }
-  return err
+	if p.IsSetNs() {
+		if err := oprot.WriteFieldBegin(ctx, "ns", thrift.STRING, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:ns: ", p), err)
+		}
+		if err := oprot.WriteBinary(ctx, p.Ns); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.ns (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:ns: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TTableName) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "qualifier", thrift.STRING, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:qualifier: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Qualifier); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.qualifier (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:qualifier: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "qualifier", thrift.STRING, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:qualifier: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Qualifier); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.qualifier (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:qualifier: ", p), err)
+	}
+	return err
 }
 
 func (p *TTableName) Equals(other *TTableName) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Ns, other.Ns) != 0 { return false }
-  if bytes.Compare(p.Qualifier, other.Qualifier) != 0 { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Ns, other.Ns) != 0 {
+		return false
+	}
+	if bytes.Compare(p.Qualifier, other.Qualifier) != 0 {
+		return false
+	}
+	return true
 }
 
 func (p *TTableName) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TTableName(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TTableName(%+v)", *p)
 }
 
 // Attributes:
-//  - Name
-//  - BloomnFilterType
-//  - CompressionType
-//  - MaxVersions
+//   - Name
+//   - BloomnFilterType
+//   - CompressionType
+//   - MaxVersions
 type TColumnFamilyDescriptor struct {
-  Name []byte `thrift:"name,1,required" db:"name" json:"name"`
-  // unused fields # 2 to 4
-  BloomnFilterType *TBloomFilterType `thrift:"bloomnFilterType,5" db:"bloomnFilterType" json:"bloomnFilterType,omitempty"`
-  CompressionType *TCompressionAlgorithm `thrift:"compressionType,6" db:"compressionType" json:"compressionType,omitempty"`
-  // unused fields # 7 to 9
-  MaxVersions *int32 `thrift:"maxVersions,10" db:"maxVersions" json:"maxVersions,omitempty"`
+	Name []byte `thrift:"name,1,required" db:"name" json:"name"`
+	// unused fields # 2 to 4
+	BloomnFilterType *TBloomFilterType      `thrift:"bloomnFilterType,5" db:"bloomnFilterType" json:"bloomnFilterType,omitempty"`
+	CompressionType  *TCompressionAlgorithm `thrift:"compressionType,6" db:"compressionType" json:"compressionType,omitempty"`
+	// unused fields # 7 to 9
+	MaxVersions *int32 `thrift:"maxVersions,10" db:"maxVersions" json:"maxVersions,omitempty"`
 }
 
 func NewTColumnFamilyDescriptor() *TColumnFamilyDescriptor {
-  return &TColumnFamilyDescriptor{}
+	return &TColumnFamilyDescriptor{}
 }
-
 
 func (p *TColumnFamilyDescriptor) GetName() []byte {
-  return p.Name
+	return p.Name
 }
+
 var TColumnFamilyDescriptor_BloomnFilterType_DEFAULT TBloomFilterType
+
 func (p *TColumnFamilyDescriptor) GetBloomnFilterType() TBloomFilterType {
-  if !p.IsSetBloomnFilterType() {
-    return TColumnFamilyDescriptor_BloomnFilterType_DEFAULT
-  }
-return *p.BloomnFilterType
+	if !p.IsSetBloomnFilterType() {
+		return TColumnFamilyDescriptor_BloomnFilterType_DEFAULT
+	}
+	return *p.BloomnFilterType
 }
+
 var TColumnFamilyDescriptor_CompressionType_DEFAULT TCompressionAlgorithm
+
 func (p *TColumnFamilyDescriptor) GetCompressionType() TCompressionAlgorithm {
-  if !p.IsSetCompressionType() {
-    return TColumnFamilyDescriptor_CompressionType_DEFAULT
-  }
-return *p.CompressionType
+	if !p.IsSetCompressionType() {
+		return TColumnFamilyDescriptor_CompressionType_DEFAULT
+	}
+	return *p.CompressionType
 }
+
 var TColumnFamilyDescriptor_MaxVersions_DEFAULT int32
+
 func (p *TColumnFamilyDescriptor) GetMaxVersions() int32 {
-  if !p.IsSetMaxVersions() {
-    return TColumnFamilyDescriptor_MaxVersions_DEFAULT
-  }
-return *p.MaxVersions
+	if !p.IsSetMaxVersions() {
+		return TColumnFamilyDescriptor_MaxVersions_DEFAULT
+	}
+	return *p.MaxVersions
 }
 func (p *TColumnFamilyDescriptor) IsSetBloomnFilterType() bool {
-  return p.BloomnFilterType != nil
+	return p.BloomnFilterType != nil
 }
 
 func (p *TColumnFamilyDescriptor) IsSetCompressionType() bool {
-  return p.CompressionType != nil
+	return p.CompressionType != nil
 }
 
 func (p *TColumnFamilyDescriptor) IsSetMaxVersions() bool {
-  return p.MaxVersions != nil
+	return p.MaxVersions != nil
 }
 
 func (p *TColumnFamilyDescriptor) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetName bool = false;
+	var issetName bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetName = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 5:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField5(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 6:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField6(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 10:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField10(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetName{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Name is not set"));
-  }
-  return nil
-}
-
-func (p *TColumnFamilyDescriptor)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Name = v
-}
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetName = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 5:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField5(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 6:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField6(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 10:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField10(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetName {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Name is not set"))
+	}
+	return nil
 }
 
-func (p *TColumnFamilyDescriptor)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 5: ", err)
-} else {
-  temp := TBloomFilterType(v)
-  p.BloomnFilterType = &temp
-}
-  return nil
-}
-
-func (p *TColumnFamilyDescriptor)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 6: ", err)
-} else {
-  temp := TCompressionAlgorithm(v)
-  p.CompressionType = &temp
-}
-  return nil
+func (p *TColumnFamilyDescriptor) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Name = v
+	}
+	return nil
 }
 
-func (p *TColumnFamilyDescriptor)  ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 10: ", err)
-} else {
-  p.MaxVersions = &v
+func (p *TColumnFamilyDescriptor) ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 5: ", err)
+	} else {
+		temp := TBloomFilterType(v)
+		p.BloomnFilterType = &temp
+	}
+	return nil
 }
-  return nil
+
+func (p *TColumnFamilyDescriptor) ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 6: ", err)
+	} else {
+		temp := TCompressionAlgorithm(v)
+		p.CompressionType = &temp
+	}
+	return nil
+}
+
+func (p *TColumnFamilyDescriptor) ReadField10(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 10: ", err)
+	} else {
+		p.MaxVersions = &v
+	}
+	return nil
 }
 
 func (p *TColumnFamilyDescriptor) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TColumnFamilyDescriptor"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField5(ctx, oprot); err != nil { return err }
-    if err := p.writeField6(ctx, oprot); err != nil { return err }
-    if err := p.writeField10(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TColumnFamilyDescriptor"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField5(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField6(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField10(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TColumnFamilyDescriptor) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:name: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Name); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.name (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:name: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:name: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Name); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.name (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:name: ", p), err)
+	}
+	return err
 }
 
 func (p *TColumnFamilyDescriptor) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetBloomnFilterType() {
-    if err := oprot.WriteFieldBegin(ctx, "bloomnFilterType", thrift.I32, 5); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:bloomnFilterType: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.BloomnFilterType)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.bloomnFilterType (5) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 5:bloomnFilterType: ", p), err) }
-  }
-  return err
+	if p.IsSetBloomnFilterType() {
+		if err := oprot.WriteFieldBegin(ctx, "bloomnFilterType", thrift.I32, 5); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:bloomnFilterType: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.BloomnFilterType)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.bloomnFilterType (5) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 5:bloomnFilterType: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumnFamilyDescriptor) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetCompressionType() {
-    if err := oprot.WriteFieldBegin(ctx, "compressionType", thrift.I32, 6); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:compressionType: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.CompressionType)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.compressionType (6) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 6:compressionType: ", p), err) }
-  }
-  return err
+	if p.IsSetCompressionType() {
+		if err := oprot.WriteFieldBegin(ctx, "compressionType", thrift.I32, 6); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:compressionType: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.CompressionType)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.compressionType (6) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 6:compressionType: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumnFamilyDescriptor) writeField10(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMaxVersions() {
-    if err := oprot.WriteFieldBegin(ctx, "maxVersions", thrift.I32, 10); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:maxVersions: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.MaxVersions)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.maxVersions (10) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 10:maxVersions: ", p), err) }
-  }
-  return err
+	if p.IsSetMaxVersions() {
+		if err := oprot.WriteFieldBegin(ctx, "maxVersions", thrift.I32, 10); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 10:maxVersions: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.MaxVersions)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.maxVersions (10) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 10:maxVersions: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TColumnFamilyDescriptor) Equals(other *TColumnFamilyDescriptor) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if bytes.Compare(p.Name, other.Name) != 0 { return false }
-  if p.BloomnFilterType != other.BloomnFilterType {
-    if p.BloomnFilterType == nil || other.BloomnFilterType == nil {
-      return false
-    }
-    if (*p.BloomnFilterType) != (*other.BloomnFilterType) { return false }
-  }
-  if p.CompressionType != other.CompressionType {
-    if p.CompressionType == nil || other.CompressionType == nil {
-      return false
-    }
-    if (*p.CompressionType) != (*other.CompressionType) { return false }
-  }
-  if p.MaxVersions != other.MaxVersions {
-    if p.MaxVersions == nil || other.MaxVersions == nil {
-      return false
-    }
-    if (*p.MaxVersions) != (*other.MaxVersions) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if bytes.Compare(p.Name, other.Name) != 0 {
+		return false
+	}
+	if p.BloomnFilterType != other.BloomnFilterType {
+		if p.BloomnFilterType == nil || other.BloomnFilterType == nil {
+			return false
+		}
+		if (*p.BloomnFilterType) != (*other.BloomnFilterType) {
+			return false
+		}
+	}
+	if p.CompressionType != other.CompressionType {
+		if p.CompressionType == nil || other.CompressionType == nil {
+			return false
+		}
+		if (*p.CompressionType) != (*other.CompressionType) {
+			return false
+		}
+	}
+	if p.MaxVersions != other.MaxVersions {
+		if p.MaxVersions == nil || other.MaxVersions == nil {
+			return false
+		}
+		if (*p.MaxVersions) != (*other.MaxVersions) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TColumnFamilyDescriptor) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TColumnFamilyDescriptor(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TColumnFamilyDescriptor(%+v)", *p)
 }
 
 // Attributes:
-//  - TableName
-//  - Columns
+//   - TableName
+//   - Columns
 type TTableDescriptor struct {
-  TableName *TTableName `thrift:"tableName,1,required" db:"tableName" json:"tableName"`
-  Columns []*TColumnFamilyDescriptor `thrift:"columns,2" db:"columns" json:"columns,omitempty"`
+	TableName *TTableName                `thrift:"tableName,1,required" db:"tableName" json:"tableName"`
+	Columns   []*TColumnFamilyDescriptor `thrift:"columns,2" db:"columns" json:"columns,omitempty"`
 }
 
 func NewTTableDescriptor() *TTableDescriptor {
-  return &TTableDescriptor{}
+	return &TTableDescriptor{}
 }
 
 var TTableDescriptor_TableName_DEFAULT *TTableName
+
 func (p *TTableDescriptor) GetTableName() *TTableName {
-  if !p.IsSetTableName() {
-    return TTableDescriptor_TableName_DEFAULT
-  }
-return p.TableName
+	if !p.IsSetTableName() {
+		return TTableDescriptor_TableName_DEFAULT
+	}
+	return p.TableName
 }
+
 var TTableDescriptor_Columns_DEFAULT []*TColumnFamilyDescriptor
 
 func (p *TTableDescriptor) GetColumns() []*TColumnFamilyDescriptor {
-  return p.Columns
+	return p.Columns
 }
 func (p *TTableDescriptor) IsSetTableName() bool {
-  return p.TableName != nil
+	return p.TableName != nil
 }
 
 func (p *TTableDescriptor) IsSetColumns() bool {
-  return p.Columns != nil
+	return p.Columns != nil
 }
 
 func (p *TTableDescriptor) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTableName bool = false;
+	var issetTableName bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTableName = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTableName{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TableName is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTableName = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTableName {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TableName is not set"))
+	}
+	return nil
 }
 
-func (p *TTableDescriptor)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TableName = &TTableName{}
-  if err := p.TableName.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
-  }
-  return nil
+func (p *TTableDescriptor) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TableName = &TTableName{}
+	if err := p.TableName.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
+	}
+	return nil
 }
 
-func (p *TTableDescriptor)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TColumnFamilyDescriptor, 0, size)
-  p.Columns =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem12 := &TColumnFamilyDescriptor{}
-    if err := _elem12.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem12), err)
-    }
-    p.Columns = append(p.Columns, _elem12)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *TTableDescriptor) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TColumnFamilyDescriptor, 0, size)
+	p.Columns = tSlice
+	for i := 0; i < size; i++ {
+		_elem12 := &TColumnFamilyDescriptor{}
+		if err := _elem12.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem12), err)
+		}
+		p.Columns = append(p.Columns, _elem12)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *TTableDescriptor) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TTableDescriptor"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TTableDescriptor"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TTableDescriptor) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err) }
-  if err := p.TableName.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err)
+	}
+	if err := p.TableName.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err)
+	}
+	return err
 }
 
 func (p *TTableDescriptor) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetColumns() {
-    if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columns: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Columns {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columns: ", p), err) }
-  }
-  return err
+	if p.IsSetColumns() {
+		if err := oprot.WriteFieldBegin(ctx, "columns", thrift.LIST, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:columns: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Columns)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Columns {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:columns: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TTableDescriptor) Equals(other *TTableDescriptor) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if !p.TableName.Equals(other.TableName) { return false }
-  if len(p.Columns) != len(other.Columns) { return false }
-  for i, _tgt := range p.Columns {
-    _src13 := other.Columns[i]
-    if !_tgt.Equals(_src13) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if !p.TableName.Equals(other.TableName) {
+		return false
+	}
+	if len(p.Columns) != len(other.Columns) {
+		return false
+	}
+	for i, _tgt := range p.Columns {
+		_src13 := other.Columns[i]
+		if !_tgt.Equals(_src13) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TTableDescriptor) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TTableDescriptor(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TTableDescriptor(%+v)", *p)
 }
 
 // Attributes:
-//  - Name
+//   - Name
 type TNamespaceDescriptor struct {
-  Name string `thrift:"name,1,required" db:"name" json:"name"`
+	Name string `thrift:"name,1,required" db:"name" json:"name"`
 }
 
 func NewTNamespaceDescriptor() *TNamespaceDescriptor {
-  return &TNamespaceDescriptor{}
+	return &TNamespaceDescriptor{}
 }
-
 
 func (p *TNamespaceDescriptor) GetName() string {
-  return p.Name
+	return p.Name
 }
 func (p *TNamespaceDescriptor) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetName bool = false;
+	var issetName bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetName = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetName{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Name is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetName = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetName {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Name is not set"))
+	}
+	return nil
 }
 
-func (p *TNamespaceDescriptor)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Name = v
-}
-  return nil
+func (p *TNamespaceDescriptor) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Name = v
+	}
+	return nil
 }
 
 func (p *TNamespaceDescriptor) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TNamespaceDescriptor"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TNamespaceDescriptor"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TNamespaceDescriptor) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:name: ", p), err) }
-  if err := oprot.WriteString(ctx, string(p.Name)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.name (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:name: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "name", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:name: ", p), err)
+	}
+	if err := oprot.WriteString(ctx, string(p.Name)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.name (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:name: ", p), err)
+	}
+	return err
 }
 
 func (p *TNamespaceDescriptor) Equals(other *TNamespaceDescriptor) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.Name != other.Name { return false }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Name != other.Name {
+		return false
+	}
+	return true
 }
 
 func (p *TNamespaceDescriptor) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TNamespaceDescriptor(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TNamespaceDescriptor(%+v)", *p)
 }
 
 // Attributes:
-//  - Message
+//   - Message
 type TIOError struct {
-  Message *string `thrift:"message,1" db:"message" json:"message,omitempty"`
+	Message *string `thrift:"message,1" db:"message" json:"message,omitempty"`
 }
 
 func NewTIOError() *TIOError {
-  return &TIOError{}
+	return &TIOError{}
 }
 
 var TIOError_Message_DEFAULT string
+
 func (p *TIOError) GetMessage() string {
-  if !p.IsSetMessage() {
-    return TIOError_Message_DEFAULT
-  }
-return *p.Message
+	if !p.IsSetMessage() {
+		return TIOError_Message_DEFAULT
+	}
+	return *p.Message
 }
 func (p *TIOError) IsSetMessage() bool {
-  return p.Message != nil
+	return p.Message != nil
 }
 
 func (p *TIOError) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *TIOError)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Message = &v
-}
-  return nil
+func (p *TIOError) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Message = &v
+	}
+	return nil
 }
 
 func (p *TIOError) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TIOError"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TIOError"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TIOError) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMessage() {
-    if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err) }
-    if err := oprot.WriteString(ctx, string(*p.Message)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err) }
-  }
-  return err
+	if p.IsSetMessage() {
+		if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Message)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TIOError) Equals(other *TIOError) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.Message != other.Message {
-    if p.Message == nil || other.Message == nil {
-      return false
-    }
-    if (*p.Message) != (*other.Message) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Message != other.Message {
+		if p.Message == nil || other.Message == nil {
+			return false
+		}
+		if (*p.Message) != (*other.Message) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TIOError) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TIOError(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TIOError(%+v)", *p)
 }
 
 func (p *TIOError) Error() string {
-  return p.String()
+	return p.String()
 }
 
 func (TIOError) TExceptionType() thrift.TExceptionType {
-  return thrift.TExceptionTypeCompiled
+	return thrift.TExceptionTypeCompiled
 }
 
 var _ thrift.TException = (*TIOError)(nil)
 
 // Attributes:
-//  - Message
+//   - Message
 type TIllegalArgument struct {
-  Message *string `thrift:"message,1" db:"message" json:"message,omitempty"`
+	Message *string `thrift:"message,1" db:"message" json:"message,omitempty"`
 }
 
 func NewTIllegalArgument() *TIllegalArgument {
-  return &TIllegalArgument{}
+	return &TIllegalArgument{}
 }
 
 var TIllegalArgument_Message_DEFAULT string
+
 func (p *TIllegalArgument) GetMessage() string {
-  if !p.IsSetMessage() {
-    return TIllegalArgument_Message_DEFAULT
-  }
-return *p.Message
+	if !p.IsSetMessage() {
+		return TIllegalArgument_Message_DEFAULT
+	}
+	return *p.Message
 }
 func (p *TIllegalArgument) IsSetMessage() bool {
-  return p.Message != nil
+	return p.Message != nil
 }
 
 func (p *TIllegalArgument) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *TIllegalArgument)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadString(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Message = &v
-}
-  return nil
+func (p *TIllegalArgument) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadString(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Message = &v
+	}
+	return nil
 }
 
 func (p *TIllegalArgument) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "TIllegalArgument"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "TIllegalArgument"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *TIllegalArgument) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetMessage() {
-    if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err) }
-    if err := oprot.WriteString(ctx, string(*p.Message)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err) }
-  }
-  return err
+	if p.IsSetMessage() {
+		if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:message: ", p), err)
+		}
+		if err := oprot.WriteString(ctx, string(*p.Message)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.message (1) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:message: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *TIllegalArgument) Equals(other *TIllegalArgument) bool {
-  if p == other {
-    return true
-  } else if p == nil || other == nil {
-    return false
-  }
-  if p.Message != other.Message {
-    if p.Message == nil || other.Message == nil {
-      return false
-    }
-    if (*p.Message) != (*other.Message) { return false }
-  }
-  return true
+	if p == other {
+		return true
+	} else if p == nil || other == nil {
+		return false
+	}
+	if p.Message != other.Message {
+		if p.Message == nil || other.Message == nil {
+			return false
+		}
+		if (*p.Message) != (*other.Message) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *TIllegalArgument) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("TIllegalArgument(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("TIllegalArgument(%+v)", *p)
 }
 
 func (p *TIllegalArgument) Error() string {
-  return p.String()
+	return p.String()
 }
 
 func (TIllegalArgument) TExceptionType() thrift.TExceptionType {
-  return thrift.TExceptionTypeCompiled
+	return thrift.TExceptionTypeCompiled
 }
 
 var _ thrift.TException = (*TIllegalArgument)(nil)
 
 type THBaseService interface {
-  // Parameters:
-  //  - Table
-  //  - Tget
-  Exists(ctx context.Context, table []byte, tget *TGet) (_r bool, _err error)
-  // Parameters:
-  //  - Table
-  //  - Tget
-  Get(ctx context.Context, table []byte, tget *TGet) (_r *TResult_, _err error)
-  // Parameters:
-  //  - Table
-  //  - Tgets
-  GetMultiple(ctx context.Context, table []byte, tgets []*TGet) (_r []*TResult_, _err error)
-  // Parameters:
-  //  - Table
-  //  - Tputs
-  PutMultiple(ctx context.Context, table []byte, tputs []*TPut) (_err error)
-  // Parameters:
-  //  - Table
-  //  - Tdeletes
-  DeleteMultiple(ctx context.Context, table []byte, tdeletes []*TDelete) (_r []*TDelete, _err error)
-  // Parameters:
-  //  - Table
-  //  - Tscan
-  OpenScanner(ctx context.Context, table []byte, tscan *TScan) (_r int32, _err error)
-  // Parameters:
-  //  - ScannerId
-  //  - NumRows
-  GetScannerRows(ctx context.Context, scannerId int32, numRows int32) (_r []*TResult_, _err error)
-  // Parameters:
-  //  - ScannerId
-  CloseScanner(ctx context.Context, scannerId int32) (_err error)
-  // Parameters:
-  //  - Table
-  //  - TrowMutations
-  MutateRow(ctx context.Context, table []byte, trowMutations *TRowMutations) (_err error)
-  // Parameters:
-  //  - TableName
-  TableExists(ctx context.Context, tableName *TTableName) (_r bool, _err error)
-  // Parameters:
-  //  - Desc
-  //  - SplitKeys
-  CreateTable(ctx context.Context, desc *TTableDescriptor, splitKeys [][]byte) (_err error)
-  // Parameters:
-  //  - TableName
-  DeleteTable(ctx context.Context, tableName *TTableName) (_err error)
-  // Parameters:
-  //  - TableName
-  DisableTable(ctx context.Context, tableName *TTableName) (_err error)
-  // Parameters:
-  //  - NamespaceDesc
-  CreateNamespace(ctx context.Context, namespaceDesc *TNamespaceDescriptor) (_err error)
-  ListNamespaces(ctx context.Context) (_r []string, _err error)
+	// Parameters:
+	//  - Table
+	//  - Tget
+	Exists(ctx context.Context, table []byte, tget *TGet) (_r bool, _err error)
+	// Parameters:
+	//  - Table
+	//  - Tget
+	Get(ctx context.Context, table []byte, tget *TGet) (_r *TResult_, _err error)
+	// Parameters:
+	//  - Table
+	//  - Tgets
+	GetMultiple(ctx context.Context, table []byte, tgets []*TGet) (_r []*TResult_, _err error)
+	// Parameters:
+	//  - Table
+	//  - Tputs
+	PutMultiple(ctx context.Context, table []byte, tputs []*TPut) (_err error)
+	// Parameters:
+	//  - Table
+	//  - Tdeletes
+	DeleteMultiple(ctx context.Context, table []byte, tdeletes []*TDelete) (_r []*TDelete, _err error)
+	// Parameters:
+	//  - Table
+	//  - Tscan
+	OpenScanner(ctx context.Context, table []byte, tscan *TScan) (_r int32, _err error)
+	// Parameters:
+	//  - ScannerId
+	//  - NumRows
+	GetScannerRows(ctx context.Context, scannerId int32, numRows int32) (_r []*TResult_, _err error)
+	// Parameters:
+	//  - ScannerId
+	CloseScanner(ctx context.Context, scannerId int32) (_err error)
+	// Parameters:
+	//  - Table
+	//  - TrowMutations
+	MutateRow(ctx context.Context, table []byte, trowMutations *TRowMutations) (_err error)
+	// Parameters:
+	//  - TableName
+	TableExists(ctx context.Context, tableName *TTableName) (_r bool, _err error)
+	// Parameters:
+	//  - Desc
+	//  - SplitKeys
+	CreateTable(ctx context.Context, desc *TTableDescriptor, splitKeys [][]byte) (_err error)
+	// Parameters:
+	//  - TableName
+	DeleteTable(ctx context.Context, tableName *TTableName) (_err error)
+	// Parameters:
+	//  - TableName
+	DisableTable(ctx context.Context, tableName *TTableName) (_err error)
+	// Parameters:
+	//  - NamespaceDesc
+	CreateNamespace(ctx context.Context, namespaceDesc *TNamespaceDescriptor) (_err error)
+	ListNamespaces(ctx context.Context) (_r []string, _err error)
 }
 
 type THBaseServiceClient struct {
-  c thrift.TClient
-  meta thrift.ResponseMeta
+	c    thrift.TClient
+	meta thrift.ResponseMeta
 }
 
 func NewTHBaseServiceClientFactory(t thrift.TTransport, f thrift.TProtocolFactory) *THBaseServiceClient {
-  return &THBaseServiceClient{
-    c: thrift.NewTStandardClient(f.GetProtocol(t), f.GetProtocol(t)),
-  }
+	return &THBaseServiceClient{
+		c: thrift.NewTStandardClient(f.GetProtocol(t), f.GetProtocol(t)),
+	}
 }
 
 func NewTHBaseServiceClientProtocol(t thrift.TTransport, iprot thrift.TProtocol, oprot thrift.TProtocol) *THBaseServiceClient {
-  return &THBaseServiceClient{
-    c: thrift.NewTStandardClient(iprot, oprot),
-  }
+	return &THBaseServiceClient{
+		c: thrift.NewTStandardClient(iprot, oprot),
+	}
 }
 
 func NewTHBaseServiceClient(c thrift.TClient) *THBaseServiceClient {
-  return &THBaseServiceClient{
-    c: c,
-  }
+	return &THBaseServiceClient{
+		c: c,
+	}
 }
 
 func (p *THBaseServiceClient) Client_() thrift.TClient {
-  return p.c
+	return p.c
 }
 
 func (p *THBaseServiceClient) LastResponseMeta_() thrift.ResponseMeta {
-  return p.meta
+	return p.meta
 }
 
 func (p *THBaseServiceClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
-  p.meta = meta
+	p.meta = meta
 }
 
 // Parameters:
-//  - Table
-//  - Tget
+//   - Table
+//   - Tget
 func (p *THBaseServiceClient) Exists(ctx context.Context, table []byte, tget *TGet) (_r bool, _err error) {
-  var _args14 THBaseServiceExistsArgs
-  _args14.Table = table
-  _args14.Tget = tget
-  var _result16 THBaseServiceExistsResult
-  var _meta15 thrift.ResponseMeta
-  _meta15, _err = p.Client_().Call(ctx, "exists", &_args14, &_result16)
-  p.SetLastResponseMeta_(_meta15)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result16.Io!= nil:
-    return _r, _result16.Io
-  }
+	var _args14 THBaseServiceExistsArgs
+	_args14.Table = table
+	_args14.Tget = tget
+	var _result16 THBaseServiceExistsResult
+	var _meta15 thrift.ResponseMeta
+	_meta15, _err = p.Client_().Call(ctx, "exists", &_args14, &_result16)
+	p.SetLastResponseMeta_(_meta15)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result16.Io != nil:
+		return _r, _result16.Io
+	}
 
-  return _result16.GetSuccess(), nil
+	return _result16.GetSuccess(), nil
 }
 
 // Parameters:
-//  - Table
-//  - Tget
+//   - Table
+//   - Tget
 func (p *THBaseServiceClient) Get(ctx context.Context, table []byte, tget *TGet) (_r *TResult_, _err error) {
-  var _args17 THBaseServiceGetArgs
-  _args17.Table = table
-  _args17.Tget = tget
-  var _result19 THBaseServiceGetResult
-  var _meta18 thrift.ResponseMeta
-  _meta18, _err = p.Client_().Call(ctx, "get", &_args17, &_result19)
-  p.SetLastResponseMeta_(_meta18)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result19.Io!= nil:
-    return _r, _result19.Io
-  }
+	var _args17 THBaseServiceGetArgs
+	_args17.Table = table
+	_args17.Tget = tget
+	var _result19 THBaseServiceGetResult
+	var _meta18 thrift.ResponseMeta
+	_meta18, _err = p.Client_().Call(ctx, "get", &_args17, &_result19)
+	p.SetLastResponseMeta_(_meta18)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result19.Io != nil:
+		return _r, _result19.Io
+	}
 
-  if _ret20 := _result19.GetSuccess(); _ret20 != nil {
-    return _ret20, nil
-  }
-  return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "get failed: unknown result")
+	if _ret20 := _result19.GetSuccess(); _ret20 != nil {
+		return _ret20, nil
+	}
+	return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "get failed: unknown result")
 }
 
 // Parameters:
-//  - Table
-//  - Tgets
+//   - Table
+//   - Tgets
 func (p *THBaseServiceClient) GetMultiple(ctx context.Context, table []byte, tgets []*TGet) (_r []*TResult_, _err error) {
-  var _args21 THBaseServiceGetMultipleArgs
-  _args21.Table = table
-  _args21.Tgets = tgets
-  var _result23 THBaseServiceGetMultipleResult
-  var _meta22 thrift.ResponseMeta
-  _meta22, _err = p.Client_().Call(ctx, "getMultiple", &_args21, &_result23)
-  p.SetLastResponseMeta_(_meta22)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result23.Io!= nil:
-    return _r, _result23.Io
-  }
+	var _args21 THBaseServiceGetMultipleArgs
+	_args21.Table = table
+	_args21.Tgets = tgets
+	var _result23 THBaseServiceGetMultipleResult
+	var _meta22 thrift.ResponseMeta
+	_meta22, _err = p.Client_().Call(ctx, "getMultiple", &_args21, &_result23)
+	p.SetLastResponseMeta_(_meta22)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result23.Io != nil:
+		return _r, _result23.Io
+	}
 
-  return _result23.GetSuccess(), nil
+	return _result23.GetSuccess(), nil
 }
 
 // Parameters:
-//  - Table
-//  - Tputs
+//   - Table
+//   - Tputs
 func (p *THBaseServiceClient) PutMultiple(ctx context.Context, table []byte, tputs []*TPut) (_err error) {
-  var _args24 THBaseServicePutMultipleArgs
-  _args24.Table = table
-  _args24.Tputs = tputs
-  var _result26 THBaseServicePutMultipleResult
-  var _meta25 thrift.ResponseMeta
-  _meta25, _err = p.Client_().Call(ctx, "putMultiple", &_args24, &_result26)
-  p.SetLastResponseMeta_(_meta25)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result26.Io!= nil:
-    return _result26.Io
-  }
+	var _args24 THBaseServicePutMultipleArgs
+	_args24.Table = table
+	_args24.Tputs = tputs
+	var _result26 THBaseServicePutMultipleResult
+	var _meta25 thrift.ResponseMeta
+	_meta25, _err = p.Client_().Call(ctx, "putMultiple", &_args24, &_result26)
+	p.SetLastResponseMeta_(_meta25)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result26.Io != nil:
+		return _result26.Io
+	}
 
-  return nil
+	return nil
 }
 
 // Parameters:
-//  - Table
-//  - Tdeletes
+//   - Table
+//   - Tdeletes
 func (p *THBaseServiceClient) DeleteMultiple(ctx context.Context, table []byte, tdeletes []*TDelete) (_r []*TDelete, _err error) {
-  var _args27 THBaseServiceDeleteMultipleArgs
-  _args27.Table = table
-  _args27.Tdeletes = tdeletes
-  var _result29 THBaseServiceDeleteMultipleResult
-  var _meta28 thrift.ResponseMeta
-  _meta28, _err = p.Client_().Call(ctx, "deleteMultiple", &_args27, &_result29)
-  p.SetLastResponseMeta_(_meta28)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result29.Io!= nil:
-    return _r, _result29.Io
-  }
+	var _args27 THBaseServiceDeleteMultipleArgs
+	_args27.Table = table
+	_args27.Tdeletes = tdeletes
+	var _result29 THBaseServiceDeleteMultipleResult
+	var _meta28 thrift.ResponseMeta
+	_meta28, _err = p.Client_().Call(ctx, "deleteMultiple", &_args27, &_result29)
+	p.SetLastResponseMeta_(_meta28)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result29.Io != nil:
+		return _r, _result29.Io
+	}
 
-  return _result29.GetSuccess(), nil
+	return _result29.GetSuccess(), nil
 }
 
 // Parameters:
-//  - Table
-//  - Tscan
+//   - Table
+//   - Tscan
 func (p *THBaseServiceClient) OpenScanner(ctx context.Context, table []byte, tscan *TScan) (_r int32, _err error) {
-  var _args30 THBaseServiceOpenScannerArgs
-  _args30.Table = table
-  _args30.Tscan = tscan
-  var _result32 THBaseServiceOpenScannerResult
-  var _meta31 thrift.ResponseMeta
-  _meta31, _err = p.Client_().Call(ctx, "openScanner", &_args30, &_result32)
-  p.SetLastResponseMeta_(_meta31)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result32.Io!= nil:
-    return _r, _result32.Io
-  }
+	var _args30 THBaseServiceOpenScannerArgs
+	_args30.Table = table
+	_args30.Tscan = tscan
+	var _result32 THBaseServiceOpenScannerResult
+	var _meta31 thrift.ResponseMeta
+	_meta31, _err = p.Client_().Call(ctx, "openScanner", &_args30, &_result32)
+	p.SetLastResponseMeta_(_meta31)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result32.Io != nil:
+		return _r, _result32.Io
+	}
 
-  return _result32.GetSuccess(), nil
+	return _result32.GetSuccess(), nil
 }
 
 // Parameters:
-//  - ScannerId
-//  - NumRows
+//   - ScannerId
+//   - NumRows
 func (p *THBaseServiceClient) GetScannerRows(ctx context.Context, scannerId int32, numRows int32) (_r []*TResult_, _err error) {
-  var _args33 THBaseServiceGetScannerRowsArgs
-  _args33.ScannerId = scannerId
-  _args33.NumRows = numRows
-  var _result35 THBaseServiceGetScannerRowsResult
-  var _meta34 thrift.ResponseMeta
-  _meta34, _err = p.Client_().Call(ctx, "getScannerRows", &_args33, &_result35)
-  p.SetLastResponseMeta_(_meta34)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result35.Io!= nil:
-    return _r, _result35.Io
-  case _result35.Ia!= nil:
-    return _r, _result35.Ia
-  }
+	var _args33 THBaseServiceGetScannerRowsArgs
+	_args33.ScannerId = scannerId
+	_args33.NumRows = numRows
+	var _result35 THBaseServiceGetScannerRowsResult
+	var _meta34 thrift.ResponseMeta
+	_meta34, _err = p.Client_().Call(ctx, "getScannerRows", &_args33, &_result35)
+	p.SetLastResponseMeta_(_meta34)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result35.Io != nil:
+		return _r, _result35.Io
+	case _result35.Ia != nil:
+		return _r, _result35.Ia
+	}
 
-  return _result35.GetSuccess(), nil
+	return _result35.GetSuccess(), nil
 }
 
 // Parameters:
-//  - ScannerId
+//   - ScannerId
 func (p *THBaseServiceClient) CloseScanner(ctx context.Context, scannerId int32) (_err error) {
-  var _args36 THBaseServiceCloseScannerArgs
-  _args36.ScannerId = scannerId
-  var _result38 THBaseServiceCloseScannerResult
-  var _meta37 thrift.ResponseMeta
-  _meta37, _err = p.Client_().Call(ctx, "closeScanner", &_args36, &_result38)
-  p.SetLastResponseMeta_(_meta37)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result38.Io!= nil:
-    return _result38.Io
-  case _result38.Ia!= nil:
-    return _result38.Ia
-  }
+	var _args36 THBaseServiceCloseScannerArgs
+	_args36.ScannerId = scannerId
+	var _result38 THBaseServiceCloseScannerResult
+	var _meta37 thrift.ResponseMeta
+	_meta37, _err = p.Client_().Call(ctx, "closeScanner", &_args36, &_result38)
+	p.SetLastResponseMeta_(_meta37)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result38.Io != nil:
+		return _result38.Io
+	case _result38.Ia != nil:
+		return _result38.Ia
+	}
 
-  return nil
+	return nil
 }
 
 // Parameters:
-//  - Table
-//  - TrowMutations
+//   - Table
+//   - TrowMutations
 func (p *THBaseServiceClient) MutateRow(ctx context.Context, table []byte, trowMutations *TRowMutations) (_err error) {
-  var _args39 THBaseServiceMutateRowArgs
-  _args39.Table = table
-  _args39.TrowMutations = trowMutations
-  var _result41 THBaseServiceMutateRowResult
-  var _meta40 thrift.ResponseMeta
-  _meta40, _err = p.Client_().Call(ctx, "mutateRow", &_args39, &_result41)
-  p.SetLastResponseMeta_(_meta40)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result41.Io!= nil:
-    return _result41.Io
-  }
+	var _args39 THBaseServiceMutateRowArgs
+	_args39.Table = table
+	_args39.TrowMutations = trowMutations
+	var _result41 THBaseServiceMutateRowResult
+	var _meta40 thrift.ResponseMeta
+	_meta40, _err = p.Client_().Call(ctx, "mutateRow", &_args39, &_result41)
+	p.SetLastResponseMeta_(_meta40)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result41.Io != nil:
+		return _result41.Io
+	}
 
-  return nil
+	return nil
 }
 
 // Parameters:
-//  - TableName
+//   - TableName
 func (p *THBaseServiceClient) TableExists(ctx context.Context, tableName *TTableName) (_r bool, _err error) {
-  var _args42 THBaseServiceTableExistsArgs
-  _args42.TableName = tableName
-  var _result44 THBaseServiceTableExistsResult
-  var _meta43 thrift.ResponseMeta
-  _meta43, _err = p.Client_().Call(ctx, "tableExists", &_args42, &_result44)
-  p.SetLastResponseMeta_(_meta43)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result44.Io!= nil:
-    return _r, _result44.Io
-  }
+	var _args42 THBaseServiceTableExistsArgs
+	_args42.TableName = tableName
+	var _result44 THBaseServiceTableExistsResult
+	var _meta43 thrift.ResponseMeta
+	_meta43, _err = p.Client_().Call(ctx, "tableExists", &_args42, &_result44)
+	p.SetLastResponseMeta_(_meta43)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result44.Io != nil:
+		return _r, _result44.Io
+	}
 
-  return _result44.GetSuccess(), nil
+	return _result44.GetSuccess(), nil
 }
 
 // Parameters:
-//  - Desc
-//  - SplitKeys
+//   - Desc
+//   - SplitKeys
 func (p *THBaseServiceClient) CreateTable(ctx context.Context, desc *TTableDescriptor, splitKeys [][]byte) (_err error) {
-  var _args45 THBaseServiceCreateTableArgs
-  _args45.Desc = desc
-  _args45.SplitKeys = splitKeys
-  var _result47 THBaseServiceCreateTableResult
-  var _meta46 thrift.ResponseMeta
-  _meta46, _err = p.Client_().Call(ctx, "createTable", &_args45, &_result47)
-  p.SetLastResponseMeta_(_meta46)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result47.Io!= nil:
-    return _result47.Io
-  }
+	var _args45 THBaseServiceCreateTableArgs
+	_args45.Desc = desc
+	_args45.SplitKeys = splitKeys
+	var _result47 THBaseServiceCreateTableResult
+	var _meta46 thrift.ResponseMeta
+	_meta46, _err = p.Client_().Call(ctx, "createTable", &_args45, &_result47)
+	p.SetLastResponseMeta_(_meta46)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result47.Io != nil:
+		return _result47.Io
+	}
 
-  return nil
+	return nil
 }
 
 // Parameters:
-//  - TableName
+//   - TableName
 func (p *THBaseServiceClient) DeleteTable(ctx context.Context, tableName *TTableName) (_err error) {
-  var _args48 THBaseServiceDeleteTableArgs
-  _args48.TableName = tableName
-  var _result50 THBaseServiceDeleteTableResult
-  var _meta49 thrift.ResponseMeta
-  _meta49, _err = p.Client_().Call(ctx, "deleteTable", &_args48, &_result50)
-  p.SetLastResponseMeta_(_meta49)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result50.Io!= nil:
-    return _result50.Io
-  }
+	var _args48 THBaseServiceDeleteTableArgs
+	_args48.TableName = tableName
+	var _result50 THBaseServiceDeleteTableResult
+	var _meta49 thrift.ResponseMeta
+	_meta49, _err = p.Client_().Call(ctx, "deleteTable", &_args48, &_result50)
+	p.SetLastResponseMeta_(_meta49)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result50.Io != nil:
+		return _result50.Io
+	}
 
-  return nil
+	return nil
 }
 
 // Parameters:
-//  - TableName
+//   - TableName
 func (p *THBaseServiceClient) DisableTable(ctx context.Context, tableName *TTableName) (_err error) {
-  var _args51 THBaseServiceDisableTableArgs
-  _args51.TableName = tableName
-  var _result53 THBaseServiceDisableTableResult
-  var _meta52 thrift.ResponseMeta
-  _meta52, _err = p.Client_().Call(ctx, "disableTable", &_args51, &_result53)
-  p.SetLastResponseMeta_(_meta52)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result53.Io!= nil:
-    return _result53.Io
-  }
+	var _args51 THBaseServiceDisableTableArgs
+	_args51.TableName = tableName
+	var _result53 THBaseServiceDisableTableResult
+	var _meta52 thrift.ResponseMeta
+	_meta52, _err = p.Client_().Call(ctx, "disableTable", &_args51, &_result53)
+	p.SetLastResponseMeta_(_meta52)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result53.Io != nil:
+		return _result53.Io
+	}
 
-  return nil
+	return nil
 }
 
 // Parameters:
-//  - NamespaceDesc
+//   - NamespaceDesc
 func (p *THBaseServiceClient) CreateNamespace(ctx context.Context, namespaceDesc *TNamespaceDescriptor) (_err error) {
-  var _args54 THBaseServiceCreateNamespaceArgs
-  _args54.NamespaceDesc = namespaceDesc
-  var _result56 THBaseServiceCreateNamespaceResult
-  var _meta55 thrift.ResponseMeta
-  _meta55, _err = p.Client_().Call(ctx, "createNamespace", &_args54, &_result56)
-  p.SetLastResponseMeta_(_meta55)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result56.Io!= nil:
-    return _result56.Io
-  }
+	var _args54 THBaseServiceCreateNamespaceArgs
+	_args54.NamespaceDesc = namespaceDesc
+	var _result56 THBaseServiceCreateNamespaceResult
+	var _meta55 thrift.ResponseMeta
+	_meta55, _err = p.Client_().Call(ctx, "createNamespace", &_args54, &_result56)
+	p.SetLastResponseMeta_(_meta55)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result56.Io != nil:
+		return _result56.Io
+	}
 
-  return nil
+	return nil
 }
 
 func (p *THBaseServiceClient) ListNamespaces(ctx context.Context) (_r []string, _err error) {
-  var _args57 THBaseServiceListNamespacesArgs
-  var _result59 THBaseServiceListNamespacesResult
-  var _meta58 thrift.ResponseMeta
-  _meta58, _err = p.Client_().Call(ctx, "listNamespaces", &_args57, &_result59)
-  p.SetLastResponseMeta_(_meta58)
-  if _err != nil {
-    return
-  }
-  switch {
-  case _result59.Io!= nil:
-    return _r, _result59.Io
-  }
+	var _args57 THBaseServiceListNamespacesArgs
+	var _result59 THBaseServiceListNamespacesResult
+	var _meta58 thrift.ResponseMeta
+	_meta58, _err = p.Client_().Call(ctx, "listNamespaces", &_args57, &_result59)
+	p.SetLastResponseMeta_(_meta58)
+	if _err != nil {
+		return
+	}
+	switch {
+	case _result59.Io != nil:
+		return _r, _result59.Io
+	}
 
-  return _result59.GetSuccess(), nil
+	return _result59.GetSuccess(), nil
 }
 
 type THBaseServiceProcessor struct {
-  processorMap map[string]thrift.TProcessorFunction
-  handler THBaseService
+	processorMap map[string]thrift.TProcessorFunction
+	handler      THBaseService
 }
 
 func (p *THBaseServiceProcessor) AddToProcessorMap(key string, processor thrift.TProcessorFunction) {
-  p.processorMap[key] = processor
+	p.processorMap[key] = processor
 }
 
 func (p *THBaseServiceProcessor) GetProcessorFunction(key string) (processor thrift.TProcessorFunction, ok bool) {
-  processor, ok = p.processorMap[key]
-  return processor, ok
+	processor, ok = p.processorMap[key]
+	return processor, ok
 }
 
 func (p *THBaseServiceProcessor) ProcessorMap() map[string]thrift.TProcessorFunction {
-  return p.processorMap
+	return p.processorMap
 }
 
 func NewTHBaseServiceProcessor(handler THBaseService) *THBaseServiceProcessor {
 
-  self60 := &THBaseServiceProcessor{handler:handler, processorMap:make(map[string]thrift.TProcessorFunction)}
-  self60.processorMap["exists"] = &tHBaseServiceProcessorExists{handler:handler}
-  self60.processorMap["get"] = &tHBaseServiceProcessorGet{handler:handler}
-  self60.processorMap["getMultiple"] = &tHBaseServiceProcessorGetMultiple{handler:handler}
-  self60.processorMap["putMultiple"] = &tHBaseServiceProcessorPutMultiple{handler:handler}
-  self60.processorMap["deleteMultiple"] = &tHBaseServiceProcessorDeleteMultiple{handler:handler}
-  self60.processorMap["openScanner"] = &tHBaseServiceProcessorOpenScanner{handler:handler}
-  self60.processorMap["getScannerRows"] = &tHBaseServiceProcessorGetScannerRows{handler:handler}
-  self60.processorMap["closeScanner"] = &tHBaseServiceProcessorCloseScanner{handler:handler}
-  self60.processorMap["mutateRow"] = &tHBaseServiceProcessorMutateRow{handler:handler}
-  self60.processorMap["tableExists"] = &tHBaseServiceProcessorTableExists{handler:handler}
-  self60.processorMap["createTable"] = &tHBaseServiceProcessorCreateTable{handler:handler}
-  self60.processorMap["deleteTable"] = &tHBaseServiceProcessorDeleteTable{handler:handler}
-  self60.processorMap["disableTable"] = &tHBaseServiceProcessorDisableTable{handler:handler}
-  self60.processorMap["createNamespace"] = &tHBaseServiceProcessorCreateNamespace{handler:handler}
-  self60.processorMap["listNamespaces"] = &tHBaseServiceProcessorListNamespaces{handler:handler}
-return self60
+	self60 := &THBaseServiceProcessor{handler: handler, processorMap: make(map[string]thrift.TProcessorFunction)}
+	self60.processorMap["exists"] = &tHBaseServiceProcessorExists{handler: handler}
+	self60.processorMap["get"] = &tHBaseServiceProcessorGet{handler: handler}
+	self60.processorMap["getMultiple"] = &tHBaseServiceProcessorGetMultiple{handler: handler}
+	self60.processorMap["putMultiple"] = &tHBaseServiceProcessorPutMultiple{handler: handler}
+	self60.processorMap["deleteMultiple"] = &tHBaseServiceProcessorDeleteMultiple{handler: handler}
+	self60.processorMap["openScanner"] = &tHBaseServiceProcessorOpenScanner{handler: handler}
+	self60.processorMap["getScannerRows"] = &tHBaseServiceProcessorGetScannerRows{handler: handler}
+	self60.processorMap["closeScanner"] = &tHBaseServiceProcessorCloseScanner{handler: handler}
+	self60.processorMap["mutateRow"] = &tHBaseServiceProcessorMutateRow{handler: handler}
+	self60.processorMap["tableExists"] = &tHBaseServiceProcessorTableExists{handler: handler}
+	self60.processorMap["createTable"] = &tHBaseServiceProcessorCreateTable{handler: handler}
+	self60.processorMap["deleteTable"] = &tHBaseServiceProcessorDeleteTable{handler: handler}
+	self60.processorMap["disableTable"] = &tHBaseServiceProcessorDisableTable{handler: handler}
+	self60.processorMap["createNamespace"] = &tHBaseServiceProcessorCreateNamespace{handler: handler}
+	self60.processorMap["listNamespaces"] = &tHBaseServiceProcessorListNamespaces{handler: handler}
+	return self60
 }
 
 func (p *THBaseServiceProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  name, _, seqId, err2 := iprot.ReadMessageBegin(ctx)
-  if err2 != nil { return false, thrift.WrapTException(err2) }
-  if processor, ok := p.GetProcessorFunction(name); ok {
-    return processor.Process(ctx, seqId, iprot, oprot)
-  }
-  iprot.Skip(ctx, thrift.STRUCT)
-  iprot.ReadMessageEnd(ctx)
-  x61 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function " + name)
-  oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-  x61.Write(ctx, oprot)
-  oprot.WriteMessageEnd(ctx)
-  oprot.Flush(ctx)
-  return false, x61
+	name, _, seqId, err2 := iprot.ReadMessageBegin(ctx)
+	if err2 != nil {
+		return false, thrift.WrapTException(err2)
+	}
+	if processor, ok := p.GetProcessorFunction(name); ok {
+		return processor.Process(ctx, seqId, iprot, oprot)
+	}
+	iprot.Skip(ctx, thrift.STRUCT)
+	iprot.ReadMessageEnd(ctx)
+	x61 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function "+name)
+	oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
+	x61.Write(ctx, oprot)
+	oprot.WriteMessageEnd(ctx)
+	oprot.Flush(ctx)
+	return false, x61
 
 }
 
 type tHBaseServiceProcessorExists struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorExists) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err62 error
-  args := THBaseServiceExistsArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "exists", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err62 error
+	args := THBaseServiceExistsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "exists", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceExistsResult{}
-  if retval, err2 := p.handler.Exists(ctx, args.Table, args.Tget); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing exists: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "exists", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err62 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-        _write_err62 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-        _write_err62 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-        _write_err62 = thrift.WrapTException(err2)
-      }
-      if _write_err62 != nil {
-        return false, thrift.WrapTException(_write_err62)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = &retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "exists", thrift.REPLY, seqId); err2 != nil {
-    _write_err62 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
-    _write_err62 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
-    _write_err62 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
-    _write_err62 = thrift.WrapTException(err2)
-  }
-  if _write_err62 != nil {
-    return false, thrift.WrapTException(_write_err62)
-  }
-  return true, err
+	result := THBaseServiceExistsResult{}
+	if retval, err2 := p.handler.Exists(ctx, args.Table, args.Tget); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc63 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing exists: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "exists", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc63.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
+				_write_err62 = thrift.WrapTException(err2)
+			}
+			if _write_err62 != nil {
+				return false, thrift.WrapTException(_write_err62)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "exists", thrift.REPLY, seqId); err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err62 == nil && err2 != nil {
+		_write_err62 = thrift.WrapTException(err2)
+	}
+	if _write_err62 != nil {
+		return false, thrift.WrapTException(_write_err62)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorGet struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err64 error
-  args := THBaseServiceGetArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "get", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err64 error
+	args := THBaseServiceGetArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "get", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceGetResult{}
-  if retval, err2 := p.handler.Get(ctx, args.Table, args.Tget); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing get: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err64 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-        _write_err64 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-        _write_err64 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-        _write_err64 = thrift.WrapTException(err2)
-      }
-      if _write_err64 != nil {
-        return false, thrift.WrapTException(_write_err64)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "get", thrift.REPLY, seqId); err2 != nil {
-    _write_err64 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
-    _write_err64 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
-    _write_err64 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
-    _write_err64 = thrift.WrapTException(err2)
-  }
-  if _write_err64 != nil {
-    return false, thrift.WrapTException(_write_err64)
-  }
-  return true, err
+	result := THBaseServiceGetResult{}
+	if retval, err2 := p.handler.Get(ctx, args.Table, args.Tget); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc65 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing get: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "get", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc65.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
+				_write_err64 = thrift.WrapTException(err2)
+			}
+			if _write_err64 != nil {
+				return false, thrift.WrapTException(_write_err64)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "get", thrift.REPLY, seqId); err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err64 == nil && err2 != nil {
+		_write_err64 = thrift.WrapTException(err2)
+	}
+	if _write_err64 != nil {
+		return false, thrift.WrapTException(_write_err64)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorGetMultiple struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorGetMultiple) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err66 error
-  args := THBaseServiceGetMultipleArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "getMultiple", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err66 error
+	args := THBaseServiceGetMultipleArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "getMultiple", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceGetMultipleResult{}
-  if retval, err2 := p.handler.GetMultiple(ctx, args.Table, args.Tgets); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMultiple: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "getMultiple", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err66 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-        _write_err66 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-        _write_err66 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-        _write_err66 = thrift.WrapTException(err2)
-      }
-      if _write_err66 != nil {
-        return false, thrift.WrapTException(_write_err66)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "getMultiple", thrift.REPLY, seqId); err2 != nil {
-    _write_err66 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
-    _write_err66 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
-    _write_err66 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
-    _write_err66 = thrift.WrapTException(err2)
-  }
-  if _write_err66 != nil {
-    return false, thrift.WrapTException(_write_err66)
-  }
-  return true, err
+	result := THBaseServiceGetMultipleResult{}
+	if retval, err2 := p.handler.GetMultiple(ctx, args.Table, args.Tgets); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc67 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getMultiple: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "getMultiple", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc67.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+				_write_err66 = thrift.WrapTException(err2)
+			}
+			if _write_err66 != nil {
+				return false, thrift.WrapTException(_write_err66)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "getMultiple", thrift.REPLY, seqId); err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err66 == nil && err2 != nil {
+		_write_err66 = thrift.WrapTException(err2)
+	}
+	if _write_err66 != nil {
+		return false, thrift.WrapTException(_write_err66)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorPutMultiple struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorPutMultiple) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err68 error
-  args := THBaseServicePutMultipleArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "putMultiple", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err68 error
+	args := THBaseServicePutMultipleArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "putMultiple", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServicePutMultipleResult{}
-  if err2 := p.handler.PutMultiple(ctx, args.Table, args.Tputs); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing putMultiple: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "putMultiple", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err68 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-        _write_err68 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-        _write_err68 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-        _write_err68 = thrift.WrapTException(err2)
-      }
-      if _write_err68 != nil {
-        return false, thrift.WrapTException(_write_err68)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "putMultiple", thrift.REPLY, seqId); err2 != nil {
-    _write_err68 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
-    _write_err68 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
-    _write_err68 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
-    _write_err68 = thrift.WrapTException(err2)
-  }
-  if _write_err68 != nil {
-    return false, thrift.WrapTException(_write_err68)
-  }
-  return true, err
+	result := THBaseServicePutMultipleResult{}
+	if err2 := p.handler.PutMultiple(ctx, args.Table, args.Tputs); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc69 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing putMultiple: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "putMultiple", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc69.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+				_write_err68 = thrift.WrapTException(err2)
+			}
+			if _write_err68 != nil {
+				return false, thrift.WrapTException(_write_err68)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "putMultiple", thrift.REPLY, seqId); err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err68 == nil && err2 != nil {
+		_write_err68 = thrift.WrapTException(err2)
+	}
+	if _write_err68 != nil {
+		return false, thrift.WrapTException(_write_err68)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorDeleteMultiple struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorDeleteMultiple) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err70 error
-  args := THBaseServiceDeleteMultipleArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "deleteMultiple", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err70 error
+	args := THBaseServiceDeleteMultipleArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "deleteMultiple", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceDeleteMultipleResult{}
-  if retval, err2 := p.handler.DeleteMultiple(ctx, args.Table, args.Tdeletes); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing deleteMultiple: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "deleteMultiple", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err70 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-        _write_err70 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-        _write_err70 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-        _write_err70 = thrift.WrapTException(err2)
-      }
-      if _write_err70 != nil {
-        return false, thrift.WrapTException(_write_err70)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "deleteMultiple", thrift.REPLY, seqId); err2 != nil {
-    _write_err70 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
-    _write_err70 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
-    _write_err70 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
-    _write_err70 = thrift.WrapTException(err2)
-  }
-  if _write_err70 != nil {
-    return false, thrift.WrapTException(_write_err70)
-  }
-  return true, err
+	result := THBaseServiceDeleteMultipleResult{}
+	if retval, err2 := p.handler.DeleteMultiple(ctx, args.Table, args.Tdeletes); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc71 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing deleteMultiple: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "deleteMultiple", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc71.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+				_write_err70 = thrift.WrapTException(err2)
+			}
+			if _write_err70 != nil {
+				return false, thrift.WrapTException(_write_err70)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "deleteMultiple", thrift.REPLY, seqId); err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err70 == nil && err2 != nil {
+		_write_err70 = thrift.WrapTException(err2)
+	}
+	if _write_err70 != nil {
+		return false, thrift.WrapTException(_write_err70)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorOpenScanner struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorOpenScanner) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err72 error
-  args := THBaseServiceOpenScannerArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "openScanner", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err72 error
+	args := THBaseServiceOpenScannerArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "openScanner", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceOpenScannerResult{}
-  if retval, err2 := p.handler.OpenScanner(ctx, args.Table, args.Tscan); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing openScanner: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "openScanner", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err72 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-        _write_err72 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-        _write_err72 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-        _write_err72 = thrift.WrapTException(err2)
-      }
-      if _write_err72 != nil {
-        return false, thrift.WrapTException(_write_err72)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = &retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "openScanner", thrift.REPLY, seqId); err2 != nil {
-    _write_err72 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
-    _write_err72 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
-    _write_err72 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
-    _write_err72 = thrift.WrapTException(err2)
-  }
-  if _write_err72 != nil {
-    return false, thrift.WrapTException(_write_err72)
-  }
-  return true, err
+	result := THBaseServiceOpenScannerResult{}
+	if retval, err2 := p.handler.OpenScanner(ctx, args.Table, args.Tscan); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc73 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing openScanner: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "openScanner", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc73.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+				_write_err72 = thrift.WrapTException(err2)
+			}
+			if _write_err72 != nil {
+				return false, thrift.WrapTException(_write_err72)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "openScanner", thrift.REPLY, seqId); err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err72 == nil && err2 != nil {
+		_write_err72 = thrift.WrapTException(err2)
+	}
+	if _write_err72 != nil {
+		return false, thrift.WrapTException(_write_err72)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorGetScannerRows struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorGetScannerRows) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err74 error
-  args := THBaseServiceGetScannerRowsArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "getScannerRows", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err74 error
+	args := THBaseServiceGetScannerRowsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "getScannerRows", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceGetScannerRowsResult{}
-  if retval, err2 := p.handler.GetScannerRows(ctx, args.ScannerId, args.NumRows); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    case *TIllegalArgument:
-      result.Ia = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getScannerRows: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "getScannerRows", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err74 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-        _write_err74 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-        _write_err74 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-        _write_err74 = thrift.WrapTException(err2)
-      }
-      if _write_err74 != nil {
-        return false, thrift.WrapTException(_write_err74)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "getScannerRows", thrift.REPLY, seqId); err2 != nil {
-    _write_err74 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
-    _write_err74 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
-    _write_err74 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
-    _write_err74 = thrift.WrapTException(err2)
-  }
-  if _write_err74 != nil {
-    return false, thrift.WrapTException(_write_err74)
-  }
-  return true, err
+	result := THBaseServiceGetScannerRowsResult{}
+	if retval, err2 := p.handler.GetScannerRows(ctx, args.ScannerId, args.NumRows); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		case *TIllegalArgument:
+			result.Ia = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc75 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing getScannerRows: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "getScannerRows", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc75.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
+				_write_err74 = thrift.WrapTException(err2)
+			}
+			if _write_err74 != nil {
+				return false, thrift.WrapTException(_write_err74)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "getScannerRows", thrift.REPLY, seqId); err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err74 == nil && err2 != nil {
+		_write_err74 = thrift.WrapTException(err2)
+	}
+	if _write_err74 != nil {
+		return false, thrift.WrapTException(_write_err74)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorCloseScanner struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorCloseScanner) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err76 error
-  args := THBaseServiceCloseScannerArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "closeScanner", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err76 error
+	args := THBaseServiceCloseScannerArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "closeScanner", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceCloseScannerResult{}
-  if err2 := p.handler.CloseScanner(ctx, args.ScannerId); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    case *TIllegalArgument:
-      result.Ia = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing closeScanner: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "closeScanner", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err76 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-        _write_err76 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-        _write_err76 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-        _write_err76 = thrift.WrapTException(err2)
-      }
-      if _write_err76 != nil {
-        return false, thrift.WrapTException(_write_err76)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "closeScanner", thrift.REPLY, seqId); err2 != nil {
-    _write_err76 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
-    _write_err76 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
-    _write_err76 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
-    _write_err76 = thrift.WrapTException(err2)
-  }
-  if _write_err76 != nil {
-    return false, thrift.WrapTException(_write_err76)
-  }
-  return true, err
+	result := THBaseServiceCloseScannerResult{}
+	if err2 := p.handler.CloseScanner(ctx, args.ScannerId); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		case *TIllegalArgument:
+			result.Ia = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc77 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing closeScanner: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "closeScanner", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc77.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
+				_write_err76 = thrift.WrapTException(err2)
+			}
+			if _write_err76 != nil {
+				return false, thrift.WrapTException(_write_err76)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "closeScanner", thrift.REPLY, seqId); err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err76 == nil && err2 != nil {
+		_write_err76 = thrift.WrapTException(err2)
+	}
+	if _write_err76 != nil {
+		return false, thrift.WrapTException(_write_err76)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorMutateRow struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorMutateRow) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err78 error
-  args := THBaseServiceMutateRowArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "mutateRow", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err78 error
+	args := THBaseServiceMutateRowArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "mutateRow", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceMutateRowResult{}
-  if err2 := p.handler.MutateRow(ctx, args.Table, args.TrowMutations); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mutateRow: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "mutateRow", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err78 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-        _write_err78 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-        _write_err78 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-        _write_err78 = thrift.WrapTException(err2)
-      }
-      if _write_err78 != nil {
-        return false, thrift.WrapTException(_write_err78)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "mutateRow", thrift.REPLY, seqId); err2 != nil {
-    _write_err78 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
-    _write_err78 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
-    _write_err78 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
-    _write_err78 = thrift.WrapTException(err2)
-  }
-  if _write_err78 != nil {
-    return false, thrift.WrapTException(_write_err78)
-  }
-  return true, err
+	result := THBaseServiceMutateRowResult{}
+	if err2 := p.handler.MutateRow(ctx, args.Table, args.TrowMutations); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc79 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mutateRow: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "mutateRow", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc79.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
+				_write_err78 = thrift.WrapTException(err2)
+			}
+			if _write_err78 != nil {
+				return false, thrift.WrapTException(_write_err78)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "mutateRow", thrift.REPLY, seqId); err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err78 == nil && err2 != nil {
+		_write_err78 = thrift.WrapTException(err2)
+	}
+	if _write_err78 != nil {
+		return false, thrift.WrapTException(_write_err78)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorTableExists struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorTableExists) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err80 error
-  args := THBaseServiceTableExistsArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "tableExists", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err80 error
+	args := THBaseServiceTableExistsArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "tableExists", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceTableExistsResult{}
-  if retval, err2 := p.handler.TableExists(ctx, args.TableName); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing tableExists: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "tableExists", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err80 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
-        _write_err80 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
-        _write_err80 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
-        _write_err80 = thrift.WrapTException(err2)
-      }
-      if _write_err80 != nil {
-        return false, thrift.WrapTException(_write_err80)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = &retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "tableExists", thrift.REPLY, seqId); err2 != nil {
-    _write_err80 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
-    _write_err80 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
-    _write_err80 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
-    _write_err80 = thrift.WrapTException(err2)
-  }
-  if _write_err80 != nil {
-    return false, thrift.WrapTException(_write_err80)
-  }
-  return true, err
+	result := THBaseServiceTableExistsResult{}
+	if retval, err2 := p.handler.TableExists(ctx, args.TableName); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc81 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing tableExists: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "tableExists", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc81.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+				_write_err80 = thrift.WrapTException(err2)
+			}
+			if _write_err80 != nil {
+				return false, thrift.WrapTException(_write_err80)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = &retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "tableExists", thrift.REPLY, seqId); err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err80 == nil && err2 != nil {
+		_write_err80 = thrift.WrapTException(err2)
+	}
+	if _write_err80 != nil {
+		return false, thrift.WrapTException(_write_err80)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorCreateTable struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorCreateTable) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err82 error
-  args := THBaseServiceCreateTableArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "createTable", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err82 error
+	args := THBaseServiceCreateTableArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "createTable", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceCreateTableResult{}
-  if err2 := p.handler.CreateTable(ctx, args.Desc, args.SplitKeys); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTable: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "createTable", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err82 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
-        _write_err82 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
-        _write_err82 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
-        _write_err82 = thrift.WrapTException(err2)
-      }
-      if _write_err82 != nil {
-        return false, thrift.WrapTException(_write_err82)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "createTable", thrift.REPLY, seqId); err2 != nil {
-    _write_err82 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
-    _write_err82 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
-    _write_err82 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
-    _write_err82 = thrift.WrapTException(err2)
-  }
-  if _write_err82 != nil {
-    return false, thrift.WrapTException(_write_err82)
-  }
-  return true, err
+	result := THBaseServiceCreateTableResult{}
+	if err2 := p.handler.CreateTable(ctx, args.Desc, args.SplitKeys); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc83 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createTable: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "createTable", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc83.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+				_write_err82 = thrift.WrapTException(err2)
+			}
+			if _write_err82 != nil {
+				return false, thrift.WrapTException(_write_err82)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "createTable", thrift.REPLY, seqId); err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err82 == nil && err2 != nil {
+		_write_err82 = thrift.WrapTException(err2)
+	}
+	if _write_err82 != nil {
+		return false, thrift.WrapTException(_write_err82)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorDeleteTable struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorDeleteTable) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err84 error
-  args := THBaseServiceDeleteTableArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "deleteTable", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err84 error
+	args := THBaseServiceDeleteTableArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "deleteTable", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceDeleteTableResult{}
-  if err2 := p.handler.DeleteTable(ctx, args.TableName); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing deleteTable: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "deleteTable", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err84 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
-        _write_err84 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
-        _write_err84 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
-        _write_err84 = thrift.WrapTException(err2)
-      }
-      if _write_err84 != nil {
-        return false, thrift.WrapTException(_write_err84)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "deleteTable", thrift.REPLY, seqId); err2 != nil {
-    _write_err84 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
-    _write_err84 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
-    _write_err84 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
-    _write_err84 = thrift.WrapTException(err2)
-  }
-  if _write_err84 != nil {
-    return false, thrift.WrapTException(_write_err84)
-  }
-  return true, err
+	result := THBaseServiceDeleteTableResult{}
+	if err2 := p.handler.DeleteTable(ctx, args.TableName); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc85 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing deleteTable: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "deleteTable", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc85.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+				_write_err84 = thrift.WrapTException(err2)
+			}
+			if _write_err84 != nil {
+				return false, thrift.WrapTException(_write_err84)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "deleteTable", thrift.REPLY, seqId); err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err84 == nil && err2 != nil {
+		_write_err84 = thrift.WrapTException(err2)
+	}
+	if _write_err84 != nil {
+		return false, thrift.WrapTException(_write_err84)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorDisableTable struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorDisableTable) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err86 error
-  args := THBaseServiceDisableTableArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "disableTable", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err86 error
+	args := THBaseServiceDisableTableArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "disableTable", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceDisableTableResult{}
-  if err2 := p.handler.DisableTable(ctx, args.TableName); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc87 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing disableTable: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "disableTable", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err86 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc87.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
-        _write_err86 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
-        _write_err86 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
-        _write_err86 = thrift.WrapTException(err2)
-      }
-      if _write_err86 != nil {
-        return false, thrift.WrapTException(_write_err86)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "disableTable", thrift.REPLY, seqId); err2 != nil {
-    _write_err86 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
-    _write_err86 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
-    _write_err86 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
-    _write_err86 = thrift.WrapTException(err2)
-  }
-  if _write_err86 != nil {
-    return false, thrift.WrapTException(_write_err86)
-  }
-  return true, err
+	result := THBaseServiceDisableTableResult{}
+	if err2 := p.handler.DisableTable(ctx, args.TableName); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc87 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing disableTable: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "disableTable", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc87.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
+				_write_err86 = thrift.WrapTException(err2)
+			}
+			if _write_err86 != nil {
+				return false, thrift.WrapTException(_write_err86)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "disableTable", thrift.REPLY, seqId); err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err86 == nil && err2 != nil {
+		_write_err86 = thrift.WrapTException(err2)
+	}
+	if _write_err86 != nil {
+		return false, thrift.WrapTException(_write_err86)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorCreateNamespace struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorCreateNamespace) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err88 error
-  args := THBaseServiceCreateNamespaceArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "createNamespace", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err88 error
+	args := THBaseServiceCreateNamespaceArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "createNamespace", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceCreateNamespaceResult{}
-  if err2 := p.handler.CreateNamespace(ctx, args.NamespaceDesc); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createNamespace: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "createNamespace", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err88 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-        _write_err88 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-        _write_err88 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-        _write_err88 = thrift.WrapTException(err2)
-      }
-      if _write_err88 != nil {
-        return false, thrift.WrapTException(_write_err88)
-      }
-      return true, err
-    }
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "createNamespace", thrift.REPLY, seqId); err2 != nil {
-    _write_err88 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
-    _write_err88 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
-    _write_err88 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
-    _write_err88 = thrift.WrapTException(err2)
-  }
-  if _write_err88 != nil {
-    return false, thrift.WrapTException(_write_err88)
-  }
-  return true, err
+	result := THBaseServiceCreateNamespaceResult{}
+	if err2 := p.handler.CreateNamespace(ctx, args.NamespaceDesc); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc89 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing createNamespace: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "createNamespace", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc89.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
+				_write_err88 = thrift.WrapTException(err2)
+			}
+			if _write_err88 != nil {
+				return false, thrift.WrapTException(_write_err88)
+			}
+			return true, err
+		}
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "createNamespace", thrift.REPLY, seqId); err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err88 == nil && err2 != nil {
+		_write_err88 = thrift.WrapTException(err2)
+	}
+	if _write_err88 != nil {
+		return false, thrift.WrapTException(_write_err88)
+	}
+	return true, err
 }
 
 type tHBaseServiceProcessorListNamespaces struct {
-  handler THBaseService
+	handler THBaseService
 }
 
 func (p *tHBaseServiceProcessorListNamespaces) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err90 error
-  args := THBaseServiceListNamespacesArgs{}
-  if err2 := args.Read(ctx, iprot); err2 != nil {
-    iprot.ReadMessageEnd(ctx)
-    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
-    oprot.WriteMessageBegin(ctx, "listNamespaces", thrift.EXCEPTION, seqId)
-    x.Write(ctx, oprot)
-    oprot.WriteMessageEnd(ctx)
-    oprot.Flush(ctx)
-    return false, thrift.WrapTException(err2)
-  }
-  iprot.ReadMessageEnd(ctx)
+	var _write_err90 error
+	args := THBaseServiceListNamespacesArgs{}
+	if err2 := args.Read(ctx, iprot); err2 != nil {
+		iprot.ReadMessageEnd(ctx)
+		x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+		oprot.WriteMessageBegin(ctx, "listNamespaces", thrift.EXCEPTION, seqId)
+		x.Write(ctx, oprot)
+		oprot.WriteMessageEnd(ctx)
+		oprot.Flush(ctx)
+		return false, thrift.WrapTException(err2)
+	}
+	iprot.ReadMessageEnd(ctx)
 
-  tickerCancel := func() {}
-  // Start a goroutine to do server side connectivity check.
-  if thrift.ServerConnectivityCheckInterval > 0 {
-    var cancel context.CancelFunc
-    ctx, cancel = context.WithCancel(ctx)
-    defer cancel()
-    var tickerCtx context.Context
-    tickerCtx, tickerCancel = context.WithCancel(context.Background())
-    defer tickerCancel()
-    go func(ctx context.Context, cancel context.CancelFunc) {
-      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
-      defer ticker.Stop()
-      for {
-        select {
-        case <-ctx.Done():
-          return
-        case <-ticker.C:
-          if !iprot.Transport().IsOpen() {
-            cancel()
-            return
-          }
-        }
-      }
-    }(tickerCtx, cancel)
-  }
+	tickerCancel := func() {}
+	// Start a goroutine to do server side connectivity check.
+	if thrift.ServerConnectivityCheckInterval > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		var tickerCtx context.Context
+		tickerCtx, tickerCancel = context.WithCancel(context.Background())
+		defer tickerCancel()
+		go func(ctx context.Context, cancel context.CancelFunc) {
+			ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if !iprot.Transport().IsOpen() {
+						cancel()
+						return
+					}
+				}
+			}
+		}(tickerCtx, cancel)
+	}
 
-  result := THBaseServiceListNamespacesResult{}
-  if retval, err2 := p.handler.ListNamespaces(ctx); err2 != nil {
-    tickerCancel()
-    err = thrift.WrapTException(err2)
-    switch v := err2.(type) {
-    case *TIOError:
-      result.Io = v
-    default:
-      if errors.Is(err2, thrift.ErrAbandonRequest) {
-        return false, thrift.WrapTException(err2)
-      }
-      _exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listNamespaces: " + err2.Error())
-      if err2 := oprot.WriteMessageBegin(ctx, "listNamespaces", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err90 = thrift.WrapTException(err2)
-      }
-      if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-        _write_err90 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-        _write_err90 = thrift.WrapTException(err2)
-      }
-      if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-        _write_err90 = thrift.WrapTException(err2)
-      }
-      if _write_err90 != nil {
-        return false, thrift.WrapTException(_write_err90)
-      }
-      return true, err
-    }
-  } else {
-    result.Success = retval
-  }
-  tickerCancel()
-  if err2 := oprot.WriteMessageBegin(ctx, "listNamespaces", thrift.REPLY, seqId); err2 != nil {
-    _write_err90 = thrift.WrapTException(err2)
-  }
-  if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
-    _write_err90 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
-    _write_err90 = thrift.WrapTException(err2)
-  }
-  if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
-    _write_err90 = thrift.WrapTException(err2)
-  }
-  if _write_err90 != nil {
-    return false, thrift.WrapTException(_write_err90)
-  }
-  return true, err
+	result := THBaseServiceListNamespacesResult{}
+	if retval, err2 := p.handler.ListNamespaces(ctx); err2 != nil {
+		tickerCancel()
+		err = thrift.WrapTException(err2)
+		switch v := err2.(type) {
+		case *TIOError:
+			result.Io = v
+		default:
+			if errors.Is(err2, thrift.ErrAbandonRequest) {
+				return false, thrift.WrapTException(err2)
+			}
+			_exc91 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing listNamespaces: "+err2.Error())
+			if err2 := oprot.WriteMessageBegin(ctx, "listNamespaces", thrift.EXCEPTION, seqId); err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
+			}
+			if err2 := _exc91.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
+			}
+			if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
+				_write_err90 = thrift.WrapTException(err2)
+			}
+			if _write_err90 != nil {
+				return false, thrift.WrapTException(_write_err90)
+			}
+			return true, err
+		}
+	} else {
+		result.Success = retval
+	}
+	tickerCancel()
+	if err2 := oprot.WriteMessageBegin(ctx, "listNamespaces", thrift.REPLY, seqId); err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
+	}
+	if err2 := result.Write(ctx, oprot); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.WriteMessageEnd(ctx); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
+	}
+	if err2 := oprot.Flush(ctx); _write_err90 == nil && err2 != nil {
+		_write_err90 = thrift.WrapTException(err2)
+	}
+	if _write_err90 != nil {
+		return false, thrift.WrapTException(_write_err90)
+	}
+	return true, err
 }
-
 
 // HELPER FUNCTIONS AND STRUCTURES
 
 // Attributes:
-//  - Table
-//  - Tget
+//   - Table
+//   - Tget
 type THBaseServiceExistsArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  Tget *TGet `thrift:"tget,2,required" db:"tget" json:"tget"`
+	Table []byte `thrift:"table,1,required" db:"table" json:"table"`
+	Tget  *TGet  `thrift:"tget,2,required" db:"tget" json:"tget"`
 }
 
 func NewTHBaseServiceExistsArgs() *THBaseServiceExistsArgs {
-  return &THBaseServiceExistsArgs{}
+	return &THBaseServiceExistsArgs{}
 }
-
 
 func (p *THBaseServiceExistsArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
+
 var THBaseServiceExistsArgs_Tget_DEFAULT *TGet
+
 func (p *THBaseServiceExistsArgs) GetTget() *TGet {
-  if !p.IsSetTget() {
-    return THBaseServiceExistsArgs_Tget_DEFAULT
-  }
-return p.Tget
+	if !p.IsSetTget() {
+		return THBaseServiceExistsArgs_Tget_DEFAULT
+	}
+	return p.Tget
 }
 func (p *THBaseServiceExistsArgs) IsSetTget() bool {
-  return p.Tget != nil
+	return p.Tget != nil
 }
 
 func (p *THBaseServiceExistsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTget bool = false;
+	var issetTable bool = false
+	var issetTget bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTget = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTget{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tget is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTget = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTget {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tget is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceExistsArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServiceExistsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceExistsArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Tget = &TGet{}
-  if err := p.Tget.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Tget), err)
-  }
-  return nil
+func (p *THBaseServiceExistsArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Tget = &TGet{}
+	if err := p.Tget.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Tget), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceExistsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "exists_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "exists_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceExistsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceExistsArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tget", thrift.STRUCT, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tget: ", p), err) }
-  if err := p.Tget.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Tget), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tget: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tget", thrift.STRUCT, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tget: ", p), err)
+	}
+	if err := p.Tget.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Tget), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tget: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceExistsArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceExistsArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceExistsArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceExistsResult struct {
-  Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success *bool     `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceExistsResult() *THBaseServiceExistsResult {
-  return &THBaseServiceExistsResult{}
+	return &THBaseServiceExistsResult{}
 }
 
 var THBaseServiceExistsResult_Success_DEFAULT bool
+
 func (p *THBaseServiceExistsResult) GetSuccess() bool {
-  if !p.IsSetSuccess() {
-    return THBaseServiceExistsResult_Success_DEFAULT
-  }
-return *p.Success
+	if !p.IsSetSuccess() {
+		return THBaseServiceExistsResult_Success_DEFAULT
+	}
+	return *p.Success
 }
+
 var THBaseServiceExistsResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceExistsResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceExistsResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceExistsResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceExistsResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceExistsResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceExistsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceExistsResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 0: ", err)
-} else {
-  p.Success = &v
-}
-  return nil
+func (p *THBaseServiceExistsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
 }
 
-func (p *THBaseServiceExistsResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceExistsResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceExistsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "exists_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "exists_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceExistsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceExistsResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceExistsResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceExistsResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceExistsResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Table
-//  - Tget
+//   - Table
+//   - Tget
 type THBaseServiceGetArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  Tget *TGet `thrift:"tget,2,required" db:"tget" json:"tget"`
+	Table []byte `thrift:"table,1,required" db:"table" json:"table"`
+	Tget  *TGet  `thrift:"tget,2,required" db:"tget" json:"tget"`
 }
 
 func NewTHBaseServiceGetArgs() *THBaseServiceGetArgs {
-  return &THBaseServiceGetArgs{}
+	return &THBaseServiceGetArgs{}
 }
-
 
 func (p *THBaseServiceGetArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
+
 var THBaseServiceGetArgs_Tget_DEFAULT *TGet
+
 func (p *THBaseServiceGetArgs) GetTget() *TGet {
-  if !p.IsSetTget() {
-    return THBaseServiceGetArgs_Tget_DEFAULT
-  }
-return p.Tget
+	if !p.IsSetTget() {
+		return THBaseServiceGetArgs_Tget_DEFAULT
+	}
+	return p.Tget
 }
 func (p *THBaseServiceGetArgs) IsSetTget() bool {
-  return p.Tget != nil
+	return p.Tget != nil
 }
 
 func (p *THBaseServiceGetArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTget bool = false;
+	var issetTable bool = false
+	var issetTget bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTget = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTget{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tget is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTget = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTget {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tget is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServiceGetArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Tget = &TGet{}
-  if err := p.Tget.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Tget), err)
-  }
-  return nil
+func (p *THBaseServiceGetArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Tget = &TGet{}
+	if err := p.Tget.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Tget), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "get_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "get_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceGetArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tget", thrift.STRUCT, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tget: ", p), err) }
-  if err := p.Tget.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Tget), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tget: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tget", thrift.STRUCT, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tget: ", p), err)
+	}
+	if err := p.Tget.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Tget), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tget: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceGetArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceGetArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceGetArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceGetResult struct {
-  Success *TResult_ `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success *TResult_ `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceGetResult() *THBaseServiceGetResult {
-  return &THBaseServiceGetResult{}
+	return &THBaseServiceGetResult{}
 }
 
 var THBaseServiceGetResult_Success_DEFAULT *TResult_
+
 func (p *THBaseServiceGetResult) GetSuccess() *TResult_ {
-  if !p.IsSetSuccess() {
-    return THBaseServiceGetResult_Success_DEFAULT
-  }
-return p.Success
+	if !p.IsSetSuccess() {
+		return THBaseServiceGetResult_Success_DEFAULT
+	}
+	return p.Success
 }
+
 var THBaseServiceGetResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceGetResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceGetResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceGetResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceGetResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceGetResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceGetResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Success = &TResult_{}
-  if err := p.Success.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
-  }
-  return nil
+func (p *THBaseServiceGetResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Success = &TResult_{}
+	if err := p.Success.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceGetResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "get_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "get_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := p.Success.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := p.Success.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceGetResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceGetResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Table
-//  - Tgets
+//   - Table
+//   - Tgets
 type THBaseServiceGetMultipleArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  Tgets []*TGet `thrift:"tgets,2,required" db:"tgets" json:"tgets"`
+	Table []byte  `thrift:"table,1,required" db:"table" json:"table"`
+	Tgets []*TGet `thrift:"tgets,2,required" db:"tgets" json:"tgets"`
 }
 
 func NewTHBaseServiceGetMultipleArgs() *THBaseServiceGetMultipleArgs {
-  return &THBaseServiceGetMultipleArgs{}
+	return &THBaseServiceGetMultipleArgs{}
 }
 
-
 func (p *THBaseServiceGetMultipleArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
 
 func (p *THBaseServiceGetMultipleArgs) GetTgets() []*TGet {
-  return p.Tgets
+	return p.Tgets
 }
 func (p *THBaseServiceGetMultipleArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTgets bool = false;
+	var issetTable bool = false
+	var issetTgets bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTgets = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTgets{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tgets is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTgets = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTgets {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tgets is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetMultipleArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServiceGetMultipleArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetMultipleArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TGet, 0, size)
-  p.Tgets =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem92 := &TGet{}
-    if err := _elem92.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem92), err)
-    }
-    p.Tgets = append(p.Tgets, _elem92)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceGetMultipleArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TGet, 0, size)
+	p.Tgets = tSlice
+	for i := 0; i < size; i++ {
+		_elem92 := &TGet{}
+		if err := _elem92.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem92), err)
+		}
+		p.Tgets = append(p.Tgets, _elem92)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetMultipleArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "getMultiple_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "getMultiple_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetMultipleArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceGetMultipleArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tgets", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tgets: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Tgets)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.Tgets {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tgets: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tgets", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tgets: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Tgets)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Tgets {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tgets: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceGetMultipleArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceGetMultipleArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceGetMultipleArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceGetMultipleResult struct {
-  Success []*TResult_ `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success []*TResult_ `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError   `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceGetMultipleResult() *THBaseServiceGetMultipleResult {
-  return &THBaseServiceGetMultipleResult{}
+	return &THBaseServiceGetMultipleResult{}
 }
 
 var THBaseServiceGetMultipleResult_Success_DEFAULT []*TResult_
 
 func (p *THBaseServiceGetMultipleResult) GetSuccess() []*TResult_ {
-  return p.Success
+	return p.Success
 }
+
 var THBaseServiceGetMultipleResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceGetMultipleResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceGetMultipleResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceGetMultipleResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceGetMultipleResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceGetMultipleResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceGetMultipleResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetMultipleResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TResult_, 0, size)
-  p.Success =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem93 := &TResult_{}
-    if err := _elem93.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem93), err)
-    }
-    p.Success = append(p.Success, _elem93)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceGetMultipleResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TResult_, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		_elem93 := &TResult_{}
+		if err := _elem93.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem93), err)
+		}
+		p.Success = append(p.Success, _elem93)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetMultipleResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceGetMultipleResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetMultipleResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "getMultiple_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "getMultiple_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetMultipleResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Success {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetMultipleResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetMultipleResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceGetMultipleResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceGetMultipleResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Table
-//  - Tputs
+//   - Table
+//   - Tputs
 type THBaseServicePutMultipleArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  Tputs []*TPut `thrift:"tputs,2,required" db:"tputs" json:"tputs"`
+	Table []byte  `thrift:"table,1,required" db:"table" json:"table"`
+	Tputs []*TPut `thrift:"tputs,2,required" db:"tputs" json:"tputs"`
 }
 
 func NewTHBaseServicePutMultipleArgs() *THBaseServicePutMultipleArgs {
-  return &THBaseServicePutMultipleArgs{}
+	return &THBaseServicePutMultipleArgs{}
 }
 
-
 func (p *THBaseServicePutMultipleArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
 
 func (p *THBaseServicePutMultipleArgs) GetTputs() []*TPut {
-  return p.Tputs
+	return p.Tputs
 }
 func (p *THBaseServicePutMultipleArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTputs bool = false;
+	var issetTable bool = false
+	var issetTputs bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTputs = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTputs{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tputs is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTputs = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTputs {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tputs is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServicePutMultipleArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServicePutMultipleArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServicePutMultipleArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TPut, 0, size)
-  p.Tputs =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem94 := &TPut{}
-    if err := _elem94.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem94), err)
-    }
-    p.Tputs = append(p.Tputs, _elem94)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServicePutMultipleArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TPut, 0, size)
+	p.Tputs = tSlice
+	for i := 0; i < size; i++ {
+		_elem94 := &TPut{}
+		if err := _elem94.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem94), err)
+		}
+		p.Tputs = append(p.Tputs, _elem94)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServicePutMultipleArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "putMultiple_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "putMultiple_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServicePutMultipleArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServicePutMultipleArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tputs", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tputs: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Tputs)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.Tputs {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tputs: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tputs", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tputs: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Tputs)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Tputs {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tputs: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServicePutMultipleArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServicePutMultipleArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServicePutMultipleArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
+//   - Io
 type THBaseServicePutMultipleResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServicePutMultipleResult() *THBaseServicePutMultipleResult {
-  return &THBaseServicePutMultipleResult{}
+	return &THBaseServicePutMultipleResult{}
 }
 
 var THBaseServicePutMultipleResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServicePutMultipleResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServicePutMultipleResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServicePutMultipleResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServicePutMultipleResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServicePutMultipleResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServicePutMultipleResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServicePutMultipleResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServicePutMultipleResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "putMultiple_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "putMultiple_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServicePutMultipleResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServicePutMultipleResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServicePutMultipleResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServicePutMultipleResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Table
-//  - Tdeletes
+//   - Table
+//   - Tdeletes
 type THBaseServiceDeleteMultipleArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  Tdeletes []*TDelete `thrift:"tdeletes,2,required" db:"tdeletes" json:"tdeletes"`
+	Table    []byte     `thrift:"table,1,required" db:"table" json:"table"`
+	Tdeletes []*TDelete `thrift:"tdeletes,2,required" db:"tdeletes" json:"tdeletes"`
 }
 
 func NewTHBaseServiceDeleteMultipleArgs() *THBaseServiceDeleteMultipleArgs {
-  return &THBaseServiceDeleteMultipleArgs{}
+	return &THBaseServiceDeleteMultipleArgs{}
 }
 
-
 func (p *THBaseServiceDeleteMultipleArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
 
 func (p *THBaseServiceDeleteMultipleArgs) GetTdeletes() []*TDelete {
-  return p.Tdeletes
+	return p.Tdeletes
 }
 func (p *THBaseServiceDeleteMultipleArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTdeletes bool = false;
+	var issetTable bool = false
+	var issetTdeletes bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTdeletes = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTdeletes{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tdeletes is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTdeletes = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTdeletes {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tdeletes is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceDeleteMultipleArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServiceDeleteMultipleArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceDeleteMultipleArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TDelete, 0, size)
-  p.Tdeletes =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem95 := &TDelete{
-    DeleteType: 1,
-}
-    if err := _elem95.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem95), err)
-    }
-    p.Tdeletes = append(p.Tdeletes, _elem95)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceDeleteMultipleArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TDelete, 0, size)
+	p.Tdeletes = tSlice
+	for i := 0; i < size; i++ {
+		_elem95 := &TDelete{
+			DeleteType: 1,
+		}
+		if err := _elem95.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem95), err)
+		}
+		p.Tdeletes = append(p.Tdeletes, _elem95)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteMultipleArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "deleteMultiple_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "deleteMultiple_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteMultipleArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceDeleteMultipleArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tdeletes", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tdeletes: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Tdeletes)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.Tdeletes {
-    if err := v.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-    }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tdeletes: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tdeletes", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tdeletes: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Tdeletes)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.Tdeletes {
+		if err := v.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tdeletes: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceDeleteMultipleArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceDeleteMultipleArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceDeleteMultipleArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceDeleteMultipleResult struct {
-  Success []*TDelete `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success []*TDelete `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError  `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceDeleteMultipleResult() *THBaseServiceDeleteMultipleResult {
-  return &THBaseServiceDeleteMultipleResult{}
+	return &THBaseServiceDeleteMultipleResult{}
 }
 
 var THBaseServiceDeleteMultipleResult_Success_DEFAULT []*TDelete
 
 func (p *THBaseServiceDeleteMultipleResult) GetSuccess() []*TDelete {
-  return p.Success
+	return p.Success
 }
+
 var THBaseServiceDeleteMultipleResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceDeleteMultipleResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceDeleteMultipleResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceDeleteMultipleResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceDeleteMultipleResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceDeleteMultipleResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceDeleteMultipleResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceDeleteMultipleResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TDelete, 0, size)
-  p.Success =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem96 := &TDelete{
-    DeleteType: 1,
-}
-    if err := _elem96.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem96), err)
-    }
-    p.Success = append(p.Success, _elem96)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceDeleteMultipleResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TDelete, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		_elem96 := &TDelete{
+			DeleteType: 1,
+		}
+		if err := _elem96.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem96), err)
+		}
+		p.Success = append(p.Success, _elem96)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceDeleteMultipleResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceDeleteMultipleResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteMultipleResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "deleteMultiple_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "deleteMultiple_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteMultipleResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Success {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceDeleteMultipleResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceDeleteMultipleResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceDeleteMultipleResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceDeleteMultipleResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Table
-//  - Tscan
+//   - Table
+//   - Tscan
 type THBaseServiceOpenScannerArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  Tscan *TScan `thrift:"tscan,2,required" db:"tscan" json:"tscan"`
+	Table []byte `thrift:"table,1,required" db:"table" json:"table"`
+	Tscan *TScan `thrift:"tscan,2,required" db:"tscan" json:"tscan"`
 }
 
 func NewTHBaseServiceOpenScannerArgs() *THBaseServiceOpenScannerArgs {
-  return &THBaseServiceOpenScannerArgs{}
+	return &THBaseServiceOpenScannerArgs{}
 }
-
 
 func (p *THBaseServiceOpenScannerArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
+
 var THBaseServiceOpenScannerArgs_Tscan_DEFAULT *TScan
+
 func (p *THBaseServiceOpenScannerArgs) GetTscan() *TScan {
-  if !p.IsSetTscan() {
-    return THBaseServiceOpenScannerArgs_Tscan_DEFAULT
-  }
-return p.Tscan
+	if !p.IsSetTscan() {
+		return THBaseServiceOpenScannerArgs_Tscan_DEFAULT
+	}
+	return p.Tscan
 }
 func (p *THBaseServiceOpenScannerArgs) IsSetTscan() bool {
-  return p.Tscan != nil
+	return p.Tscan != nil
 }
 
 func (p *THBaseServiceOpenScannerArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTscan bool = false;
+	var issetTable bool = false
+	var issetTscan bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTscan = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTscan{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tscan is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTscan = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTscan {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tscan is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceOpenScannerArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServiceOpenScannerArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceOpenScannerArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Tscan = &TScan{
-  MaxVersions: 1,
-}
-  if err := p.Tscan.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Tscan), err)
-  }
-  return nil
+func (p *THBaseServiceOpenScannerArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Tscan = &TScan{
+		MaxVersions: 1,
+	}
+	if err := p.Tscan.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Tscan), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceOpenScannerArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "openScanner_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "openScanner_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceOpenScannerArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceOpenScannerArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tscan", thrift.STRUCT, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tscan: ", p), err) }
-  if err := p.Tscan.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Tscan), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tscan: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tscan", thrift.STRUCT, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:tscan: ", p), err)
+	}
+	if err := p.Tscan.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Tscan), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:tscan: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceOpenScannerArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceOpenScannerArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceOpenScannerArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceOpenScannerResult struct {
-  Success *int32 `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success *int32    `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceOpenScannerResult() *THBaseServiceOpenScannerResult {
-  return &THBaseServiceOpenScannerResult{}
+	return &THBaseServiceOpenScannerResult{}
 }
 
 var THBaseServiceOpenScannerResult_Success_DEFAULT int32
+
 func (p *THBaseServiceOpenScannerResult) GetSuccess() int32 {
-  if !p.IsSetSuccess() {
-    return THBaseServiceOpenScannerResult_Success_DEFAULT
-  }
-return *p.Success
+	if !p.IsSetSuccess() {
+		return THBaseServiceOpenScannerResult_Success_DEFAULT
+	}
+	return *p.Success
 }
+
 var THBaseServiceOpenScannerResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceOpenScannerResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceOpenScannerResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceOpenScannerResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceOpenScannerResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceOpenScannerResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceOpenScannerResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceOpenScannerResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 0: ", err)
-} else {
-  p.Success = &v
-}
-  return nil
+func (p *THBaseServiceOpenScannerResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
 }
 
-func (p *THBaseServiceOpenScannerResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceOpenScannerResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceOpenScannerResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "openScanner_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "openScanner_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceOpenScannerResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.I32, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteI32(ctx, int32(*p.Success)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.I32, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteI32(ctx, int32(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceOpenScannerResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceOpenScannerResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceOpenScannerResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceOpenScannerResult(%+v)", *p)
 }
 
 // Attributes:
-//  - ScannerId
-//  - NumRows
+//   - ScannerId
+//   - NumRows
 type THBaseServiceGetScannerRowsArgs struct {
-  ScannerId int32 `thrift:"scannerId,1,required" db:"scannerId" json:"scannerId"`
-  NumRows int32 `thrift:"numRows,2" db:"numRows" json:"numRows"`
+	ScannerId int32 `thrift:"scannerId,1,required" db:"scannerId" json:"scannerId"`
+	NumRows   int32 `thrift:"numRows,2" db:"numRows" json:"numRows"`
 }
 
 func NewTHBaseServiceGetScannerRowsArgs() *THBaseServiceGetScannerRowsArgs {
-  return &THBaseServiceGetScannerRowsArgs{
-NumRows: 1,
+	return &THBaseServiceGetScannerRowsArgs{
+		NumRows: 1,
+	}
 }
-}
-
 
 func (p *THBaseServiceGetScannerRowsArgs) GetScannerId() int32 {
-  return p.ScannerId
+	return p.ScannerId
 }
 
 func (p *THBaseServiceGetScannerRowsArgs) GetNumRows() int32 {
-  return p.NumRows
+	return p.NumRows
 }
 func (p *THBaseServiceGetScannerRowsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetScannerId bool = false;
+	var issetScannerId bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetScannerId = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetScannerId{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ScannerId is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetScannerId = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetScannerId {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ScannerId is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetScannerRowsArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.ScannerId = v
-}
-  return nil
+func (p *THBaseServiceGetScannerRowsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.ScannerId = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetScannerRowsArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 2: ", err)
-} else {
-  p.NumRows = v
-}
-  return nil
+func (p *THBaseServiceGetScannerRowsArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 2: ", err)
+	} else {
+		p.NumRows = v
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetScannerRowsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "getScannerRows_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "getScannerRows_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetScannerRowsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "scannerId", thrift.I32, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:scannerId: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.ScannerId)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.scannerId (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:scannerId: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "scannerId", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:scannerId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ScannerId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.scannerId (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:scannerId: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceGetScannerRowsArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "numRows", thrift.I32, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:numRows: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.NumRows)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.numRows (2) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:numRows: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "numRows", thrift.I32, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:numRows: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.NumRows)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.numRows (2) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:numRows: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceGetScannerRowsArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceGetScannerRowsArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceGetScannerRowsArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
-//  - Ia
+//   - Success
+//   - Io
+//   - Ia
 type THBaseServiceGetScannerRowsResult struct {
-  Success []*TResult_ `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
-  Ia *TIllegalArgument `thrift:"ia,2" db:"ia" json:"ia,omitempty"`
+	Success []*TResult_       `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError         `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Ia      *TIllegalArgument `thrift:"ia,2" db:"ia" json:"ia,omitempty"`
 }
 
 func NewTHBaseServiceGetScannerRowsResult() *THBaseServiceGetScannerRowsResult {
-  return &THBaseServiceGetScannerRowsResult{}
+	return &THBaseServiceGetScannerRowsResult{}
 }
 
 var THBaseServiceGetScannerRowsResult_Success_DEFAULT []*TResult_
 
 func (p *THBaseServiceGetScannerRowsResult) GetSuccess() []*TResult_ {
-  return p.Success
+	return p.Success
 }
+
 var THBaseServiceGetScannerRowsResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceGetScannerRowsResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceGetScannerRowsResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceGetScannerRowsResult_Io_DEFAULT
+	}
+	return p.Io
 }
+
 var THBaseServiceGetScannerRowsResult_Ia_DEFAULT *TIllegalArgument
+
 func (p *THBaseServiceGetScannerRowsResult) GetIa() *TIllegalArgument {
-  if !p.IsSetIa() {
-    return THBaseServiceGetScannerRowsResult_Ia_DEFAULT
-  }
-return p.Ia
+	if !p.IsSetIa() {
+		return THBaseServiceGetScannerRowsResult_Ia_DEFAULT
+	}
+	return p.Ia
 }
 func (p *THBaseServiceGetScannerRowsResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceGetScannerRowsResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceGetScannerRowsResult) IsSetIa() bool {
-  return p.Ia != nil
+	return p.Ia != nil
 }
 
 func (p *THBaseServiceGetScannerRowsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetScannerRowsResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]*TResult_, 0, size)
-  p.Success =  tSlice
-  for i := 0; i < size; i ++ {
-    _elem97 := &TResult_{}
-    if err := _elem97.Read(ctx, iprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem97), err)
-    }
-    p.Success = append(p.Success, _elem97)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceGetScannerRowsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]*TResult_, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		_elem97 := &TResult_{}
+		if err := _elem97.Read(ctx, iprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem97), err)
+		}
+		p.Success = append(p.Success, _elem97)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetScannerRowsResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceGetScannerRowsResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceGetScannerRowsResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Ia = &TIllegalArgument{}
-  if err := p.Ia.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Ia), err)
-  }
-  return nil
+func (p *THBaseServiceGetScannerRowsResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Ia = &TIllegalArgument{}
+	if err := p.Ia.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Ia), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetScannerRowsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "getScannerRows_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "getScannerRows_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceGetScannerRowsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Success {
-      if err := v.Write(ctx, oprot); err != nil {
-        return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
-      }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := v.Write(ctx, oprot); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetScannerRowsResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetScannerRowsResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIa() {
-    if err := oprot.WriteFieldBegin(ctx, "ia", thrift.STRUCT, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ia: ", p), err) }
-    if err := p.Ia.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Ia), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ia: ", p), err) }
-  }
-  return err
+	if p.IsSetIa() {
+		if err := oprot.WriteFieldBegin(ctx, "ia", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ia: ", p), err)
+		}
+		if err := p.Ia.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Ia), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ia: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceGetScannerRowsResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceGetScannerRowsResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceGetScannerRowsResult(%+v)", *p)
 }
 
 // Attributes:
-//  - ScannerId
+//   - ScannerId
 type THBaseServiceCloseScannerArgs struct {
-  ScannerId int32 `thrift:"scannerId,1,required" db:"scannerId" json:"scannerId"`
+	ScannerId int32 `thrift:"scannerId,1,required" db:"scannerId" json:"scannerId"`
 }
 
 func NewTHBaseServiceCloseScannerArgs() *THBaseServiceCloseScannerArgs {
-  return &THBaseServiceCloseScannerArgs{}
+	return &THBaseServiceCloseScannerArgs{}
 }
-
 
 func (p *THBaseServiceCloseScannerArgs) GetScannerId() int32 {
-  return p.ScannerId
+	return p.ScannerId
 }
 func (p *THBaseServiceCloseScannerArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetScannerId bool = false;
+	var issetScannerId bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.I32 {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetScannerId = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetScannerId{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ScannerId is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.I32 {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetScannerId = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetScannerId {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ScannerId is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceCloseScannerArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadI32(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.ScannerId = v
-}
-  return nil
+func (p *THBaseServiceCloseScannerArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadI32(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.ScannerId = v
+	}
+	return nil
 }
 
 func (p *THBaseServiceCloseScannerArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "closeScanner_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "closeScanner_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCloseScannerArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "scannerId", thrift.I32, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:scannerId: ", p), err) }
-  if err := oprot.WriteI32(ctx, int32(p.ScannerId)); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.scannerId (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:scannerId: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "scannerId", thrift.I32, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:scannerId: ", p), err)
+	}
+	if err := oprot.WriteI32(ctx, int32(p.ScannerId)); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.scannerId (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:scannerId: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceCloseScannerArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceCloseScannerArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceCloseScannerArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
-//  - Ia
+//   - Io
+//   - Ia
 type THBaseServiceCloseScannerResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
-  Ia *TIllegalArgument `thrift:"ia,2" db:"ia" json:"ia,omitempty"`
+	Io *TIOError         `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Ia *TIllegalArgument `thrift:"ia,2" db:"ia" json:"ia,omitempty"`
 }
 
 func NewTHBaseServiceCloseScannerResult() *THBaseServiceCloseScannerResult {
-  return &THBaseServiceCloseScannerResult{}
+	return &THBaseServiceCloseScannerResult{}
 }
 
 var THBaseServiceCloseScannerResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceCloseScannerResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceCloseScannerResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceCloseScannerResult_Io_DEFAULT
+	}
+	return p.Io
 }
+
 var THBaseServiceCloseScannerResult_Ia_DEFAULT *TIllegalArgument
+
 func (p *THBaseServiceCloseScannerResult) GetIa() *TIllegalArgument {
-  if !p.IsSetIa() {
-    return THBaseServiceCloseScannerResult_Ia_DEFAULT
-  }
-return p.Ia
+	if !p.IsSetIa() {
+		return THBaseServiceCloseScannerResult_Ia_DEFAULT
+	}
+	return p.Ia
 }
 func (p *THBaseServiceCloseScannerResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceCloseScannerResult) IsSetIa() bool {
-  return p.Ia != nil
+	return p.Ia != nil
 }
 
 func (p *THBaseServiceCloseScannerResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceCloseScannerResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceCloseScannerResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceCloseScannerResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Ia = &TIllegalArgument{}
-  if err := p.Ia.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Ia), err)
-  }
-  return nil
+func (p *THBaseServiceCloseScannerResult) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Ia = &TIllegalArgument{}
+	if err := p.Ia.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Ia), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCloseScannerResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "closeScanner_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "closeScanner_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCloseScannerResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceCloseScannerResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIa() {
-    if err := oprot.WriteFieldBegin(ctx, "ia", thrift.STRUCT, 2); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ia: ", p), err) }
-    if err := p.Ia.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Ia), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ia: ", p), err) }
-  }
-  return err
+	if p.IsSetIa() {
+		if err := oprot.WriteFieldBegin(ctx, "ia", thrift.STRUCT, 2); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:ia: ", p), err)
+		}
+		if err := p.Ia.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Ia), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 2:ia: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceCloseScannerResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceCloseScannerResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceCloseScannerResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Table
-//  - TrowMutations
+//   - Table
+//   - TrowMutations
 type THBaseServiceMutateRowArgs struct {
-  Table []byte `thrift:"table,1,required" db:"table" json:"table"`
-  TrowMutations *TRowMutations `thrift:"trowMutations,2,required" db:"trowMutations" json:"trowMutations"`
+	Table         []byte         `thrift:"table,1,required" db:"table" json:"table"`
+	TrowMutations *TRowMutations `thrift:"trowMutations,2,required" db:"trowMutations" json:"trowMutations"`
 }
 
 func NewTHBaseServiceMutateRowArgs() *THBaseServiceMutateRowArgs {
-  return &THBaseServiceMutateRowArgs{}
+	return &THBaseServiceMutateRowArgs{}
 }
-
 
 func (p *THBaseServiceMutateRowArgs) GetTable() []byte {
-  return p.Table
+	return p.Table
 }
+
 var THBaseServiceMutateRowArgs_TrowMutations_DEFAULT *TRowMutations
+
 func (p *THBaseServiceMutateRowArgs) GetTrowMutations() *TRowMutations {
-  if !p.IsSetTrowMutations() {
-    return THBaseServiceMutateRowArgs_TrowMutations_DEFAULT
-  }
-return p.TrowMutations
+	if !p.IsSetTrowMutations() {
+		return THBaseServiceMutateRowArgs_TrowMutations_DEFAULT
+	}
+	return p.TrowMutations
 }
 func (p *THBaseServiceMutateRowArgs) IsSetTrowMutations() bool {
-  return p.TrowMutations != nil
+	return p.TrowMutations != nil
 }
 
 func (p *THBaseServiceMutateRowArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTable bool = false;
-  var issetTrowMutations bool = false;
+	var issetTable bool = false
+	var issetTrowMutations bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRING {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTable = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-        issetTrowMutations = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTable{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"));
-  }
-  if !issetTrowMutations{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TrowMutations is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRING {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTable = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+				issetTrowMutations = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTable {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Table is not set"))
+	}
+	if !issetTrowMutations {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TrowMutations is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceMutateRowArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBinary(ctx); err != nil {
-  return thrift.PrependError("error reading field 1: ", err)
-} else {
-  p.Table = v
-}
-  return nil
+func (p *THBaseServiceMutateRowArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBinary(ctx); err != nil {
+		return thrift.PrependError("error reading field 1: ", err)
+	} else {
+		p.Table = v
+	}
+	return nil
 }
 
-func (p *THBaseServiceMutateRowArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TrowMutations = &TRowMutations{}
-  if err := p.TrowMutations.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TrowMutations), err)
-  }
-  return nil
+func (p *THBaseServiceMutateRowArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TrowMutations = &TRowMutations{}
+	if err := p.TrowMutations.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TrowMutations), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceMutateRowArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "mutateRow_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "mutateRow_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceMutateRowArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err) }
-  if err := oprot.WriteBinary(ctx, p.Table); err != nil {
-  return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err) }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "table", thrift.STRING, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:table: ", p), err)
+	}
+	if err := oprot.WriteBinary(ctx, p.Table); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T.table (1) field write error: ", p), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:table: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceMutateRowArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "trowMutations", thrift.STRUCT, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:trowMutations: ", p), err) }
-  if err := p.TrowMutations.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TrowMutations), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:trowMutations: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "trowMutations", thrift.STRUCT, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:trowMutations: ", p), err)
+	}
+	if err := p.TrowMutations.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TrowMutations), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:trowMutations: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceMutateRowArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceMutateRowArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceMutateRowArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
+//   - Io
 type THBaseServiceMutateRowResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceMutateRowResult() *THBaseServiceMutateRowResult {
-  return &THBaseServiceMutateRowResult{}
+	return &THBaseServiceMutateRowResult{}
 }
 
 var THBaseServiceMutateRowResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceMutateRowResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceMutateRowResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceMutateRowResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceMutateRowResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceMutateRowResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceMutateRowResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceMutateRowResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceMutateRowResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "mutateRow_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "mutateRow_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceMutateRowResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceMutateRowResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceMutateRowResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceMutateRowResult(%+v)", *p)
 }
 
 // Attributes:
-//  - TableName
+//   - TableName
 type THBaseServiceTableExistsArgs struct {
-  TableName *TTableName `thrift:"tableName,1" db:"tableName" json:"tableName"`
+	TableName *TTableName `thrift:"tableName,1" db:"tableName" json:"tableName"`
 }
 
 func NewTHBaseServiceTableExistsArgs() *THBaseServiceTableExistsArgs {
-  return &THBaseServiceTableExistsArgs{}
+	return &THBaseServiceTableExistsArgs{}
 }
 
 var THBaseServiceTableExistsArgs_TableName_DEFAULT *TTableName
+
 func (p *THBaseServiceTableExistsArgs) GetTableName() *TTableName {
-  if !p.IsSetTableName() {
-    return THBaseServiceTableExistsArgs_TableName_DEFAULT
-  }
-return p.TableName
+	if !p.IsSetTableName() {
+		return THBaseServiceTableExistsArgs_TableName_DEFAULT
+	}
+	return p.TableName
 }
 func (p *THBaseServiceTableExistsArgs) IsSetTableName() bool {
-  return p.TableName != nil
+	return p.TableName != nil
 }
 
 func (p *THBaseServiceTableExistsArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceTableExistsArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TableName = &TTableName{}
-  if err := p.TableName.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
-  }
-  return nil
+func (p *THBaseServiceTableExistsArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TableName = &TTableName{}
+	if err := p.TableName.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceTableExistsArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "tableExists_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "tableExists_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceTableExistsArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err) }
-  if err := p.TableName.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err)
+	}
+	if err := p.TableName.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceTableExistsArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceTableExistsArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceTableExistsArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceTableExistsResult struct {
-  Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success *bool     `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceTableExistsResult() *THBaseServiceTableExistsResult {
-  return &THBaseServiceTableExistsResult{}
+	return &THBaseServiceTableExistsResult{}
 }
 
 var THBaseServiceTableExistsResult_Success_DEFAULT bool
+
 func (p *THBaseServiceTableExistsResult) GetSuccess() bool {
-  if !p.IsSetSuccess() {
-    return THBaseServiceTableExistsResult_Success_DEFAULT
-  }
-return *p.Success
+	if !p.IsSetSuccess() {
+		return THBaseServiceTableExistsResult_Success_DEFAULT
+	}
+	return *p.Success
 }
+
 var THBaseServiceTableExistsResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceTableExistsResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceTableExistsResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceTableExistsResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceTableExistsResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceTableExistsResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceTableExistsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.BOOL {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.BOOL {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceTableExistsResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  if v, err := iprot.ReadBool(ctx); err != nil {
-  return thrift.PrependError("error reading field 0: ", err)
-} else {
-  p.Success = &v
-}
-  return nil
+func (p *THBaseServiceTableExistsResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	if v, err := iprot.ReadBool(ctx); err != nil {
+		return thrift.PrependError("error reading field 0: ", err)
+	} else {
+		p.Success = &v
+	}
+	return nil
 }
 
-func (p *THBaseServiceTableExistsResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceTableExistsResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceTableExistsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "tableExists_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "tableExists_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceTableExistsResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceTableExistsResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceTableExistsResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceTableExistsResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceTableExistsResult(%+v)", *p)
 }
 
 // Attributes:
-//  - Desc
-//  - SplitKeys
+//   - Desc
+//   - SplitKeys
 type THBaseServiceCreateTableArgs struct {
-  Desc *TTableDescriptor `thrift:"desc,1,required" db:"desc" json:"desc"`
-  SplitKeys [][]byte `thrift:"splitKeys,2" db:"splitKeys" json:"splitKeys"`
+	Desc      *TTableDescriptor `thrift:"desc,1,required" db:"desc" json:"desc"`
+	SplitKeys [][]byte          `thrift:"splitKeys,2" db:"splitKeys" json:"splitKeys"`
 }
 
 func NewTHBaseServiceCreateTableArgs() *THBaseServiceCreateTableArgs {
-  return &THBaseServiceCreateTableArgs{}
+	return &THBaseServiceCreateTableArgs{}
 }
 
 var THBaseServiceCreateTableArgs_Desc_DEFAULT *TTableDescriptor
+
 func (p *THBaseServiceCreateTableArgs) GetDesc() *TTableDescriptor {
-  if !p.IsSetDesc() {
-    return THBaseServiceCreateTableArgs_Desc_DEFAULT
-  }
-return p.Desc
+	if !p.IsSetDesc() {
+		return THBaseServiceCreateTableArgs_Desc_DEFAULT
+	}
+	return p.Desc
 }
 
 func (p *THBaseServiceCreateTableArgs) GetSplitKeys() [][]byte {
-  return p.SplitKeys
+	return p.SplitKeys
 }
 func (p *THBaseServiceCreateTableArgs) IsSetDesc() bool {
-  return p.Desc != nil
+	return p.Desc != nil
 }
 
 func (p *THBaseServiceCreateTableArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetDesc bool = false;
+	var issetDesc bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetDesc = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 2:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField2(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetDesc{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Desc is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetDesc = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 2:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField2(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetDesc {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Desc is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceCreateTableArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Desc = &TTableDescriptor{}
-  if err := p.Desc.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Desc), err)
-  }
-  return nil
+func (p *THBaseServiceCreateTableArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Desc = &TTableDescriptor{}
+	if err := p.Desc.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Desc), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceCreateTableArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([][]byte, 0, size)
-  p.SplitKeys =  tSlice
-  for i := 0; i < size; i ++ {
-var _elem98 []byte
-    if v, err := iprot.ReadBinary(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem98 = v
-}
-    p.SplitKeys = append(p.SplitKeys, _elem98)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceCreateTableArgs) ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([][]byte, 0, size)
+	p.SplitKeys = tSlice
+	for i := 0; i < size; i++ {
+		var _elem98 []byte
+		if v, err := iprot.ReadBinary(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem98 = v
+		}
+		p.SplitKeys = append(p.SplitKeys, _elem98)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateTableArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "createTable_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-    if err := p.writeField2(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "createTable_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField2(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateTableArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "desc", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:desc: ", p), err) }
-  if err := p.Desc.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Desc), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:desc: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "desc", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:desc: ", p), err)
+	}
+	if err := p.Desc.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Desc), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:desc: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceCreateTableArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "splitKeys", thrift.LIST, 2); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:splitKeys: ", p), err) }
-  if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.SplitKeys)); err != nil {
-    return thrift.PrependError("error writing list begin: ", err)
-  }
-  for _, v := range p.SplitKeys {
-    if err := oprot.WriteBinary(ctx, v); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-  }
-  if err := oprot.WriteListEnd(ctx); err != nil {
-    return thrift.PrependError("error writing list end: ", err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:splitKeys: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "splitKeys", thrift.LIST, 2); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:splitKeys: ", p), err)
+	}
+	if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.SplitKeys)); err != nil {
+		return thrift.PrependError("error writing list begin: ", err)
+	}
+	for _, v := range p.SplitKeys {
+		if err := oprot.WriteBinary(ctx, v); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+		}
+	}
+	if err := oprot.WriteListEnd(ctx); err != nil {
+		return thrift.PrependError("error writing list end: ", err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 2:splitKeys: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceCreateTableArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceCreateTableArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceCreateTableArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
+//   - Io
 type THBaseServiceCreateTableResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceCreateTableResult() *THBaseServiceCreateTableResult {
-  return &THBaseServiceCreateTableResult{}
+	return &THBaseServiceCreateTableResult{}
 }
 
 var THBaseServiceCreateTableResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceCreateTableResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceCreateTableResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceCreateTableResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceCreateTableResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceCreateTableResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceCreateTableResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceCreateTableResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateTableResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "createTable_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "createTable_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateTableResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceCreateTableResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceCreateTableResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceCreateTableResult(%+v)", *p)
 }
 
 // Attributes:
-//  - TableName
+//   - TableName
 type THBaseServiceDeleteTableArgs struct {
-  TableName *TTableName `thrift:"tableName,1,required" db:"tableName" json:"tableName"`
+	TableName *TTableName `thrift:"tableName,1,required" db:"tableName" json:"tableName"`
 }
 
 func NewTHBaseServiceDeleteTableArgs() *THBaseServiceDeleteTableArgs {
-  return &THBaseServiceDeleteTableArgs{}
+	return &THBaseServiceDeleteTableArgs{}
 }
 
 var THBaseServiceDeleteTableArgs_TableName_DEFAULT *TTableName
+
 func (p *THBaseServiceDeleteTableArgs) GetTableName() *TTableName {
-  if !p.IsSetTableName() {
-    return THBaseServiceDeleteTableArgs_TableName_DEFAULT
-  }
-return p.TableName
+	if !p.IsSetTableName() {
+		return THBaseServiceDeleteTableArgs_TableName_DEFAULT
+	}
+	return p.TableName
 }
 func (p *THBaseServiceDeleteTableArgs) IsSetTableName() bool {
-  return p.TableName != nil
+	return p.TableName != nil
 }
 
 func (p *THBaseServiceDeleteTableArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTableName bool = false;
+	var issetTableName bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTableName = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTableName{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TableName is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTableName = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTableName {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TableName is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceDeleteTableArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TableName = &TTableName{}
-  if err := p.TableName.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
-  }
-  return nil
+func (p *THBaseServiceDeleteTableArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TableName = &TTableName{}
+	if err := p.TableName.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteTableArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "deleteTable_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "deleteTable_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteTableArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err) }
-  if err := p.TableName.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err)
+	}
+	if err := p.TableName.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceDeleteTableArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceDeleteTableArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceDeleteTableArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
+//   - Io
 type THBaseServiceDeleteTableResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceDeleteTableResult() *THBaseServiceDeleteTableResult {
-  return &THBaseServiceDeleteTableResult{}
+	return &THBaseServiceDeleteTableResult{}
 }
 
 var THBaseServiceDeleteTableResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceDeleteTableResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceDeleteTableResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceDeleteTableResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceDeleteTableResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceDeleteTableResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceDeleteTableResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceDeleteTableResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteTableResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "deleteTable_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "deleteTable_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDeleteTableResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceDeleteTableResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceDeleteTableResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceDeleteTableResult(%+v)", *p)
 }
 
 // Attributes:
-//  - TableName
+//   - TableName
 type THBaseServiceDisableTableArgs struct {
-  TableName *TTableName `thrift:"tableName,1,required" db:"tableName" json:"tableName"`
+	TableName *TTableName `thrift:"tableName,1,required" db:"tableName" json:"tableName"`
 }
 
 func NewTHBaseServiceDisableTableArgs() *THBaseServiceDisableTableArgs {
-  return &THBaseServiceDisableTableArgs{}
+	return &THBaseServiceDisableTableArgs{}
 }
 
 var THBaseServiceDisableTableArgs_TableName_DEFAULT *TTableName
+
 func (p *THBaseServiceDisableTableArgs) GetTableName() *TTableName {
-  if !p.IsSetTableName() {
-    return THBaseServiceDisableTableArgs_TableName_DEFAULT
-  }
-return p.TableName
+	if !p.IsSetTableName() {
+		return THBaseServiceDisableTableArgs_TableName_DEFAULT
+	}
+	return p.TableName
 }
 func (p *THBaseServiceDisableTableArgs) IsSetTableName() bool {
-  return p.TableName != nil
+	return p.TableName != nil
 }
 
 func (p *THBaseServiceDisableTableArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetTableName bool = false;
+	var issetTableName bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetTableName = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetTableName{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TableName is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetTableName = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetTableName {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field TableName is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceDisableTableArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.TableName = &TTableName{}
-  if err := p.TableName.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
-  }
-  return nil
+func (p *THBaseServiceDisableTableArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.TableName = &TTableName{}
+	if err := p.TableName.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.TableName), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDisableTableArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "disableTable_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "disableTable_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDisableTableArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err) }
-  if err := p.TableName.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "tableName", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:tableName: ", p), err)
+	}
+	if err := p.TableName.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.TableName), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:tableName: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceDisableTableArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceDisableTableArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceDisableTableArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
+//   - Io
 type THBaseServiceDisableTableResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceDisableTableResult() *THBaseServiceDisableTableResult {
-  return &THBaseServiceDisableTableResult{}
+	return &THBaseServiceDisableTableResult{}
 }
 
 var THBaseServiceDisableTableResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceDisableTableResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceDisableTableResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceDisableTableResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceDisableTableResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceDisableTableResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceDisableTableResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceDisableTableResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDisableTableResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "disableTable_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "disableTable_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceDisableTableResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceDisableTableResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceDisableTableResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceDisableTableResult(%+v)", *p)
 }
 
 // Attributes:
-//  - NamespaceDesc
+//   - NamespaceDesc
 type THBaseServiceCreateNamespaceArgs struct {
-  NamespaceDesc *TNamespaceDescriptor `thrift:"namespaceDesc,1,required" db:"namespaceDesc" json:"namespaceDesc"`
+	NamespaceDesc *TNamespaceDescriptor `thrift:"namespaceDesc,1,required" db:"namespaceDesc" json:"namespaceDesc"`
 }
 
 func NewTHBaseServiceCreateNamespaceArgs() *THBaseServiceCreateNamespaceArgs {
-  return &THBaseServiceCreateNamespaceArgs{}
+	return &THBaseServiceCreateNamespaceArgs{}
 }
 
 var THBaseServiceCreateNamespaceArgs_NamespaceDesc_DEFAULT *TNamespaceDescriptor
+
 func (p *THBaseServiceCreateNamespaceArgs) GetNamespaceDesc() *TNamespaceDescriptor {
-  if !p.IsSetNamespaceDesc() {
-    return THBaseServiceCreateNamespaceArgs_NamespaceDesc_DEFAULT
-  }
-return p.NamespaceDesc
+	if !p.IsSetNamespaceDesc() {
+		return THBaseServiceCreateNamespaceArgs_NamespaceDesc_DEFAULT
+	}
+	return p.NamespaceDesc
 }
 func (p *THBaseServiceCreateNamespaceArgs) IsSetNamespaceDesc() bool {
-  return p.NamespaceDesc != nil
+	return p.NamespaceDesc != nil
 }
 
 func (p *THBaseServiceCreateNamespaceArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-  var issetNamespaceDesc bool = false;
+	var issetNamespaceDesc bool = false
 
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-        issetNamespaceDesc = true
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  if !issetNamespaceDesc{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field NamespaceDesc is not set"));
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+				issetNamespaceDesc = true
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	if !issetNamespaceDesc {
+		return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field NamespaceDesc is not set"))
+	}
+	return nil
 }
 
-func (p *THBaseServiceCreateNamespaceArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.NamespaceDesc = &TNamespaceDescriptor{}
-  if err := p.NamespaceDesc.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NamespaceDesc), err)
-  }
-  return nil
+func (p *THBaseServiceCreateNamespaceArgs) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.NamespaceDesc = &TNamespaceDescriptor{}
+	if err := p.NamespaceDesc.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NamespaceDesc), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateNamespaceArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "createNamespace_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "createNamespace_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateNamespaceArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if err := oprot.WriteFieldBegin(ctx, "namespaceDesc", thrift.STRUCT, 1); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:namespaceDesc: ", p), err) }
-  if err := p.NamespaceDesc.Write(ctx, oprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NamespaceDesc), err)
-  }
-  if err := oprot.WriteFieldEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:namespaceDesc: ", p), err) }
-  return err
+	if err := oprot.WriteFieldBegin(ctx, "namespaceDesc", thrift.STRUCT, 1); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:namespaceDesc: ", p), err)
+	}
+	if err := p.NamespaceDesc.Write(ctx, oprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NamespaceDesc), err)
+	}
+	if err := oprot.WriteFieldEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write field end error 1:namespaceDesc: ", p), err)
+	}
+	return err
 }
 
 func (p *THBaseServiceCreateNamespaceArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceCreateNamespaceArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceCreateNamespaceArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Io
+//   - Io
 type THBaseServiceCreateNamespaceResult struct {
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceCreateNamespaceResult() *THBaseServiceCreateNamespaceResult {
-  return &THBaseServiceCreateNamespaceResult{}
+	return &THBaseServiceCreateNamespaceResult{}
 }
 
 var THBaseServiceCreateNamespaceResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceCreateNamespaceResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceCreateNamespaceResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceCreateNamespaceResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceCreateNamespaceResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceCreateNamespaceResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceCreateNamespaceResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceCreateNamespaceResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateNamespaceResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "createNamespace_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "createNamespace_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceCreateNamespaceResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceCreateNamespaceResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceCreateNamespaceResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceCreateNamespaceResult(%+v)", *p)
 }
 
 type THBaseServiceListNamespacesArgs struct {
 }
 
 func NewTHBaseServiceListNamespacesArgs() *THBaseServiceListNamespacesArgs {
-  return &THBaseServiceListNamespacesArgs{}
+	return &THBaseServiceListNamespacesArgs{}
 }
 
 func (p *THBaseServiceListNamespacesArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-      return err
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+			return err
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceListNamespacesArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "listNamespaces_args"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "listNamespaces_args"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceListNamespacesArgs) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceListNamespacesArgs(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceListNamespacesArgs(%+v)", *p)
 }
 
 // Attributes:
-//  - Success
-//  - Io
+//   - Success
+//   - Io
 type THBaseServiceListNamespacesResult struct {
-  Success []string `thrift:"success,0" db:"success" json:"success,omitempty"`
-  Io *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
+	Success []string  `thrift:"success,0" db:"success" json:"success,omitempty"`
+	Io      *TIOError `thrift:"io,1" db:"io" json:"io,omitempty"`
 }
 
 func NewTHBaseServiceListNamespacesResult() *THBaseServiceListNamespacesResult {
-  return &THBaseServiceListNamespacesResult{}
+	return &THBaseServiceListNamespacesResult{}
 }
 
 var THBaseServiceListNamespacesResult_Success_DEFAULT []string
 
 func (p *THBaseServiceListNamespacesResult) GetSuccess() []string {
-  return p.Success
+	return p.Success
 }
+
 var THBaseServiceListNamespacesResult_Io_DEFAULT *TIOError
+
 func (p *THBaseServiceListNamespacesResult) GetIo() *TIOError {
-  if !p.IsSetIo() {
-    return THBaseServiceListNamespacesResult_Io_DEFAULT
-  }
-return p.Io
+	if !p.IsSetIo() {
+		return THBaseServiceListNamespacesResult_Io_DEFAULT
+	}
+	return p.Io
 }
 func (p *THBaseServiceListNamespacesResult) IsSetSuccess() bool {
-  return p.Success != nil
+	return p.Success != nil
 }
 
 func (p *THBaseServiceListNamespacesResult) IsSetIo() bool {
-  return p.Io != nil
+	return p.Io != nil
 }
 
 func (p *THBaseServiceListNamespacesResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
-  if _, err := iprot.ReadStructBegin(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
-  }
+	if _, err := iprot.ReadStructBegin(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+	}
 
-
-  for {
-    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
-    if err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
-    }
-    if fieldTypeId == thrift.STOP { break; }
-    switch fieldId {
-    case 0:
-      if fieldTypeId == thrift.LIST {
-        if err := p.ReadField0(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    case 1:
-      if fieldTypeId == thrift.STRUCT {
-        if err := p.ReadField1(ctx, iprot); err != nil {
-          return err
-        }
-      } else {
-        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-          return err
-        }
-      }
-    default:
-      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-        return err
-      }
-    }
-    if err := iprot.ReadFieldEnd(ctx); err != nil {
-      return err
-    }
-  }
-  if err := iprot.ReadStructEnd(ctx); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
-  }
-  return nil
+	for {
+		_, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+		if err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+		}
+		if fieldTypeId == thrift.STOP {
+			break
+		}
+		switch fieldId {
+		case 0:
+			if fieldTypeId == thrift.LIST {
+				if err := p.ReadField0(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		case 1:
+			if fieldTypeId == thrift.STRUCT {
+				if err := p.ReadField1(ctx, iprot); err != nil {
+					return err
+				}
+			} else {
+				if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+					return err
+				}
+			}
+		default:
+			if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+				return err
+			}
+		}
+		if err := iprot.ReadFieldEnd(ctx); err != nil {
+			return err
+		}
+	}
+	if err := iprot.ReadStructEnd(ctx); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceListNamespacesResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
-  _, size, err := iprot.ReadListBegin(ctx)
-  if err != nil {
-    return thrift.PrependError("error reading list begin: ", err)
-  }
-  tSlice := make([]string, 0, size)
-  p.Success =  tSlice
-  for i := 0; i < size; i ++ {
-var _elem99 string
-    if v, err := iprot.ReadString(ctx); err != nil {
-    return thrift.PrependError("error reading field 0: ", err)
-} else {
-    _elem99 = v
-}
-    p.Success = append(p.Success, _elem99)
-  }
-  if err := iprot.ReadListEnd(ctx); err != nil {
-    return thrift.PrependError("error reading list end: ", err)
-  }
-  return nil
+func (p *THBaseServiceListNamespacesResult) ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+	_, size, err := iprot.ReadListBegin(ctx)
+	if err != nil {
+		return thrift.PrependError("error reading list begin: ", err)
+	}
+	tSlice := make([]string, 0, size)
+	p.Success = tSlice
+	for i := 0; i < size; i++ {
+		var _elem99 string
+		if v, err := iprot.ReadString(ctx); err != nil {
+			return thrift.PrependError("error reading field 0: ", err)
+		} else {
+			_elem99 = v
+		}
+		p.Success = append(p.Success, _elem99)
+	}
+	if err := iprot.ReadListEnd(ctx); err != nil {
+		return thrift.PrependError("error reading list end: ", err)
+	}
+	return nil
 }
 
-func (p *THBaseServiceListNamespacesResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
-  p.Io = &TIOError{}
-  if err := p.Io.Read(ctx, iprot); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
-  }
-  return nil
+func (p *THBaseServiceListNamespacesResult) ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+	p.Io = &TIOError{}
+	if err := p.Io.Read(ctx, iprot); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Io), err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceListNamespacesResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
-  if err := oprot.WriteStructBegin(ctx, "listNamespaces_result"); err != nil {
-    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
-  if p != nil {
-    if err := p.writeField0(ctx, oprot); err != nil { return err }
-    if err := p.writeField1(ctx, oprot); err != nil { return err }
-  }
-  if err := oprot.WriteFieldStop(ctx); err != nil {
-    return thrift.PrependError("write field stop error: ", err) }
-  if err := oprot.WriteStructEnd(ctx); err != nil {
-    return thrift.PrependError("write struct stop error: ", err) }
-  return nil
+	if err := oprot.WriteStructBegin(ctx, "listNamespaces_result"); err != nil {
+		return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err)
+	}
+	if p != nil {
+		if err := p.writeField0(ctx, oprot); err != nil {
+			return err
+		}
+		if err := p.writeField1(ctx, oprot); err != nil {
+			return err
+		}
+	}
+	if err := oprot.WriteFieldStop(ctx); err != nil {
+		return thrift.PrependError("write field stop error: ", err)
+	}
+	if err := oprot.WriteStructEnd(ctx); err != nil {
+		return thrift.PrependError("write struct stop error: ", err)
+	}
+	return nil
 }
 
 func (p *THBaseServiceListNamespacesResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetSuccess() {
-    if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
-    if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Success)); err != nil {
-      return thrift.PrependError("error writing list begin: ", err)
-    }
-    for _, v := range p.Success {
-      if err := oprot.WriteString(ctx, string(v)); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err) }
-    }
-    if err := oprot.WriteListEnd(ctx); err != nil {
-      return thrift.PrependError("error writing list end: ", err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
-  }
-  return err
+	if p.IsSetSuccess() {
+		if err := oprot.WriteFieldBegin(ctx, "success", thrift.LIST, 0); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err)
+		}
+		if err := oprot.WriteListBegin(ctx, thrift.STRING, len(p.Success)); err != nil {
+			return thrift.PrependError("error writing list begin: ", err)
+		}
+		for _, v := range p.Success {
+			if err := oprot.WriteString(ctx, string(v)); err != nil {
+				return thrift.PrependError(fmt.Sprintf("%T. (0) field write error: ", p), err)
+			}
+		}
+		if err := oprot.WriteListEnd(ctx); err != nil {
+			return thrift.PrependError("error writing list end: ", err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceListNamespacesResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
-  if p.IsSetIo() {
-    if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err) }
-    if err := p.Io.Write(ctx, oprot); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
-    }
-    if err := oprot.WriteFieldEnd(ctx); err != nil {
-      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err) }
-  }
-  return err
+	if p.IsSetIo() {
+		if err := oprot.WriteFieldBegin(ctx, "io", thrift.STRUCT, 1); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:io: ", p), err)
+		}
+		if err := p.Io.Write(ctx, oprot); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Io), err)
+		}
+		if err := oprot.WriteFieldEnd(ctx); err != nil {
+			return thrift.PrependError(fmt.Sprintf("%T write field end error 1:io: ", p), err)
+		}
+	}
+	return err
 }
 
 func (p *THBaseServiceListNamespacesResult) String() string {
-  if p == nil {
-    return "<nil>"
-  }
-  return fmt.Sprintf("THBaseServiceListNamespacesResult(%+v)", *p)
+	if p == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("THBaseServiceListNamespacesResult(%+v)", *p)
 }
-
-
