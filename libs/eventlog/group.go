@@ -32,7 +32,7 @@ func Consume(ctx context.Context, group sarama.ConsumerGroup, topic string, h sa
 	for ctx.Err() == nil {
 		if err := group.Consume(ctx, []string{topic}, h); err != nil && !errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			log.Warn("consumer group session ended with an error; rejoining", zap.Error(err))
-			_ = sleep(ctx, 500*time.Millisecond)
+			_ = Sleep(ctx, 500*time.Millisecond)
 		}
 	}
 }

@@ -54,7 +54,7 @@ func EnsureTopic(ctx context.Context, brokers []string, cfg *sarama.Config, topi
 		if !errors.Is(err, sarama.ErrRequestTimedOut) && !errors.Is(err, sarama.ErrNotController) {
 			return fmt.Errorf("create topic %s (%d partitions): %w", topic, partitions, err)
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -69,7 +69,7 @@ func WaitForTopic(ctx context.Context, client sarama.Client, topic string) (int3
 				return int32(len(ps)), nil
 			}
 		}
-		if err := sleep(ctx, 250*time.Millisecond); err != nil {
+		if err := Sleep(ctx, 250*time.Millisecond); err != nil {
 			return 0, fmt.Errorf("waiting for topic %s to exist: %w", topic, err)
 		}
 	}

@@ -39,7 +39,7 @@ func ReadCommitted(ctx context.Context, client sarama.Client, topic string, part
 				return fmt.Errorf("read %s/%d at offset %d: %w", topic, partition, offset, err)
 			}
 			_ = client.RefreshMetadata(topic)
-			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			if err := Sleep(ctx, 100*time.Millisecond); err != nil {
 				return err
 			}
 			continue
@@ -138,7 +138,9 @@ func retriable(err error) bool {
 		errors.Is(err, io.EOF) || isNetErr(err)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends (then it returns ctx's error): the pause
+// between retries of Kafka work, which must not outlive a shutdown.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -107,16 +107,7 @@ func TestKillDevMidStream(t *testing.T) {
 	}
 	total := 0
 	for _, tid := range ids {
-		waitForVersion(t, p, tid, maxVersion[tid])
-		got := listAll(t, p, tid, maxVersion[tid])
-		if len(got) != len(want[tid]) {
-			t.Fatalf("thread %s lists %d messages, %d were acknowledged", tid, len(got), len(want[tid]))
-		}
-		for _, m := range got {
-			if !want[tid][m] {
-				t.Fatalf("thread %s lists message %s that no request was answered with", tid, m)
-			}
-		}
+		got := checkListed(t, p, tid, maxVersion[tid], want[tid])
 		if maxVersion[tid] != len(got)+1 {
 			t.Fatalf("thread %s is at version %d with %d messages: versions are not contiguous", tid, maxVersion[tid], len(got))
 		}
@@ -170,4 +161,21 @@ func waitForVersion(t *testing.T, p *devProcess, threadID string, version int) {
 		}
 		return code == 200
 	})
+}
+
+// checkListed waits for a thread's version in the read model and checks that
+// it lists exactly the acknowledged messages, each once; it returns them.
+func checkListed(t *testing.T, p *devProcess, threadID string, version int, acked map[string]bool) []string {
+	t.Helper()
+	waitForVersion(t, p, threadID, version)
+	got := listAll(t, p, threadID, version)
+	if len(got) != len(acked) {
+		t.Fatalf("thread %s: %s lists %d messages, %d were acknowledged", threadID, p.base, len(got), len(acked))
+	}
+	for _, m := range got {
+		if !acked[m] {
+			t.Fatalf("thread %s: %s lists %s, which no post was answered with", threadID, p.base, m)
+		}
+	}
+	return got
 }

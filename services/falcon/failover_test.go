@@ -192,34 +192,8 @@ func TestWriteReplicaKilledMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	buildBinaries(t)
-	kafka := testenv.FreeAddr(t)
-	startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
-	waitListening(t, kafka)
-	replicas := []*writeReplica{{}, {}, {}}
-	for _, r := range replicas {
-		startWriteReplica(t, kafka, r)
-	}
-	testenv.Eventually(t, 90*time.Second, "three ready replicas sharing the partitions", func() bool {
-		sum := 0.0
-		for _, r := range replicas {
-			v := metricValue(t, r.httpAddr, "falcon_write_owned_partitions")
-			if v <= 0 {
-				return false
-			}
-			sum += v
-		}
-		return sum == 6
-	})
-	var threads []string
-	for i := 0; i < 12; i++ {
-		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-account-id", "alice")
-		resp, err := replicas[i%3].client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: fmt.Sprint("t", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		threads = append(threads, resp.ThreadId)
-	}
+	kafka, replicas := startWriteCluster(t, 3)
+	threads := createThreads(t, replicas, 12)
 	load := &commandLoad{answers: map[string]answer{}}
 	finished := make(chan struct{})
 	go func() { load.run(replicas, threads, 16, 150); close(finished) }()
@@ -246,27 +220,8 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	buildBinaries(t)
-	kafka := testenv.FreeAddr(t)
-	startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
-	waitListening(t, kafka)
-	replicas := []*writeReplica{{}, {}}
-	for _, r := range replicas {
-		startWriteReplica(t, kafka, r)
-	}
-	testenv.Eventually(t, 90*time.Second, "two replicas sharing the partitions", func() bool {
-		a, b := metricValue(t, replicas[0].httpAddr, "falcon_write_owned_partitions"), metricValue(t, replicas[1].httpAddr, "falcon_write_owned_partitions")
-		return a > 0 && b > 0 && a+b == 6
-	})
-	var threads []string
-	for i := 0; i < 12; i++ {
-		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-account-id", "alice")
-		resp, err := replicas[0].client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: fmt.Sprint("t", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		threads = append(threads, resp.ThreadId)
-	}
+	kafka, replicas := startWriteCluster(t, 2)
+	threads := createThreads(t, replicas[:1], 12)
 	load := &commandLoad{answers: map[string]answer{}}
 	finished := make(chan struct{})
 	go func() { load.run(replicas[:1], threads, 16, 120); close(finished) }()
@@ -289,4 +244,46 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 		return metricValue(t, replicas[0].httpAddr, "falcon_write_fenced_total") > 0
 	})
 	checkTopic(t, kafka, load.answers)
+}
+
+// startWriteCluster starts falcon broker and n write-api processes over 6
+// partitions, and waits until every replica owns some of them.
+func startWriteCluster(t *testing.T, n int) (string, []*writeReplica) {
+	t.Helper()
+	buildBinaries(t)
+	kafka := testenv.FreeAddr(t)
+	startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
+	waitListening(t, kafka)
+	replicas := make([]*writeReplica, n)
+	for i := range replicas {
+		replicas[i] = &writeReplica{}
+		startWriteReplica(t, kafka, replicas[i])
+	}
+	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("%d ready replicas sharing the partitions", n), func() bool {
+		sum := 0.0
+		for _, r := range replicas {
+			v := metricValue(t, r.httpAddr, "falcon_write_owned_partitions")
+			if v <= 0 {
+				return false
+			}
+			sum += v
+		}
+		return sum == 6
+	})
+	return kafka, replicas
+}
+
+// createThreads creates n threads through the replicas in turn.
+func createThreads(t *testing.T, replicas []*writeReplica, n int) []string {
+	t.Helper()
+	var threads []string
+	for i := 0; i < n; i++ {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-account-id", "alice")
+		resp, err := replicas[i%len(replicas)].client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: fmt.Sprint("t", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads = append(threads, resp.ThreadId)
+	}
+	return threads
 }

@@ -141,16 +141,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 		t.Fatal(p)
 	}
 	for _, tid := range ids {
-		waitForVersion(t, reader, tid, version[tid])
-		got := listAll(t, reader, tid, version[tid])
-		if len(got) != len(acked[tid]) {
-			t.Fatalf("thread %s lists %d messages after the rebuild, %d were acknowledged", tid, len(got), len(acked[tid]))
-		}
-		for _, m := range got {
-			if !acked[tid][m] {
-				t.Fatalf("thread %s lists %s, which no post was answered with", tid, m)
-			}
-		}
+		checkListed(t, reader, tid, version[tid], acked[tid])
 	}
 	t.Logf("rebuild output:\n%s", out)
 }

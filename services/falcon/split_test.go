@@ -102,16 +102,7 @@ func TestSplitDeployment(t *testing.T) {
 	for _, tid := range ids {
 		var lists [][]string
 		for _, r := range readers {
-			waitForVersion(t, r, tid, version[tid])
-			got := listAll(t, r, tid, version[tid])
-			if len(got) != len(acked[tid]) {
-				t.Fatalf("thread %s: %s lists %d messages, %d were acknowledged", tid, r.base, len(got), len(acked[tid]))
-			}
-			for _, m := range got {
-				if !acked[tid][m] {
-					t.Fatalf("thread %s lists %s, which no post was answered with", tid, m)
-				}
-			}
+			got := checkListed(t, r, tid, version[tid], acked[tid])
 			var th struct {
 				Thread struct {
 					MessageCount string `json:"messageCount"`

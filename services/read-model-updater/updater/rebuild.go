@@ -85,7 +85,7 @@ func Rebuild(ctx context.Context, cfg Config, store readstore.Store, log *zap.Lo
 			_ = readmodel.StoreState(context.Background(), store, readmodel.State{Current: st.Current})
 		}
 	}()
-	if err := sleep(ctx, 6*readmodel.PollInterval); err != nil {
+	if err := eventlog.Sleep(ctx, 6*readmodel.PollInterval); err != nil {
 		return err
 	}
 	if _, err := r.catchUp(ctx); err != nil {
@@ -98,7 +98,7 @@ func Rebuild(ctx context.Context, cfg Config, store readstore.Store, log *zap.Lo
 	fmt.Fprintf(out, "generation %d is current: %d events projected in %s\n", next, r.events, time.Since(start).Round(time.Millisecond))
 	if dropOld {
 		// Give read-apis time to move before their tables go.
-		if err := sleep(ctx, 10*readmodel.PollInterval); err != nil {
+		if err := eventlog.Sleep(ctx, 10*readmodel.PollInterval); err != nil {
 			return err
 		}
 		for _, t := range readmodel.GenerationTables {
@@ -165,8 +165,6 @@ func (r *rebuilder) catchUp(ctx context.Context) (int64, error) {
 	}
 	return total, nil
 }
-
-func sleep(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d) }
 
 // AbortRebuild resumes the updaters after a rebuild that was killed while
 // they were paused; the current generation stays current.

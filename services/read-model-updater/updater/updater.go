@@ -189,7 +189,7 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			g := u.gen.Load()
 			if g.state.Paused {
 				// A rebuild is levelling the next generation: hold the batch.
-				if err := sleepCtx(ctx, readmodel.PollInterval); err != nil {
+				if err := eventlog.Sleep(ctx, readmodel.PollInterval); err != nil {
 					return err
 				}
 				attempt = 0
@@ -258,15 +258,4 @@ func (u *Updater) finish(flush func(context.Context) error) error {
 	defer cancel()
 	_ = flush(ctx)
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

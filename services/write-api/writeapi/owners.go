@@ -107,7 +107,7 @@ const fencedRecheck = 3 * time.Second
 // session still claims the partition, the replica is its owner and starts a
 // new writer (which fences in turn). Otherwise the next session decides.
 func (o *owners) restartIfStillOwned(p int32, lost *writerHandle) {
-	if err := sleep(o.ctx, fencedRecheck); err != nil {
+	if err := eventlog.Sleep(o.ctx, fencedRecheck); err != nil {
 		return
 	}
 	o.mu.Lock()

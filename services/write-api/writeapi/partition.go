@@ -97,7 +97,7 @@ func (w *writer) run(ctx context.Context) {
 				return
 			}
 			w.log.Error("loading partition failed; retrying", zap.Error(err))
-			if sleep(ctx, time.Second) != nil {
+			if eventlog.Sleep(ctx, time.Second) != nil {
 				return
 			}
 			continue
@@ -398,16 +398,5 @@ func (w *writer) drain() {
 		default:
 			return
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -61,7 +61,7 @@ func (s *Service) Execute(ctx context.Context, c Command) (res domain.Result, fo
 			return domain.Result{}, "", fmt.Errorf("%w (partition %d, waited %s)", ErrNoOwner, p, s.wait)
 		}
 		s.routes.invalidate()
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := eventlog.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return domain.Result{}, "", err
 		}
 	}
