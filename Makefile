@@ -9,7 +9,7 @@ PKGS     := ./proto/... ./libs/... ./services/write-api/... ./services/read-api/
 GOBIN    ?= $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: build run test test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
+.PHONY: build run test test-embedded test-real real-up real-down test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
 
 build:
 	@mkdir -p $(BIN)
@@ -20,8 +20,33 @@ build:
 run: build
 	./$(BIN)/falcon dev
 
-test: proto-check lint build deploy-tools
+# Everything: the suite on the embedded broker and store, then the suites
+# that talk to Kafka and HBase again on real Apache Kafka and HBase.
+test: test-embedded
+	$(MAKE) test-real
+
+test-embedded: proto-check lint build deploy-tools
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# Real Apache Kafka (KRaft, one node) and HBase (standalone + Thrift2
+# gateway) from Maven Central jars, on loopback (scripts/real/real.sh).
+KAFKA_PORT        ?= 29092
+HBASE_THRIFT_PORT ?= 29090
+export KAFKA_PORT HBASE_THRIFT_PORT
+# The packages whose tests talk to Kafka or HBase; FALCON_TEST_KAFKA and
+# FALCON_TEST_HBASE point them at the real servers.
+REAL_PKGS := ./libs/eventlog/... ./libs/hbasestore/... ./libs/storeinit/... ./services/write-api/... \
+             ./services/read-model-updater/... ./services/sparrow-forwarder/... ./services/falcon/...
+
+real-up: build
+	@scripts/real/real.sh up
+
+real-down:
+	@scripts/real/real.sh down
+
+# Starts the servers if they do not run (and then stops them afterwards).
+test-real: build
+	scripts/real/real.sh test $(GO) test -race -count=1 -timeout 30m $(REAL_PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -10,11 +10,13 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/libs/storeinit"
 	"github.com/falcon-chat/falcon/services/read-api/readapi"
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
 	"github.com/falcon-chat/falcon/services/sparrow-forwarder/forwarder"
@@ -275,7 +277,7 @@ func findConfigMap(m *manifests, name string) *corev1.ConfigMap {
 // The setup scripts exist twice, as kustomize and Helm each read files only
 // inside their own folder; they must not drift apart.
 func TestSetupScriptsAgree(t *testing.T) {
-	for _, f := range []string{"create-topics.sh", "create-tables.rb"} {
+	for _, f := range []string{"create-topics.sh"} {
 		a, err := os.ReadFile("../k8s/base/setup/" + f)
 		if err != nil {
 			t.Fatal(err)
@@ -288,4 +290,71 @@ func TestSetupScriptsAgree(t *testing.T) {
 			t.Errorf("k8s/base/setup/%s and helm/falcon/files/%s differ", f, f)
 		}
 	}
+}
+
+// TestTablesComeFromStoreInit: wherever the read-model tables are created,
+// it is by `falcon store-init` from the Falcon image, against the store
+// read-api and read-model-updater use, with flags store-init has. The
+// tables are then the ones the services themselves define; a hand-written
+// schema script (which once lacked the meta table the updater loads at
+// start) cannot come back unnoticed.
+func TestTablesComeFromStoreInit(t *testing.T) {
+	fs := flag.NewFlagSet("store-init", flag.ContinueOnError)
+	(&storeinit.Config{}).RegisterFlags(fs)
+	fs.String("log-level", "", "")
+	known := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) { known[flagenv.EnvName(f.Name)] = true })
+	for _, m := range renderings(t) {
+		t.Run(m.source, func(t *testing.T) {
+			var job *batchv1.Job
+			for _, j := range m.jobs {
+				if j.Name == "falcon-hbase-tables" {
+					job = j
+				}
+			}
+			if job == nil {
+				if len(m.deployments) > 1 {
+					t.Fatal("the whole system renders no falcon-hbase-tables Job")
+				}
+				return // a single service's base or chart
+			}
+			cs := job.Spec.Template.Spec.Containers
+			if len(cs) != 1 {
+				t.Fatalf("the tables Job has %d containers, want 1", len(cs))
+			}
+			c := cs[0]
+			if repo, _, _ := strings.Cut(c.Image, ":"); repo != "ghcr.io/falcon-chat/falcon" || len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != "store-init" {
+				t.Fatalf("the tables Job runs %s %v %v, want the Falcon image's `falcon store-init`", c.Image, c.Command, c.Args)
+			}
+			store := ""
+			for _, e := range c.Env {
+				if !known[e.Name] {
+					t.Errorf("the tables Job sets %s, which falcon store-init does not read", e.Name)
+				}
+				if e.Name == "FALCON_STORE" {
+					store = e.Value
+				}
+			}
+			if store == "" {
+				t.Fatal("the tables Job does not say which store (FALCON_STORE)")
+			}
+			for _, svc := range []string{"read-api", "read-model-updater"} {
+				if got := storeOf(m, svc); got != store {
+					t.Errorf("%s reads the store %q, the tables are created in %q", svc, got, store)
+				}
+			}
+		})
+	}
+}
+
+// storeOf is the FALCON_STORE a service's ConfigMap sets, if any.
+func storeOf(m *manifests, service string) string {
+	for _, c := range m.configMaps {
+		if strings.HasSuffix(c.Name, service) || strings.Contains(c.Name, service+"-") {
+			if v, ok := c.Data["FALCON_STORE"]; ok {
+				return v
+			}
+		}
+	}
+	return ""
 }

@@ -39,6 +39,7 @@ type config struct {
 	conns       int
 	metricsURL  string
 	metrics     string
+	maxOps      int64
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&c.conns, "conns", 4, "gRPC connections, shared round-robin by the clients")
 	flag.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:8084/metrics", "drain and watch: the Prometheus endpoint to read")
 	flag.StringVar(&c.metrics, "metric", "falcon_forwarder_delivered_total", "drain: the counter; watch: metrics, comma-separated")
+	flag.Int64Var(&c.maxOps, "max-ops", 0, "stop after this many operations, warm-up included, even before -duration ends (0: no limit)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -205,6 +207,9 @@ func drive(ctx context.Context, c config, op func(context.Context, int, int) err
 		mu        sync.Mutex
 		res       result
 		wg        sync.WaitGroup
+		started   atomic.Int64
+		reached   = make(chan struct{})
+		once      sync.Once
 	)
 	for w := 0; w < c.concurrency; w++ {
 		wg.Add(1)
@@ -214,6 +219,10 @@ func drive(ctx context.Context, c config, op func(context.Context, int, int) err
 			var errs int64
 			var lastErr error
 			for n := 0; !stop.Load(); n++ {
+				if c.maxOps > 0 && started.Add(1) > c.maxOps {
+					once.Do(func() { close(reached) })
+					break
+				}
 				start := time.Now()
 				err := op(ctx, w, n)
 				d := time.Since(start)
@@ -240,7 +249,10 @@ func drive(ctx context.Context, c config, op func(context.Context, int, int) err
 	vis.take()
 	measuring.Store(true)
 	start := time.Now()
-	time.Sleep(c.duration)
+	select {
+	case <-time.After(c.duration):
+	case <-reached:
+	}
 	measuring.Store(false)
 	res.elapsed = time.Since(start)
 	stop.Store(true)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -84,67 +83,26 @@ func TestPartitionForIsStable(t *testing.T) {
 }
 
 func TestReadCommittedSkipsAbortedTransactionsAndMarkers(t *testing.T) {
-	brokers := testenv.Broker(t)
-	cfg := eventlog.NewConfig("test")
-	ctx := testenv.Context(t, 20*time.Second)
-	if err := eventlog.EnsureTopic(ctx, []string{brokers}, cfg, "txn", 1, 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	pc := eventlog.NewConfig("test-txn")
-	pc.Producer.Idempotent = true
-	pc.Producer.RequiredAcks = sarama.WaitForAll
-	pc.Producer.Return.Successes = true
-	pc.Producer.Partitioner = sarama.NewManualPartitioner
-	pc.Net.MaxOpenRequests = 1
-	pc.Producer.Transaction.ID = "test-txn"
-	prod, err := sarama.NewSyncProducer([]string{brokers}, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	txn := func(commit bool, values ...string) {
+	brokers := testenv.Kafka(t)
+	topic := newTopic(t, brokers)
+	prod := txnProducer(t, brokers, testenv.Name(t, "test_txn"), 0)
+	abort := func(values ...string) {
 		t.Helper()
 		if err := prod.BeginTxn(); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range values {
-			if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "txn", Value: sarama.StringEncoder(v)}); err != nil {
-				t.Fatal(err)
-			}
+		if err := send(t, prod, topic, values...); err != nil {
+			t.Fatal(err)
 		}
-		end := prod.CommitTxn
-		if !commit {
-			end = prod.AbortTxn
-		}
-		if err := end(); err != nil {
+		if err := prod.AbortTxn(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	txn(true, "a", "b")
-	txn(false, "x", "y")
-	txn(true, "c")
-	txn(false, "z")
-
-	client, err := sarama.NewClient([]string{brokers}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	end, err := client.GetOffset("txn", 0, sarama.OffsetNewest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	var offsets []int64
-	err = eventlog.ReadCommitted(ctx, client, "txn", 0, 0, end, func(r eventlog.Record) error {
-		got = append(got, string(r.Value))
-		offsets = append(offsets, r.Offset)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
-		t.Fatalf("read %v at %v, want [a b c] (end offset %d)", got, offsets, end)
+	commit(t, prod, topic, "a", "b")
+	abort("x", "y")
+	commit(t, prod, topic, "c")
+	abort("z")
+	if got := committed(testenv.Context(t, 20*time.Second), t, brokers, topic); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+		t.Fatalf("read %v, want [a b c]", got)
 	}
 }

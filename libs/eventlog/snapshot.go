@@ -19,6 +19,11 @@ const SnapshotSchemaVersion = 1
 // never start with a zero byte.
 const CheckpointKey = "\x00checkpoint"
 
+// SealKey is the key of the record of the aborted transaction a new owner
+// writes to each partition it takes over (it is never read: consumers skip
+// aborted records).
+const SealKey = "\x00seal"
+
 // ErrSnapshotVersion is a snapshot of a schema version this build does not
 // read.
 var ErrSnapshotVersion = errors.New("snapshot schema version not supported")

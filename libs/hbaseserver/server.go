@@ -13,7 +13,8 @@
 // rows); namespaces.
 //
 // What it does not keep: versions (only the latest value of a cell exists,
-// timestamps and maxVersions are ignored), time ranges, filters, TTLs,
+// timestamps are ignored, and a maxVersions of 1 or more reads that value;
+// below 1, as in HBase, a scan returns nothing), time ranges, filters, TTLs,
 // compression and bloom settings (accepted and ignored), regions and split
 // keys, disabled tables (disableTable only precedes deleteTable).
 package hbaseserver
@@ -21,6 +22,7 @@ package hbaseserver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -337,7 +339,9 @@ func (h *Handler) GetScannerRows(ctx context.Context, id int32, numRows int32) (
 		rows = rows[:n]
 	}
 	for _, r := range rows {
-		if res := result(r, sc.scan.GetColumns()); res.Row != nil {
+		// HBase returns no cells for a scan of maxVersions below 1, and so no
+		// rows: a client that sends a zero-valued TScan finds out here.
+		if res := result(r, sc.scan.GetColumns()); res.Row != nil && sc.scan.GetMaxVersions() >= 1 {
 			out = append(out, res)
 		}
 	}
@@ -398,7 +402,7 @@ func (h *Handler) CreateTable(ctx context.Context, desc *hbase.TTableDescriptor,
 	cells := map[string][]byte{}
 	fams := map[string]bool{}
 	for _, c := range desc.GetColumns() {
-		cells["f:"+string(c.Name)] = []byte{}
+		cells["f:"+string(c.Name)] = encodeFamily(c)
 		fams[string(c.Name)] = true
 	}
 	if len(fams) == 0 {
@@ -455,4 +459,135 @@ func (h *Handler) ListNamespaces(ctx context.Context) ([]string, error) {
 		out = append(out, string(r.Key))
 	}
 	return out, nil
+}
+
+// A family's settings, kept so that getTableDescriptor answers what
+// createTable and addColumnFamily were given (the store itself ignores
+// them; see the package comment).
+type familySettings struct {
+	Bloom       string `json:"bloom,omitempty"`
+	Compression string `json:"compression,omitempty"`
+	MaxVersions int32  `json:"maxVersions,omitempty"`
+}
+
+func encodeFamily(c *hbase.TColumnFamilyDescriptor) []byte {
+	var f familySettings
+	if c.IsSetBloomnFilterType() {
+		f.Bloom = c.GetBloomnFilterType().String()
+	}
+	if c.IsSetCompressionType() {
+		f.Compression = c.GetCompressionType().String()
+	}
+	f.MaxVersions = c.GetMaxVersions()
+	b, _ := json.Marshal(f)
+	return b
+}
+
+// decodeFamily reads what encodeFamily wrote, with HBase's defaults (ROW
+// blooms, no compression, one version) for what is not there, as in
+// catalogues written before settings were kept.
+func decodeFamily(name string, b []byte) *hbase.TColumnFamilyDescriptor {
+	f := familySettings{Bloom: "ROW", Compression: "NONE", MaxVersions: 1}
+	_ = json.Unmarshal(b, &f)
+	d := &hbase.TColumnFamilyDescriptor{Name: []byte(name), MaxVersions: &f.MaxVersions}
+	if bt, err := hbase.TBloomFilterTypeFromString(f.Bloom); err == nil {
+		d.BloomnFilterType = &bt
+	}
+	if ct, err := hbase.TCompressionAlgorithmFromString(f.Compression); err == nil {
+		d.CompressionType = &ct
+	}
+	return d
+}
+
+func (h *Handler) GetTableDescriptor(ctx context.Context, name *hbase.TTableName) (*hbase.TTableDescriptor, error) {
+	n := fullName(name)
+	if _, err := h.families([]byte(n)); err != nil {
+		return nil, err
+	}
+	r, _, err := h.store.Get(ctx, tablesTable, []byte(n))
+	if err != nil {
+		return nil, ioError("getTableDescriptor: %v", err)
+	}
+	desc := &hbase.TTableDescriptor{TableName: name}
+	cols := make([]string, 0, len(r.Cells))
+	for c := range r.Cells {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	for _, c := range cols {
+		desc.Columns = append(desc.Columns, decodeFamily(strings.TrimPrefix(c, "f:"), r.Cells[c]))
+	}
+	return desc, nil
+}
+
+func (h *Handler) GetTableNamesByNamespace(ctx context.Context, ns string) ([]*hbase.TTableName, error) {
+	if !h.namespaceExists(ctx, ns) {
+		return nil, ioError("org.apache.hadoop.hbase.NamespaceNotFoundException: %s", ns)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := []*hbase.TTableName{}
+	for t := range h.tables {
+		tns, q, ok := strings.Cut(t, ":")
+		if !ok {
+			tns, q = "default", t
+		}
+		if tns == ns {
+			out = append(out, &hbase.TTableName{Ns: []byte(tns), Qualifier: []byte(q)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Qualifier) < string(out[j].Qualifier) })
+	return out, nil
+}
+
+func (h *Handler) AddColumnFamily(ctx context.Context, name *hbase.TTableName, column *hbase.TColumnFamilyDescriptor) error {
+	n := fullName(name)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fams, ok := h.tables[n]
+	if !ok {
+		return ioError("org.apache.hadoop.hbase.TableNotFoundException: %s", n)
+	}
+	f := string(column.GetName())
+	if f == "" {
+		return ioError("java.lang.IllegalArgumentException: empty column family name")
+	}
+	if fams[f] {
+		return ioError("org.apache.hadoop.hbase.InvalidFamilyOperationException: Column family '%s' in table '%s' already exists so cannot be added", f, n)
+	}
+	if err := h.store.Apply(ctx, []readstore.Mutation{{Table: tablesTable, Row: []byte(n), Put: map[string][]byte{"f:" + f: encodeFamily(column)}}}); err != nil {
+		return ioError("addColumnFamily: %v", err)
+	}
+	grown := make(map[string]bool, len(fams)+1)
+	for k := range fams {
+		grown[k] = true
+	}
+	grown[f] = true
+	h.tables[n] = grown
+	return nil
+}
+
+func (h *Handler) DeleteNamespace(ctx context.Context, ns string) error {
+	if ns == "default" || ns == "hbase" {
+		return ioError("org.apache.hadoop.hbase.constraint.ConstraintException: Reserved namespace %s cannot be removed.", ns)
+	}
+	if !h.namespaceExists(ctx, ns) {
+		return ioError("org.apache.hadoop.hbase.NamespaceNotFoundException: %s", ns)
+	}
+	tables, err := h.GetTableNamesByNamespace(ctx, ns)
+	if err != nil {
+		return err
+	}
+	if len(tables) > 0 {
+		return ioError("org.apache.hadoop.hbase.constraint.ConstraintException: Only empty namespaces can be removed. Namespace %s has %d tables", ns, len(tables))
+	}
+	return h.apply(ctx, []readstore.Mutation{{Table: namespacesTable, Row: []byte(ns), DeleteRow: true}})
+}
+
+func (h *Handler) namespaceExists(ctx context.Context, ns string) bool {
+	if ns == "default" || ns == "hbase" {
+		return true
+	}
+	_, found, _ := h.store.Get(ctx, namespacesTable, []byte(ns))
+	return found
 }

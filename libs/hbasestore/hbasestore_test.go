@@ -2,7 +2,10 @@ package hbasestore_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,27 +18,7 @@ import (
 )
 
 // startServer runs the Thrift2 dev server over a fresh Pebble store.
-func startServer(t testing.TB, framed bool) string {
-	t.Helper()
-	p, err := readstore.OpenPebble(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := hbaseserver.NewHandler(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := testenv.FreeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- hbaseserver.Serve(ctx, addr, h, framed) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		p.Close()
-	})
-	return addr
-}
+func startServer(t testing.TB, framed bool) string { return testenv.ThriftStore(t, framed) }
 
 func open(t testing.TB, raw string) *hbasestore.Store {
 	t.Helper()
@@ -44,49 +27,126 @@ func open(t testing.TB, raw string) *hbasestore.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s *hbasestore.Store
-	testenv.Eventually(t, 10*time.Second, "the thrift2 server", func() bool {
-		s, err = hbasestore.Open(context.Background(), o)
-		return err == nil
-	})
+	s, err := hbasestore.Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { s.Close() })
+	testenv.Eventually(t, 10*time.Second, "the thrift2 server", func() bool { return s.Ping(context.Background()) == nil })
 	return s
 }
 
-func TestContractThroughThrift2(t *testing.T) {
-	for _, transport := range []string{"buffered", "framed"} {
-		t.Run(transport, func(t *testing.T) {
-			addr := startServer(t, transport == "framed")
-			s := open(t, "hbase+thrift://"+addr+"?transport="+transport+"&namespace=test")
+// gateway is a Thrift2 gateway the tests run against, as a store URL with
+// a namespace of the test's own.
+type gateway struct{ name, url string }
+
+// gateways are falcon store (buffered and framed) over a fresh Pebble
+// store, and, under make test-real, Apache HBase's own Thrift2 gateway: the
+// production client must see the same behaviour from each.
+func gateways(t *testing.T) []gateway {
+	gs := []gateway{
+		{"falcon-store/buffered", "hbase+thrift://" + startServer(t, false) + "?transport=buffered&namespace=test"},
+		{"falcon-store/framed", "hbase+thrift://" + startServer(t, true) + "?transport=framed&namespace=test"},
+	}
+	if addr, ok := testenv.RealHBase(); ok {
+		gs = append(gs, gateway{"hbase", "hbase+thrift://" + addr + "?namespace=" + testenv.Name(t, "test")})
+	} else {
+		t.Logf("Apache HBase not tested here: set %s (make test-real does)", testenv.EnvHBase)
+	}
+	return gs
+}
+
+// openClean opens the gateway's store and drops its namespace when the
+// test ends, so that a shared HBase does not fill with test tables.
+func openClean(t *testing.T, raw string) *hbasestore.Store {
+	t.Helper()
+	s := open(t, raw)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.DropNamespace(ctx); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
+	})
+	return s
+}
+
+func TestContract(t *testing.T) {
+	for _, g := range gateways(t) {
+		t.Run(g.name, func(t *testing.T) {
+			s := openClean(t, g.url)
 			var tables []hbasestore.Table
 			for name, fams := range storetest.Tables {
 				tables = append(tables, hbasestore.Table{Name: name, Families: fams})
 			}
-			created, err := s.EnsureTables(context.Background(), tables, hbase.TCompressionAlgorithm_NONE)
-			if err != nil || len(created) != 2 {
-				t.Fatalf("EnsureTables: created %v, %v", created, err)
+			rep, err := s.EnsureTables(context.Background(), tables, hbase.TCompressionAlgorithm_NONE)
+			if err != nil || len(rep.Created) != 2 {
+				t.Fatalf("EnsureTables: %+v, %v", rep, err)
 			}
-			if again, err := s.EnsureTables(context.Background(), tables, hbase.TCompressionAlgorithm_NONE); err != nil || len(again) != 0 {
-				t.Fatalf("EnsureTables is not idempotent: created %v, %v", again, err)
+			if again, err := s.EnsureTables(context.Background(), tables, hbase.TCompressionAlgorithm_NONE); err != nil ||
+				len(again.Created)+len(again.Added)+len(again.Differs) != 0 {
+				t.Fatalf("EnsureTables is not idempotent: %+v, %v", again, err)
 			}
 			storetest.Run(t, s)
 		})
 	}
 }
 
+// TestSchemaGrowsWithoutLosingData: a table that lacks a family gets it,
+// its rows stay, and settings that differ are reported, not changed.
+func TestSchemaGrowsWithoutLosingData(t *testing.T) {
+	for _, g := range gateways(t) {
+		t.Run(g.name, func(t *testing.T) {
+			s := openClean(t, g.url)
+			ctx := context.Background()
+			if _, err := s.EnsureTables(ctx, []hbasestore.Table{{Name: "t", Families: []string{"d"}}}, hbase.TCompressionAlgorithm_NONE); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Apply(ctx, []readstore.Mutation{{Table: "t", Row: []byte("r"), Put: map[string][]byte{"d:v": []byte("1")}}}); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := s.EnsureTables(ctx, []hbasestore.Table{{Name: "t", Families: []string{"d", "e"}}}, hbase.TCompressionAlgorithm_GZ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns := strings.TrimPrefix(g.url[strings.Index(g.url, "namespace="):], "namespace=")
+			if want := []string{ns + ":t:e"}; !slices.Equal(rep.Added, want) || len(rep.Created) != 0 {
+				t.Fatalf("EnsureTables added %v and created %v, want to add %v only", rep.Added, rep.Created, want)
+			}
+			if len(rep.Differs) != 1 || !strings.Contains(rep.Differs[0], "compression NONE, want GZ") {
+				t.Fatalf("differences reported: %q", rep.Differs)
+			}
+			if err := s.Apply(ctx, []readstore.Mutation{{Table: "t", Row: []byte("r"), Put: map[string][]byte{"e:w": []byte("2")}}}); err != nil {
+				t.Fatalf("a put to the added family: %v", err)
+			}
+			r, _, err := s.Get(ctx, "t", []byte("r"))
+			if err != nil || string(r.Cells["d:v"]) != "1" || string(r.Cells["e:w"]) != "2" {
+				t.Fatalf("row after the schema grew: %v, %v", r.Cells, err)
+			}
+		})
+	}
+}
+
 func TestClearErrors(t *testing.T) {
-	addr := startServer(t, false)
-	s := open(t, "hbase+thrift://"+addr+"?namespace=x")
+	for _, g := range gateways(t) {
+		t.Run(g.name, func(t *testing.T) { clearErrors(t, openClean(t, g.url)) })
+	}
+}
+
+func clearErrors(t *testing.T, s *hbasestore.Store) {
 	ctx := context.Background()
-	if _, _, err := s.Get(ctx, "nope", []byte("r")); err == nil {
-		t.Fatal("a get from a table that does not exist succeeded")
+	if _, _, err := s.Get(ctx, "nope", []byte("r")); !errors.Is(err, readstore.ErrNoTable) || !strings.Contains(err.Error(), "falcon store-init") {
+		t.Fatalf("a get from a table that does not exist: %v, want ErrNoTable saying how to create it", err)
+	}
+	if _, err := s.Scan(ctx, "nope", readstore.Scan{}); !errors.Is(err, readstore.ErrNoTable) {
+		t.Fatalf("a scan of a table that does not exist: %v, want ErrNoTable", err)
 	}
 	if _, err := s.EnsureTables(ctx, []hbasestore.Table{{Name: "t", Families: []string{"d"}}}, hbase.TCompressionAlgorithm_NONE); err != nil {
 		t.Fatal(err)
 	}
 	err := s.Apply(ctx, []readstore.Mutation{{Table: "t", Row: []byte("r"), Put: map[string][]byte{"zz:q": []byte("v")}}})
-	if err == nil {
-		t.Fatal("a put to an unknown column family succeeded")
+	if err == nil || errors.Is(err, readstore.ErrNoTable) {
+		t.Fatalf("a put to an unknown column family: %v, want an error other than a missing table", err)
 	}
 	if ok, err := s.Exists(ctx, "t", []byte("r")); ok || err != nil {
 		t.Fatalf("the refused put left a row (exists %v, %v)", ok, err)
@@ -100,8 +160,8 @@ func TestClearErrors(t *testing.T) {
 	if err := s.DropTable(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Get(ctx, "t", []byte("r")); err == nil {
-		t.Fatal("the dropped table still answers")
+	if _, _, err := s.Get(ctx, "t", []byte("r")); !errors.Is(err, readstore.ErrNoTable) {
+		t.Fatalf("the dropped table still answers: %v", err)
 	}
 }
 

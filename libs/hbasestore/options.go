@@ -63,6 +63,21 @@ func ParseURL(u *url.URL) (Options, error) {
 	return o, nil
 }
 
+// URL is the store URL of o's gateway and namespace, for messages that tell
+// an operator what to run.
+func (o Options) URL() string {
+	u := url.URL{Scheme: "hbase+thrift", Host: o.Addr}
+	q := url.Values{}
+	if o.Namespace != "" {
+		q.Set("namespace", o.Namespace)
+	}
+	if o.Framed {
+		q.Set("transport", "framed")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // table is the HBase name of a read-store table.
 func (o Options) table(name string) []byte {
 	if o.Namespace == "" {

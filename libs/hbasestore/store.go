@@ -16,6 +16,15 @@ import (
 	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
+// Error is an error HBase reported (as opposed to one of the connection to
+// its gateway).
+type Error struct {
+	Op      string
+	Message string
+}
+
+func (e *Error) Error() string { return "HBase " + e.Op + ": " + e.Message }
+
 // Store is readstore.Store on HBase. It keeps up to PoolSize connections;
 // a call waits for one when all are busy.
 type Store struct {
@@ -38,16 +47,14 @@ func Opener(ctx context.Context, u *url.URL) (readstore.Store, error) {
 	return Open(ctx, o)
 }
 
-// Open connects to the gateway (one connection now, the rest of the pool on
-// demand), so a wrong address fails at start.
+// Open returns a store of the gateway o names. It connects on demand (up to
+// o.PoolSize connections), so that a service starts, and says it is not
+// ready, while HBase is out of reach; Ping checks the whole path.
 func Open(ctx context.Context, o Options) (*Store, error) {
-	s := &Store{opts: o, slots: make(chan struct{}, o.PoolSize), idle: make(chan *conn, o.PoolSize)}
-	c, err := s.dial()
-	if err != nil {
-		return nil, err
+	if o.Addr == "" || o.PoolSize < 1 || o.Timeout <= 0 {
+		return nil, fmt.Errorf("%w: HBase gateway options %+v need an address, a pool of at least 1 and a timeout", readstore.ErrBadURL, o)
 	}
-	s.idle <- c
-	return s, nil
+	return &Store{opts: o, slots: make(chan struct{}, o.PoolSize), idle: make(chan *conn, o.PoolSize)}, nil
 }
 
 func (s *Store) dial() (*conn, error) {
@@ -125,11 +132,35 @@ func (s *Store) call(ctx context.Context, what string, fn func(*hbase.THBaseServ
 	if err != nil {
 		var ioe *hbase.TIOError
 		if errors.As(err, &ioe) {
-			return fmt.Errorf("HBase %s: %s", what, ioe.GetMessage())
+			return &Error{Op: what, Message: ioe.GetMessage()}
 		}
-		return fmt.Errorf("HBase %s via %s: %w", what, s.opts.Addr, err)
+		return fmt.Errorf("%w: HBase %s via %s: %w", readstore.ErrUnavailable, what, s.opts.Addr, err)
 	}
 	return nil
+}
+
+// tableCall is call for an operation on a table. HBase's gateway answers an
+// operation on a missing table with an error whose message is the table's
+// name and nothing else; after an HBase error the table's existence is
+// checked, so that the error says what is wrong and how to fix it
+// (readstore.ErrNoTable).
+func (s *Store) tableCall(ctx context.Context, what, table string, fn func(*hbase.THBaseServiceClient) error) error {
+	err := s.call(ctx, what+" "+table, fn)
+	var herr *Error
+	if err == nil || !errors.As(err, &herr) {
+		return err
+	}
+	var exists bool
+	cerr := s.call(ctx, "tableExists", func(c *hbase.THBaseServiceClient) (err error) {
+		exists, err = c.TableExists(ctx, s.tableName(table))
+		return err
+	})
+	// HBase refuses tableExists for a namespace that does not exist.
+	if cerr == nil && !exists || errors.As(cerr, &herr) {
+		return fmt.Errorf("%w: HBase table %s (create the read-model tables with: falcon store-init --store %s)",
+			readstore.ErrNoTable, s.opts.table(table), s.opts.URL())
+	}
+	return err
 }
 
 // Close closes the idle connections; call it once no call is running.
@@ -161,7 +192,7 @@ func rowOf(key []byte, r *hbase.TResult_) readstore.Row {
 
 func (s *Store) Get(ctx context.Context, table string, row []byte) (readstore.Row, bool, error) {
 	var res *hbase.TResult_
-	err := s.call(ctx, "get from "+table, func(c *hbase.THBaseServiceClient) (err error) {
+	err := s.tableCall(ctx, "get from", table, func(c *hbase.THBaseServiceClient) (err error) {
 		res, err = c.Get(ctx, s.opts.table(table), &hbase.TGet{Row: row})
 		return err
 	})
@@ -181,7 +212,7 @@ func (s *Store) GetMulti(ctx context.Context, table string, rows [][]byte) ([]re
 		gets[i] = &hbase.TGet{Row: r}
 	}
 	var res []*hbase.TResult_
-	err := s.call(ctx, "getMultiple from "+table, func(c *hbase.THBaseServiceClient) (err error) {
+	err := s.tableCall(ctx, "getMultiple from", table, func(c *hbase.THBaseServiceClient) (err error) {
 		res, err = c.GetMultiple(ctx, s.opts.table(table), gets)
 		return err
 	})
@@ -330,7 +361,7 @@ func (s *Store) applyTable(ctx context.Context, table string, ms []readstore.Mut
 	}
 	name := s.opts.table(table)
 	if len(deletes) > 0 {
-		if err := s.call(ctx, "deleteMultiple on "+table, func(c *hbase.THBaseServiceClient) error {
+		if err := s.tableCall(ctx, "deleteMultiple on", table, func(c *hbase.THBaseServiceClient) error {
 			_, err := c.DeleteMultiple(ctx, name, deletes)
 			return err
 		}); err != nil {
@@ -338,14 +369,14 @@ func (s *Store) applyTable(ctx context.Context, table string, ms []readstore.Mut
 		}
 	}
 	if len(puts) > 0 {
-		if err := s.call(ctx, "putMultiple on "+table, func(c *hbase.THBaseServiceClient) error {
+		if err := s.tableCall(ctx, "putMultiple on", table, func(c *hbase.THBaseServiceClient) error {
 			return c.PutMultiple(ctx, name, puts)
 		}); err != nil {
 			return err
 		}
 	}
 	for _, rm := range mixed {
-		if err := s.call(ctx, "mutateRow on "+table, func(c *hbase.THBaseServiceClient) error {
+		if err := s.tableCall(ctx, "mutateRow on", table, func(c *hbase.THBaseServiceClient) error {
 			return c.MutateRow(ctx, name, rm)
 		}); err != nil {
 			return err
@@ -362,7 +393,11 @@ func (s *Store) Scan(ctx context.Context, table string, sc readstore.Scan) ([]re
 		sc.Reverse && sc.Start != nil && sc.Stop != nil && bytes.Compare(sc.Start, sc.Stop) <= 0 {
 		return nil, nil
 	}
-	ts := &hbase.TScan{StartRow: sc.Start, StopRow: sc.Stop}
+	// NewTScan, not a literal: a literal's MaxVersions is 0, which the
+	// generated code sends (it differs from the IDL default of 1) and real
+	// HBase then returns rows without cells, that is no rows at all.
+	ts := hbase.NewTScan()
+	ts.StartRow, ts.StopRow = sc.Start, sc.Stop
 	if sc.Reverse {
 		ts.Reversed = thrift.BoolPtr(true)
 	}
@@ -375,7 +410,7 @@ func (s *Store) Scan(ctx context.Context, table string, sc readstore.Scan) ([]re
 	var rows []readstore.Row
 	// A scanner lives on one gateway connection: open, read and close it
 	// there, and start again from the beginning if the connection fails.
-	err := s.call(ctx, "scan of "+table, func(c *hbase.THBaseServiceClient) error {
+	err := s.tableCall(ctx, "scan of", table, func(c *hbase.THBaseServiceClient) error {
 		rows = rows[:0]
 		id, err := c.OpenScanner(ctx, s.opts.table(table), ts)
 		if err != nil {

@@ -54,6 +54,15 @@ type Store interface {
 // ErrBadURL is returned by Open for a store URL it cannot use.
 var ErrBadURL = errors.New("bad store URL")
 
+// ErrNoTable means a table the call named does not exist in a store whose
+// tables must be created (HBase): the read-model tables are created by
+// `falcon store-init`.
+var ErrNoTable = errors.New("read store table does not exist")
+
+// ErrUnavailable means the store could not be reached (a connection or
+// timeout error, as opposed to an answer): retrying later may succeed.
+var ErrUnavailable = errors.New("read store unreachable")
+
 // Opener opens a store from a parsed URL; Open dispatches on the scheme.
 type Opener func(ctx context.Context, u *url.URL) (Store, error)
 

@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/falcon-chat/falcon/libs/broker"
+	"github.com/falcon-chat/falcon/libs/hbaseserver"
+	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
 // Broker starts an embedded broker for the test and stops it at cleanup.
@@ -60,4 +62,28 @@ func Context(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// ThriftStore runs falcon store's Thrift2 server in the test's process over a
+// fresh Pebble store, and returns its address.
+func ThriftStore(t testing.TB, framed bool) string {
+	t.Helper()
+	p, err := readstore.OpenPebble(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hbaseserver.NewHandler(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hbaseserver.Serve(ctx, addr, h, framed) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		p.Close()
+	})
+	return addr
 }

@@ -27,6 +27,7 @@ type postAttempt struct {
 // every acknowledged message is in the read model exactly once and that the
 // legacy system received every event exactly once, in per-thread order.
 func TestKillDevMidStream(t *testing.T) {
+	testenv.SkipIfReal(t, "falcon dev embeds kfake and Pebble by design; the split-process tests run the same paths on real Kafka and HBase")
 	if testing.Short() {
 		t.Skip("builds and runs the falcon binary")
 	}

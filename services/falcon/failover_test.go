@@ -33,7 +33,7 @@ type writeReplica struct {
 	client             falconv1.ThreadCommandServiceClient
 }
 
-func startWriteReplica(t *testing.T, kafka string, r *writeReplica) {
+func startWriteReplica(t *testing.T, be *backend, r *writeReplica) {
 	t.Helper()
 	if r.grpcAddr == "" {
 		r.grpcAddr, r.httpAddr = testenv.FreeAddr(t), testenv.FreeAddr(t)
@@ -44,8 +44,8 @@ func startWriteReplica(t *testing.T, kafka string, r *writeReplica) {
 		t.Cleanup(func() { conn.Close() })
 		r.client = falconv1.NewThreadCommandServiceClient(conn)
 	}
-	r.proc = startProc(t, binaries.writeAPI, "--kafka-brokers", kafka, "--partitions", "6", "--grpc-addr", r.grpcAddr,
-		"--http-addr", r.httpAddr, "--route-wait", "3s", "--log-level", "warn")
+	r.proc = startProc(t, binaries.writeAPI, be.writeArgs("--partitions", "6", "--grpc-addr", r.grpcAddr,
+		"--http-addr", r.httpAddr, "--route-wait", "3s", "--log-level", "warn")...)
 }
 
 func metricValue(t *testing.T, httpAddr, name string) float64 {
@@ -128,25 +128,25 @@ func (l *commandLoad) run(replicas []*writeReplica, threads []string, clients, p
 
 // checkTopic reads every event and checks: each answered request is there
 // exactly once with the answer given; each thread's versions run 1, 2, 3...
-func checkTopic(t *testing.T, kafka string, answers map[string]answer) {
+func checkTopic(t *testing.T, be *backend, answers map[string]answer) {
 	t.Helper()
-	client, err := sarama.NewClient([]string{kafka}, eventlog.NewConfig("test"))
+	client, err := sarama.NewClient([]string{be.kafka}, eventlog.NewConfig("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	parts, err := client.Partitions("falcon.thread-events")
+	parts, err := client.Partitions(be.topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	byRequest := map[string][]answer{}
 	versions := map[string][]uint64{}
 	for _, p := range parts {
-		end, err := client.GetOffset("falcon.thread-events", p, sarama.OffsetNewest)
+		end, err := client.GetOffset(be.topic, p, sarama.OffsetNewest)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = eventlog.ReadCommitted(testenv.Context(t, 30*time.Second), client, "falcon.thread-events", p, 0, end, func(r eventlog.Record) error {
+		err = eventlog.ReadCommitted(testenv.Context(t, 30*time.Second), client, be.topic, p, 0, end, func(r eventlog.Record) error {
 			e, err := eventlog.Decode(r.Value)
 			if err != nil {
 				return err
@@ -192,7 +192,7 @@ func TestWriteReplicaKilledMidStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	kafka, replicas := startWriteCluster(t, 3)
+	be, replicas := startWriteCluster(t, 3)
 	threads := createThreads(t, replicas, 12)
 	load := &commandLoad{answers: map[string]answer{}}
 	finished := make(chan struct{})
@@ -200,7 +200,7 @@ func TestWriteReplicaKilledMidStream(t *testing.T) {
 	testenv.Eventually(t, 60*time.Second, "a third of the commands", func() bool { return load.done.Load() >= 800 })
 	replicas[1].proc.kill()
 	testenv.Eventually(t, 120*time.Second, "two thirds of the commands", func() bool { return load.done.Load() >= 1600 })
-	startWriteReplica(t, kafka, replicas[1])
+	startWriteReplica(t, be, replicas[1])
 	<-finished
 	if c := load.conflict.Load(); c != nil {
 		t.Fatal(c)
@@ -208,7 +208,7 @@ func TestWriteReplicaKilledMidStream(t *testing.T) {
 	if len(load.answers) != 16*150 {
 		t.Fatalf("%d of %d commands were answered", len(load.answers), 16*150)
 	}
-	checkTopic(t, kafka, load.answers)
+	checkTopic(t, be, load.answers)
 }
 
 // TestPausedOwnerIsFenced stops a write-api process (SIGSTOP) while commands
@@ -220,7 +220,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	kafka, replicas := startWriteCluster(t, 2)
+	be, replicas := startWriteCluster(t, 2)
 	threads := createThreads(t, replicas[:1], 12)
 	load := &commandLoad{answers: map[string]answer{}}
 	finished := make(chan struct{})
@@ -243,21 +243,18 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, "the resumed replica fenced", func() bool {
 		return metricValue(t, replicas[0].httpAddr, "falcon_write_fenced_total") > 0
 	})
-	checkTopic(t, kafka, load.answers)
+	checkTopic(t, be, load.answers)
 }
 
-// startWriteCluster starts falcon broker and n write-api processes over 6
-// partitions, and waits until every replica owns some of them.
-func startWriteCluster(t *testing.T, n int) (string, []*writeReplica) {
+// startWriteCluster starts the test's Kafka and n write-api processes over
+// 6 partitions, and waits until every replica owns some of them.
+func startWriteCluster(t *testing.T, n int) (*backend, []*writeReplica) {
 	t.Helper()
-	buildBinaries(t)
-	kafka := testenv.FreeAddr(t)
-	startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
-	waitListening(t, kafka)
+	be := startKafka(t)
 	replicas := make([]*writeReplica, n)
 	for i := range replicas {
 		replicas[i] = &writeReplica{}
-		startWriteReplica(t, kafka, replicas[i])
+		startWriteReplica(t, be, replicas[i])
 	}
 	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("%d ready replicas sharing the partitions", n), func() bool {
 		sum := 0.0
@@ -270,7 +267,7 @@ func startWriteCluster(t *testing.T, n int) (string, []*writeReplica) {
 		}
 		return sum == 6
 	})
-	return kafka, replicas
+	return be, replicas
 }
 
 // createThreads creates n threads through the replicas in turn.

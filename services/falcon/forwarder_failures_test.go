@@ -26,7 +26,7 @@ type stack struct {
 	t         *testing.T
 	falcon    string
 	forwarder string
-	broker    string
+	be        *backend
 	legacy    string
 	legacyP   *proc
 	out       string
@@ -34,11 +34,9 @@ type stack struct {
 
 func newStack(t *testing.T, legacyFlags ...string) *stack {
 	t.Helper()
-	falcon, fwd := buildBinaries(t)
-	s := &stack{t: t, falcon: falcon, forwarder: fwd, broker: testenv.FreeAddr(t),
+	be := startKafka(t)
+	s := &stack{t: t, falcon: binaries.falcon, forwarder: binaries.forwarder, be: be,
 		out: filepath.Join(t.TempDir(), "received.jsonl")}
-	startProc(t, falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", s.broker)
-	waitListening(t, s.broker)
 	s.startLegacy(legacyFlags...)
 	return s
 }
@@ -58,8 +56,8 @@ func (s *stack) startLegacy(flags ...string) *proc {
 }
 
 func (s *stack) forwarderArgs(extra ...string) []string {
-	return append([]string{"--kafka-brokers", s.broker, "--topic", "events", "--legacy-url", "http://" + s.legacy + "/events",
-		"--hmac-secret", secret, "--backoff-base", "20ms", "--backoff-max", "500ms", "--breaker-open-for", "1s", "--log-level", "warn"}, extra...)
+	return s.be.forwarderArgs(append([]string{"--legacy-url", "http://" + s.legacy + "/events",
+		"--hmac-secret", secret, "--backoff-base", "20ms", "--backoff-max", "500ms", "--breaker-open-for", "1s", "--log-level", "warn"}, extra...)...)
 }
 
 func (s *stack) startForwarder(extra ...string) *proc {
@@ -72,10 +70,10 @@ func (s *stack) startForwarder(extra ...string) *proc {
 
 func (s *stack) produce(events []domain.Event) {
 	s.t.Helper()
-	if err := eventlog.EnsureTopic(testenv.Context(s.t, 10*time.Second), []string{s.broker}, eventlog.NewConfig("test"), "events", 4, 1, nil); err != nil {
+	if err := eventlog.EnsureTopic(testenv.Context(s.t, 10*time.Second), []string{s.be.kafka}, eventlog.NewConfig("test"), s.be.topic, 4, 1, nil); err != nil {
 		s.t.Fatal(err)
 	}
-	testenv.Produce(s.t, s.broker, "events", 4, events)
+	testenv.Produce(s.t, s.be.kafka, s.be.topic, 4, events)
 }
 
 // expect waits until the legacy side recorded want (event ids, in order per

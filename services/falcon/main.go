@@ -6,21 +6,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/url"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/falcon-chat/falcon/libs/broker"
 	"github.com/falcon-chat/falcon/libs/flagenv"
-	"github.com/falcon-chat/falcon/libs/hbase/gen/hbase"
 	"github.com/falcon-chat/falcon/libs/hbaseserver"
-	"github.com/falcon-chat/falcon/libs/hbasestore"
 	"github.com/falcon-chat/falcon/libs/legacysim"
-	"github.com/falcon-chat/falcon/libs/readmodel"
+	"github.com/falcon-chat/falcon/libs/logging"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/libs/storeinit"
 	"github.com/falcon-chat/falcon/services/falcon/devstack"
 )
 
@@ -32,6 +29,7 @@ commands:
   legacy-sim  the legacy system stand-in, with fault injection
   store       an HBase Thrift2 (THBaseService) server over Pebble, shared by separate processes
   store-init  create the read-model tables in HBase (or falcon store); safe to run again
+  probe       wait until Kafka answers metadata requests and HBase's Thrift2 gateway answers
 
 Every flag also reads FALCON_<FLAG_IN_CAPS>. Run 'falcon <command> -h' for its flags.
 `
@@ -53,6 +51,8 @@ func main() {
 		server.Exit("falcon store", runStore(args))
 	case "store-init":
 		server.Exit("falcon store-init", runStoreInit(args))
+	case "probe":
+		server.Exit("falcon probe", runProbe(args))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
@@ -160,45 +160,18 @@ func runStore(args []string) error {
 
 func runStoreInit(args []string) error {
 	fs := flag.NewFlagSet("falcon store-init", flag.ContinueOnError)
-	storeURL := fs.String("store", "hbase+thrift://127.0.0.1:9095", "read store URL: hbase+thrift://host:port[?namespace=falcon]")
-	compression := fs.String("compression", "NONE", "column family compression: NONE, SNAPPY, LZ4, ZSTD, GZ")
+	var cfg storeinit.Config
+	cfg.RegisterFlags(fs)
+	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flagenv.Parse(fs, args); err != nil {
 		return err
 	}
-	algo, err := hbase.TCompressionAlgorithmFromString(strings.ToUpper(*compression))
-	if err != nil {
-		return fmt.Errorf("--compression=%q: %w", *compression, err)
-	}
-	u, err := url.Parse(*storeURL)
-	if err != nil {
-		return fmt.Errorf("--store=%q: %w", *storeURL, err)
-	}
-	if u.Scheme == "pebble" {
-		fmt.Println("pebble stores need no tables")
-		return nil
-	}
-	opts, err := hbasestore.ParseURL(u)
+	log, err := logging.New(*level)
 	if err != nil {
 		return err
 	}
+	defer func() { _ = log.Sync() }()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s, err := hbasestore.Open(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	var tables []hbasestore.Table
-	for _, name := range []string{readmodel.TableMeta, readmodel.TableThreads, readmodel.TableMessages, readmodel.TableAccountThreads} {
-		tables = append(tables, hbasestore.Table{Name: name, Families: readmodel.Tables[name], Splits: readmodel.Splits(name)})
-	}
-	created, err := s.EnsureTables(ctx, tables, algo)
-	for _, c := range created {
-		fmt.Println("created", c)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Printf("%d tables created, %d already there\n", len(created), len(tables)-len(created))
-	return nil
+	return storeinit.Run(ctx, cfg, log, os.Stdout)
 }

@@ -147,3 +147,46 @@ func waitReady(t *testing.T, httpAddr string) {
 		return resp.StatusCode == 200
 	})
 }
+
+// backend is the Kafka and read store a process test runs against: falcon
+// broker and falcon store processes of the test's own, or the real Kafka
+// and HBase of make test-real (FALCON_TEST_KAFKA, FALCON_TEST_HBASE), shared
+// by every test, so each test names its topic, groups and HBase namespace
+// itself.
+type backend struct {
+	kafka string
+	topic string
+	// store is the read store URL (startReadStore).
+	store string
+	// broker is the falcon broker process, nil on real Kafka.
+	broker *proc
+}
+
+// startKafka builds the binaries and returns the test's Kafka.
+func startKafka(t *testing.T) *backend {
+	t.Helper()
+	buildBinaries(t)
+	b := &backend{topic: testenv.Name(t, "events")}
+	if addr, ok := testenv.RealKafka(); ok {
+		b.kafka = addr
+		return b
+	}
+	b.kafka = testenv.FreeAddr(t)
+	b.broker = startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", b.kafka)
+	waitListening(t, b.kafka)
+	return b
+}
+
+// writeArgs, updaterArgs and forwarderArgs point a service at the test's
+// Kafka, topic and a consumer group of the test's own.
+func (b *backend) writeArgs(extra ...string) []string {
+	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--write-group", b.topic + "_writers"}, extra...)
+}
+
+func (b *backend) updaterArgs(extra ...string) []string {
+	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--group", b.topic + "_updater", "--store", b.store}, extra...)
+}
+
+func (b *backend) forwarderArgs(extra ...string) []string {
+	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--group", b.topic + "_forwarder"}, extra...)
+}

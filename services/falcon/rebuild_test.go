@@ -25,12 +25,12 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	kafka, store := startReadStore(t)
+	be := startReadStore(t)
 	b := &binaries
 	wHTTP, uHTTP, rHTTP := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	startProc(t, b.writeAPI, "--kafka-brokers", kafka, "--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")
-	startProc(t, b.updater, "--kafka-brokers", kafka, "--store", store, "--http-addr", uHTTP, "--log-level", "warn")
-	startProc(t, b.readAPI, "--store", store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--log-level", "warn")
+	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")...)
+	startProc(t, b.updater, be.updaterArgs("--http-addr", uHTTP, "--log-level", "warn")...)
+	startProc(t, b.readAPI, "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--log-level", "warn")
 	for _, a := range []string{wHTTP, uHTTP, rHTTP} {
 		waitReady(t, a)
 	}
@@ -118,7 +118,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 		}
 	}()
 
-	out, err := exec.Command(b.updater, "rebuild", "--kafka-brokers", kafka, "--store", store, "--drop-old", "--log-level", "warn").CombinedOutput()
+	out, err := exec.Command(b.updater, append([]string{"rebuild"}, be.updaterArgs("--drop-old", "--log-level", "warn")...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
 	}

@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"os/exec"
 	"reflect"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/falcon-chat/falcon/libs/hbasestore"
 	"github.com/falcon-chat/falcon/libs/testenv"
 )
 
@@ -24,21 +27,21 @@ func TestSplitDeployment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes")
 	}
-	kafka, store := startReadStore(t)
+	be := startReadStore(t)
 	b := &binaries
 	wHTTP := testenv.FreeAddr(t)
-	startProc(t, b.writeAPI, "--kafka-brokers", kafka, "--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")
+	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")...)
 	waitReady(t, wHTTP)
 	var updaters []*proc
 	for i := 0; i < 2; i++ {
 		h := testenv.FreeAddr(t)
-		updaters = append(updaters, startProc(t, b.updater, "--kafka-brokers", kafka, "--store", store, "--http-addr", h, "--log-level", "warn"))
+		updaters = append(updaters, startProc(t, b.updater, be.updaterArgs("--http-addr", h, "--log-level", "warn")...))
 		waitReady(t, h)
 	}
 	var readers []*devProcess
 	for i := 0; i < 3; i++ {
 		h := testenv.FreeAddr(t)
-		startProc(t, b.readAPI, "--store", store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", h, "--log-level", "warn")
+		startProc(t, b.readAPI, "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", h, "--log-level", "warn")
 		waitReady(t, h)
 		readers = append(readers, &devProcess{base: "http://" + h})
 	}
@@ -124,19 +127,44 @@ func TestSplitDeployment(t *testing.T) {
 	}
 }
 
-// startReadStore starts falcon broker and falcon store and creates the
-// read-model tables; it returns the broker address and the store URL.
-func startReadStore(t *testing.T) (kafka, store string) {
+// startReadStore starts the test's Kafka and read store (falcon broker and
+// falcon store, or a namespace of its own on real HBase) and creates the
+// read-model tables with falcon store-init.
+func startReadStore(t *testing.T) *backend {
 	t.Helper()
-	buildBinaries(t)
-	kafka, storeAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	startProc(t, binaries.falcon, "broker", "--data-dir", t.TempDir(), "--kafka-addr", kafka)
-	startProc(t, binaries.falcon, "store", "--data-dir", t.TempDir(), "--addr", storeAddr)
-	waitListening(t, kafka)
-	waitListening(t, storeAddr)
-	store = "hbase+thrift://" + storeAddr
-	if out, err := exec.Command(binaries.falcon, "store-init", "--store", store).CombinedOutput(); err != nil {
+	b := startKafka(t)
+	if addr, ok := testenv.RealHBase(); ok {
+		b.store = "hbase+thrift://" + addr + "?namespace=" + testenv.Name(t, "falcon")
+		t.Cleanup(func() { dropNamespace(t, b.store) })
+	} else {
+		storeAddr := testenv.FreeAddr(t)
+		startProc(t, binaries.falcon, "store", "--data-dir", t.TempDir(), "--addr", storeAddr)
+		waitListening(t, storeAddr)
+		b.store = "hbase+thrift://" + storeAddr
+	}
+	if out, err := exec.Command(binaries.falcon, "store-init", "--store", b.store).CombinedOutput(); err != nil {
 		t.Fatalf("store-init: %v\n%s", err, out)
 	}
-	return kafka, store
+	return b
+}
+
+// dropNamespace deletes a test's tables from a shared HBase.
+func dropNamespace(t *testing.T, store string) {
+	u, _ := url.Parse(store)
+	o, err := hbasestore.ParseURL(u)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	s, err := hbasestore.Open(context.Background(), o)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.DropNamespace(ctx); err != nil {
+		t.Logf("cleanup of %s: %v", store, err)
+	}
 }

@@ -18,7 +18,7 @@ func main() {
 	cfg.RegisterFlags(fs)
 	common.RegisterFlags(fs)
 	server.Exit("write-api", server.Main(fs, &common, os.Args[1:], func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
-		w, err := writeapi.New(ctx, cfg, p.Log, p.Registry)
+		w, err := writeapi.New(cfg, p.Log, p.Registry)
 		if err != nil {
 			return server.Addrs{}, nil, err
 		}

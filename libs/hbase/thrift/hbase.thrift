@@ -180,4 +180,12 @@ service THBaseService {
   void createNamespace(1: required TNamespaceDescriptor namespaceDesc) throws (1: TIOError io)
 
   list<string> listNamespaces() throws (1: TIOError io)
+
+  TTableDescriptor getTableDescriptor(1: required TTableName table) throws (1: TIOError io)
+
+  list<TTableName> getTableNamesByNamespace(1: required string name) throws (1: TIOError io)
+
+  void addColumnFamily(1: required TTableName tableName, 2: required TColumnFamilyDescriptor column) throws (1: TIOError io)
+
+  void deleteNamespace(1: required string name) throws (1: TIOError io)
 }

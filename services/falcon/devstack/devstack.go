@@ -99,7 +99,7 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	fcfg.LegacyURL = legacyURL
 	fcfg.HMACSecret = hex.EncodeToString(secret)
 
-	w, err := writeapi.New(ctx, wcfg, p.Log, p.Registry)
+	w, err := writeapi.New(wcfg, p.Log, p.Registry)
 	if err != nil {
 		legacyL.Close()
 		return server.Addrs{}, nil, err

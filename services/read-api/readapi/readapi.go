@@ -25,6 +25,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/retry"
 	"github.com/falcon-chat/falcon/libs/server"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
@@ -59,6 +60,7 @@ type ReadAPI struct {
 	log        *zap.Logger
 	store      readstore.Store
 	current    atomic.Pointer[readmodel.Reader]
+	status     *retry.Status
 	generation atomic.Uint64
 	genGauge   prometheus.GaugeFunc
 }
@@ -69,7 +71,8 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 	if cfg.MinVersionWait <= 0 {
 		cfg.MinVersionWait = 2 * time.Second
 	}
-	a := &ReadAPI{cfg: cfg, log: log.With(zap.String("component", "read-api")), store: store}
+	a := &ReadAPI{cfg: cfg, log: log.With(zap.String("component", "read-api")), store: store,
+		status: retry.NewStatus(errors.New("the read store has not answered yet"))}
 	a.current.Store(readmodel.NewReader(store))
 	a.genGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "falcon_read_model_generation",
 		Help: "Generation of read-model tables read-api serves from."}, func() float64 { return float64(a.generation.Load()) })
@@ -85,21 +88,37 @@ func (a *ReadAPI) Gateway() []server.RegisterFunc {
 	return []server.RegisterFunc{falconv1.RegisterThreadQueryServiceHandler}
 }
 
-func (a *ReadAPI) Ready() error { return nil }
+// Ready is nil while the read store answers: the generation pointer, read
+// every PollInterval, says so.
+func (a *ReadAPI) Ready() error { return a.status.Err() }
 
 // Run follows the generation pointer until ctx ends: after a rebuild,
-// queries move to the new tables.
+// queries move to the new tables. A store that does not answer makes
+// read-api not ready until it does.
 func (a *ReadAPI) Run(ctx context.Context) error {
 	t := time.NewTicker(readmodel.PollInterval)
 	defer t.Stop()
+	failing := false
 	for {
 		st, err := readmodel.LoadState(ctx, a.store)
-		if err == nil && uint64(st.Current) != a.generation.Load() {
-			a.current.Store(readmodel.NewReader(readmodel.AtGeneration(a.store, st.Current)))
-			a.generation.Store(uint64(st.Current))
-			a.log.Info("serving read-model generation", zap.Uint64("generation", uint64(st.Current)))
-		} else if err != nil && ctx.Err() == nil {
-			a.log.Warn("cannot read the read-model generation; keeping the last one", zap.Error(err))
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("read store: %w", err)
+			if !failing {
+				a.log.Warn("the read store does not answer; not ready until it does", zap.Error(err))
+			}
+			a.status.Set(err)
+			failing = true
+		} else if err == nil {
+			if failing {
+				a.log.Info("the read store answers again")
+			}
+			a.status.Set(nil)
+			failing = false
+			if uint64(st.Current) != a.generation.Load() {
+				a.current.Store(readmodel.NewReader(readmodel.AtGeneration(a.store, st.Current)))
+				a.generation.Store(uint64(st.Current))
+				a.log.Info("serving read-model generation", zap.Uint64("generation", uint64(st.Current)))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -254,8 +273,17 @@ func (a *ReadAPI) waitFor(ctx context.Context, id string, minVersion uint64) (re
 	}
 }
 
+// internal maps a read-store failure: unreachable or not set up is
+// Unavailable (retry later), anything else Internal; the detail is logged,
+// not shown.
 func (a *ReadAPI) internal(err error) error {
 	a.log.Error("query failed", zap.Error(err))
+	switch {
+	case errors.Is(err, readstore.ErrNoTable):
+		return status.Error(codes.Unavailable, "the read store is not set up yet (an operator must create its tables); retry later")
+	case errors.Is(err, readstore.ErrUnavailable):
+		return status.Error(codes.Unavailable, "the read store cannot be reached right now; retry later")
+	}
 	return status.Error(codes.Internal, "internal error reading the read store; it was logged")
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/retry"
 	"github.com/falcon-chat/falcon/libs/server"
 )
 
@@ -60,9 +61,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// applyBackoff spaces the attempts at a batch the store refused.
+var applyBackoff = retry.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second}
+
 // Updater is the read-model-updater component.
 type Updater struct {
 	cfg     Config
+	status  *retry.Status
 	log     *zap.Logger
 	store   readstore.Store
 	gen     atomic.Pointer[generation]
@@ -80,6 +85,7 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 	}
 	u := &Updater{
 		cfg: cfg, log: log.With(zap.String("component", "read-model-updater")),
+		status:  retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.KafkaBrokers.String())),
 		store:   store,
 		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_applied_total", Help: "Events applied to the read models."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_skipped_total", Help: "Events skipped: already applied, or of a type this build does not know."}),
@@ -126,27 +132,44 @@ func (u *Updater) RegisterGRPC(*grpc.Server)      {}
 func (u *Updater) Gateway() []server.RegisterFunc { return nil }
 
 func (u *Updater) Ready() error {
+	if err := u.status.Err(); err != nil {
+		return err
+	}
 	if !u.joined.Load() {
 		return errors.New("read-model-updater has not joined its consumer group yet")
 	}
 	return nil
 }
 
-// Run consumes until ctx ends. The batch in progress is finished and its
+// Run connects to Kafka and the read store (retrying until both answer),
+// then consumes until ctx ends. The batch in progress is finished and its
 // offsets committed before it returns.
 func (u *Updater) Run(ctx context.Context) error {
-	kcfg := eventlog.NewConfig("falcon-read-model-updater")
-	client, err := sarama.NewClient(u.cfg.KafkaBrokers, kcfg)
-	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", []string(u.cfg.KafkaBrokers), err)
+	brokers := u.cfg.KafkaBrokers.String()
+	var client sarama.Client
+	if err := retry.Until(ctx, u.log, "connecting to Kafka at "+brokers, retry.Default, u.status, func(ctx context.Context) (err error) {
+		client, err = sarama.NewClient(u.cfg.KafkaBrokers, eventlog.NewConfig("falcon-read-model-updater"))
+		if err != nil {
+			return fmt.Errorf("connect to Kafka at %s: %w", brokers, err)
+		}
+		u.status.Set(fmt.Errorf("waiting for topic %s to exist on Kafka at %s", u.cfg.Topic, brokers))
+		if _, err := eventlog.WaitForTopic(ctx, client, u.cfg.Topic); err != nil {
+			client.Close()
+			return err
+		}
+		return nil
+	}); err != nil {
+		return nil // stopped before Kafka answered
 	}
 	defer client.Close()
-	if _, err := eventlog.WaitForTopic(ctx, client, u.cfg.Topic); err != nil {
-		return err
-	}
-	st, err := readmodel.LoadState(ctx, u.store)
-	if err != nil {
-		return fmt.Errorf("read-model generation: %w", err)
+	var st readmodel.State
+	if err := retry.Until(ctx, u.log, "reading the read-model generation from the store", retry.Default, u.status, func(ctx context.Context) (err error) {
+		if st, err = readmodel.LoadState(ctx, u.store); err != nil {
+			return fmt.Errorf("read-model generation: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return nil
 	}
 	u.gen.Store(&generation{state: st, projector: readmodel.NewProjector(readmodel.AtGeneration(u.store, st.Current))})
 	followCtx, stopFollowing := context.WithCancel(ctx)
@@ -207,7 +230,9 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 			u.log.Error("applying a batch failed; retrying", zap.Int32("partition", claim.Partition()),
 				zap.Int64("offset", last.Offset), zap.Int("attempt", attempt), zap.Error(err))
-			time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second))
+			if err := eventlog.Sleep(ctx, applyBackoff.Delay(attempt)); err != nil {
+				return err
+			}
 		}
 		u.batches.Observe(time.Since(start).Seconds())
 		sess.MarkMessage(last, "")

@@ -15,12 +15,13 @@ import (
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
 )
 
-func startUpdater(t *testing.T, brokers string, store readstore.Store) (stop func()) {
+func startUpdater(t *testing.T, brokers, topic string, store readstore.Store) (stop func()) {
 	t.Helper()
 	var cfg updater.Config
 	cfg.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
 	cfg.KafkaBrokers = []string{brokers}
-	cfg.Topic = "events"
+	cfg.Topic = topic
+	cfg.Group = topic + "_updater"
 	cfg.BatchSize = 16
 	u, err := updater.New(cfg, store, testenv.Logger(t), prometheus.NewRegistry())
 	if err != nil {
@@ -46,13 +47,13 @@ func startUpdater(t *testing.T, brokers string, store readstore.Store) (stop fun
 // topic and starts a new one on the same store: every thread ends at its
 // last version with every message, none twice.
 func TestRestartMidStreamMissesNothing(t *testing.T) {
-	brokers := testenv.Broker(t)
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
 	store, err := readstore.OpenPebble(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	events := testenv.ProduceThreads(t, brokers, "events", 4, 8, 60)
+	events := testenv.ProduceThreads(t, brokers, topic, 4, 8, 60)
 	reader := readmodel.NewReader(store)
 	applied := func() uint64 {
 		var sum uint64
@@ -70,10 +71,10 @@ func TestRestartMidStreamMissesNothing(t *testing.T) {
 		}
 		return sum
 	}
-	stop := startUpdater(t, brokers, store)
+	stop := startUpdater(t, brokers, topic, store)
 	testenv.Eventually(t, 30*time.Second, "part of the events applied", func() bool { return applied() >= 100 })
 	stop()
-	startUpdater(t, brokers, store)
+	startUpdater(t, brokers, topic, store)
 	testenv.Eventually(t, 30*time.Second, "every event applied", func() bool { return applied() == uint64(len(events)) })
 
 	byThread := map[string]int{}

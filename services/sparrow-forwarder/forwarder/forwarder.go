@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/retry"
 	"github.com/falcon-chat/falcon/libs/server"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
@@ -33,6 +34,7 @@ type Forwarder struct {
 	poster  *poster
 	metrics *metrics
 	dead    *deadLetters
+	status  *retry.Status
 	joined  atomic.Bool
 	// claims maps the partitions this replica delivers to their trackers,
 	// for the lag gauge.
@@ -43,7 +45,8 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, er
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: newMetrics(reg)}
+	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: newMetrics(reg),
+		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.KafkaBrokers.String()))}
 	f.poster = newPoster(cfg, f.metrics.breakerState)
 	if cfg.HMACSecret == "" {
 		f.log.Warn("--hmac-secret is empty: deliveries are not signed")
@@ -55,35 +58,57 @@ func (f *Forwarder) RegisterGRPC(*grpc.Server)      {}
 func (f *Forwarder) Gateway() []server.RegisterFunc { return nil }
 
 func (f *Forwarder) Ready() error {
+	if err := f.status.Err(); err != nil {
+		return err
+	}
 	if !f.joined.Load() {
 		return errors.New("sparrow-forwarder has not joined its consumer group yet")
 	}
 	return nil
 }
 
-// Run consumes and delivers until ctx ends.
-func (f *Forwarder) Run(ctx context.Context) error {
+// connect creates the dead-letter topic if asked to, waits for the topics
+// and opens the client and the dead-letter producer.
+func (f *Forwarder) connect(ctx context.Context, dlqTopic string) (sarama.Client, sarama.SyncProducer, error) {
+	brokers := f.cfg.KafkaBrokers.String()
 	kcfg := eventlog.NewConfig("falcon-sparrow-forwarder")
-	dlqTopic := f.cfg.deadLetterTopic()
 	if f.cfg.CreateTopics {
 		if err := eventlog.EnsureTopic(ctx, f.cfg.KafkaBrokers, kcfg, dlqTopic, 1, 1, nil); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
 	client, err := sarama.NewClient(f.cfg.KafkaBrokers, kcfg)
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", []string(f.cfg.KafkaBrokers), err)
+		return nil, nil, fmt.Errorf("connect to Kafka at %s: %w", brokers, err)
 	}
-	defer client.Close()
+	f.status.Set(fmt.Errorf("waiting for topics %s and %s to exist on Kafka at %s", f.cfg.Topic, dlqTopic, brokers))
 	for _, t := range []string{f.cfg.Topic, dlqTopic} {
 		if _, err := eventlog.WaitForTopic(ctx, client, t); err != nil {
-			return err
+			client.Close()
+			return nil, nil, err
 		}
 	}
 	producer, err := sarama.NewSyncProducer(f.cfg.KafkaBrokers, deadLetterProducerConfig())
 	if err != nil {
-		return fmt.Errorf("dead-letter producer: %w", err)
+		client.Close()
+		return nil, nil, fmt.Errorf("dead-letter producer on Kafka at %s: %w", brokers, err)
 	}
+	return client, producer, nil
+}
+
+// Run connects to Kafka (retrying until it answers), then consumes and
+// delivers until ctx ends.
+func (f *Forwarder) Run(ctx context.Context) error {
+	dlqTopic := f.cfg.deadLetterTopic()
+	var client sarama.Client
+	var producer sarama.SyncProducer
+	if err := retry.Until(ctx, f.log, "connecting to Kafka at "+f.cfg.KafkaBrokers.String(), retry.Default, f.status, func(ctx context.Context) (err error) {
+		client, producer, err = f.connect(ctx, dlqTopic)
+		return err
+	}); err != nil {
+		return nil // stopped before Kafka answered
+	}
+	defer client.Close()
 	defer producer.Close()
 	f.dead = newDeadLetters(dlqTopic, producer, f.log)
 

@@ -1,9 +1,10 @@
 package forwarder
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -58,6 +59,7 @@ func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
 	cfg.RegisterFlags(flagSet())
 	cfg.KafkaBrokers = []string{brokers}
 	cfg.Topic = topic
+	cfg.Group = topic + "_forwarder"
 	cfg.LegacyURL = url
 	cfg.BackoffBase, cfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
 	f, err := New(cfg, testenv.Logger(t), prometheus.NewRegistry())
@@ -81,7 +83,7 @@ func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
 }
 
 func TestDeliversEveryEventOnceInOrderThroughFailuresAndRestarts(t *testing.T) {
-	brokers := testenv.Broker(t)
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
 	out := filepath.Join(t.TempDir(), "received.jsonl")
 	sim, err := legacysim.Open(out)
 	if err != nil {
@@ -91,13 +93,13 @@ func TestDeliversEveryEventOnceInOrderThroughFailuresAndRestarts(t *testing.T) {
 	legacy := httptest.NewServer(&flaky{next: sim})
 	defer legacy.Close()
 
-	events := testenv.ProduceThreads(t, brokers, "events", 4, 6, 40)
-	stop := startForwarder(t, brokers, "events", legacy.URL)
+	events := testenv.ProduceThreads(t, brokers, topic, 4, 6, 40)
+	stop := startForwarder(t, brokers, topic, legacy.URL)
 	// Stop it part-way and start another: what the first delivered but did
 	// not commit is delivered again and deduplicated by the legacy side.
 	testenv.Eventually(t, 30*time.Second, "some deliveries", func() bool { return len(readDeliveries(t, out)) >= 60 })
 	stop()
-	startForwarder(t, brokers, "events", legacy.URL)
+	startForwarder(t, brokers, topic, legacy.URL)
 	testenv.Eventually(t, 60*time.Second, "every delivery", func() bool { return len(readDeliveries(t, out)) >= len(events) })
 
 	got := readDeliveries(t, out)
@@ -126,12 +128,18 @@ func readDeliveries(t *testing.T, path string) []map[string]any {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last line may be in the middle of being written: only lines
+	// with their newline count.
+	lines := bytes.Split(b, []byte("\n"))
 	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	for _, line := range lines[:len(lines)-1] {
 		var d map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
+		if err := json.Unmarshal(line, &d); err != nil {
+			t.Fatalf("line %q: %v", line, err)
 		}
 		out = append(out, d)
 	}

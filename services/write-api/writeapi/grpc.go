@@ -98,7 +98,7 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 	resp, err := forward(metadata.NewOutgoingContext(ctx, out), client)
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
-			g.svc.routes.invalidate()
+			g.svc.invalidateRoutes()
 		}
 		g.metrics.forwarded.WithLabelValues(status.Code(err).String()).Inc()
 		return zero, err
@@ -133,7 +133,7 @@ func (g *GRPC) status(err error) error {
 	switch {
 	case errors.As(err, &de):
 		return domainStatus(de)
-	case errors.Is(err, ErrLostOwnership), errors.Is(err, ErrNotCommitted), errors.Is(err, ErrNoOwner):
+	case errors.Is(err, ErrLostOwnership), errors.Is(err, ErrNotCommitted), errors.Is(err, ErrNoOwner), errors.Is(err, ErrNotConnected):
 		st := status.New(codes.Unavailable, err.Error()+"; nothing was applied twice: retry with the same request_id")
 		if d, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(200 * time.Millisecond)}); derr == nil {
 			st = d

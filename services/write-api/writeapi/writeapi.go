@@ -2,7 +2,9 @@ package writeapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/retry"
 	"github.com/falcon-chat/falcon/libs/server"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
@@ -18,19 +21,43 @@ import (
 type WriteAPI struct {
 	cfg    Config
 	log    *zap.Logger
-	client sarama.Client
-	admin  sarama.ClusterAdmin
-	owners *owners
+	m      *metrics
+	svc    *Service
 	grpc   *GRPC
+	status *retry.Status
 }
 
-// New connects to Kafka, creates the events topic if asked to, and waits
-// for it to exist.
-func New(ctx context.Context, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, error) {
+// New builds write-api; it connects to Kafka in Run, so that health and
+// readiness are served while Kafka is still out of reach.
+func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	log = log.With(zap.String("component", "write-api"))
+	m := newMetrics(reg)
+	svc := &Service{self: cfg.advertise(), wait: cfg.RouteWait}
+	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log, m),
+		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.KafkaBrokers.String()))}, nil
+}
+
+// cluster is what write-api holds once connected to Kafka.
+type cluster struct {
+	client     sarama.Client
+	admin      sarama.ClusterAdmin
+	owners     *owners
+	routes     *routes
+	partitions int32
+}
+
+func (c *cluster) close() {
+	_ = c.admin.Close()
+	_ = c.client.Close()
+}
+
+// connect creates the topics if asked to, waits for them to exist and
+// opens the clients write-api keeps.
+func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
+	cfg := w.cfg
 	kcfg := eventlog.NewConfig("falcon-write-api")
 	if cfg.CreateTopics {
 		if err := eventlog.EnsureTopic(ctx, cfg.KafkaBrokers, kcfg, cfg.Topic, int32(cfg.Partitions), int16(cfg.Replication), nil); err != nil {
@@ -46,35 +73,33 @@ func New(ctx context.Context, cfg Config, log *zap.Logger, reg prometheus.Regist
 	}
 	client, err := sarama.NewClient(cfg.KafkaBrokers, kcfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Kafka %v: %w", []string(cfg.KafkaBrokers), err)
+		return nil, fmt.Errorf("connect to Kafka at %s: %w", cfg.KafkaBrokers.String(), err)
 	}
-	n, err := eventlog.WaitForTopic(ctx, client, cfg.Topic)
-	if err != nil {
-		client.Close()
-		return nil, err
-	}
+	topics := []string{cfg.Topic}
 	if cfg.SnapshotEvery > 0 {
-		sn, err := eventlog.WaitForTopic(ctx, client, eventlog.SnapshotsTopic(cfg.Topic))
-		if err != nil {
+		topics = append(topics, eventlog.SnapshotsTopic(cfg.Topic))
+	}
+	w.status.Set(fmt.Errorf("waiting for topics %s to exist on Kafka at %s", strings.Join(topics, ", "), cfg.KafkaBrokers.String()))
+	counts := make([]int32, len(topics))
+	for i, t := range topics {
+		if counts[i], err = eventlog.WaitForTopic(ctx, client, t); err != nil {
 			client.Close()
 			return nil, err
 		}
-		if sn != n {
-			client.Close()
-			return nil, fmt.Errorf("topic %s has %d partitions and %s %d: they must match (one snapshot partition per events partition)",
-				cfg.Topic, n, eventlog.SnapshotsTopic(cfg.Topic), sn)
-		}
 	}
-	admin, err := sarama.NewClusterAdmin(cfg.KafkaBrokers, kcfg)
+	if len(counts) == 2 && counts[0] != counts[1] {
+		client.Close()
+		return nil, fmt.Errorf("topic %s has %d partitions and %s %d: they must match (one snapshot partition per events partition)",
+			topics[0], counts[0], topics[1], counts[1])
+	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
 	if err != nil {
 		client.Close()
-		return nil, fmt.Errorf("Kafka admin client: %w", err)
+		return nil, fmt.Errorf("Kafka admin client at %s: %w", cfg.KafkaBrokers.String(), err)
 	}
-	m := newMetrics(reg)
 	r := newRoutes(admin, cfg.Group, cfg.Topic)
-	o := newOwners(&cfg, log, client, m, r)
-	svc := &Service{owners: o, routes: r, partitions: n, self: cfg.advertise(), wait: cfg.RouteWait}
-	return &WriteAPI{cfg: cfg, log: log, client: client, admin: admin, owners: o, grpc: newGRPC(svc, log, m)}, nil
+	return &cluster{client: client, admin: admin, routes: r, partitions: counts[0],
+		owners: newOwners(&w.cfg, w.log, client, w.m, r)}, nil
 }
 
 func (w *WriteAPI) RegisterGRPC(s *grpc.Server) {
@@ -85,16 +110,35 @@ func (w *WriteAPI) Gateway() []server.RegisterFunc {
 	return []server.RegisterFunc{falconv1.RegisterThreadCommandServiceHandler}
 }
 
-// Ready is nil once this replica is in the group and has loaded every
-// partition it owns.
-func (w *WriteAPI) Ready() error { return w.owners.ready() }
+// Ready is nil once this replica is connected to Kafka, in the group, and
+// has loaded every partition it owns.
+func (w *WriteAPI) Ready() error {
+	if err := w.status.Err(); err != nil {
+		return err
+	}
+	c := w.svc.cluster.Load()
+	if c == nil {
+		return errors.New("not connected to Kafka yet")
+	}
+	return c.owners.ready()
+}
 
-// Run owns partitions until ctx ends, then stops the writers (answering
-// what they have queued) and closes the Kafka clients.
+// Run connects to Kafka (retrying until it answers), then owns partitions
+// until ctx ends; then it stops the writers (answering what they have
+// queued) and closes the Kafka clients.
 func (w *WriteAPI) Run(ctx context.Context) error {
-	err := w.owners.run(ctx)
+	var c *cluster
+	err := retry.Until(ctx, w.log, "connecting to Kafka at "+w.cfg.KafkaBrokers.String(), retry.Default, w.status, func(ctx context.Context) (err error) {
+		c, err = w.connect(ctx)
+		return err
+	})
+	if err != nil {
+		w.grpc.close()
+		return nil // stopped before Kafka answered
+	}
+	w.svc.cluster.Store(c)
+	err = c.owners.run(ctx)
 	w.grpc.close()
-	_ = w.admin.Close()
-	_ = w.client.Close()
+	c.close()
 	return err
 }

@@ -2,6 +2,8 @@ package writeapi_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +39,8 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	cfg.RegisterFlags(flagSet())
 	cfg.KafkaBrokers = []string{brokers}
 	cfg.Topic = topic
+	// Replicas of one test share a group; tests sharing a real Kafka do not.
+	cfg.Group = topic + "_writers"
 	cfg.Partitions = 4
 	for _, o := range options {
 		o(&cfg)
@@ -46,7 +50,7 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	log := testenv.Logger(t)
-	w, err := writeapi.New(ctx, cfg, log, reg)
+	w, err := writeapi.New(cfg, log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +83,8 @@ func as(account string) context.Context {
 }
 
 func TestCommandsAreAppendedOnceAndAnsweredWithVersions(t *testing.T) {
-	brokers := testenv.Broker(t)
-	r := startReplica(t, brokers, "events")
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
+	r := startReplica(t, brokers, topic)
 	ctx := as("alice")
 
 	created, err := r.client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: "Launch", MemberIds: []string{"bob"}})
@@ -145,7 +149,7 @@ func TestCommandsAreAppendedOnceAndAnsweredWithVersions(t *testing.T) {
 	}
 
 	// The topic holds exactly the two accepted events.
-	events := readAll(t, brokers, "events")
+	events := readAll(t, brokers, topic)
 	if len(events) != 2 {
 		t.Fatalf("topic holds %d events, want 2", len(events))
 	}
@@ -153,7 +157,7 @@ func TestCommandsAreAppendedOnceAndAnsweredWithVersions(t *testing.T) {
 	// A new replica (after the first stops) rebuilds the thread from the
 	// log: the retried request is still recognised and versions continue.
 	r.stop()
-	r2 := startReplica(t, brokers, "events")
+	r2 := startReplica(t, brokers, topic)
 	again, err = r2.client.PostMessage(as("bob"), post)
 	if err != nil || again.MessageId != first.MessageId {
 		t.Fatalf("after restart the retry answered %+v, %v; want %s", again, err, first.MessageId)
@@ -222,9 +226,9 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 }
 
 func TestCommandsForOtherPartitionsAreForwardedToTheirOwner(t *testing.T) {
-	brokers := testenv.Broker(t)
-	a := startReplica(t, brokers, "events")
-	b := startReplica(t, brokers, "events")
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
+	a := startReplica(t, brokers, topic)
+	b := startReplica(t, brokers, topic)
 	testenv.Eventually(t, 60*time.Second, "both replicas own partitions", func() bool {
 		return a.ready() == nil && b.ready() == nil &&
 			counter(t, a.metrics, "falcon_write_rebalances_total", nil) >= 2
@@ -248,15 +252,15 @@ func TestCommandsForOtherPartitionsAreForwardedToTheirOwner(t *testing.T) {
 	if fa == 0 || fb == 0 {
 		t.Fatalf("forwarded by a: %v, by b: %v; each owns half the partitions, so each must forward some", fa, fb)
 	}
-	if got := len(readAll(t, brokers, "events")); got != 32 {
+	if got := len(readAll(t, brokers, topic)); got != 32 {
 		t.Fatalf("topic holds %d events, want 32", got)
 	}
 }
 
 func TestTakeoverLoadsSnapshotsAndFallsBackToReplay(t *testing.T) {
-	brokers := testenv.Broker(t)
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "snap")
 	every := func(c *writeapi.Config) { c.SnapshotEvery = 20 }
-	r := startReplica(t, brokers, "snap", every)
+	r := startReplica(t, brokers, topic, every)
 	var threads []string
 	for i := 0; i < 3; i++ {
 		resp, err := r.client.CreateThread(as("alice"), &falconv1.CreateThreadRequest{Title: "snap"})
@@ -297,7 +301,7 @@ func TestTakeoverLoadsSnapshotsAndFallsBackToReplay(t *testing.T) {
 			last[tid] = next
 		}
 	}
-	r2 := startReplica(t, brokers, "snap", every)
+	r2 := startReplica(t, brokers, topic, every)
 	if replayed := counter(t, r2.metrics, "falcon_write_replayed_events_total", nil); replayed >= 123 {
 		t.Fatalf("the takeover replayed %v events of 123: the snapshots were not used", replayed)
 	}
@@ -313,13 +317,13 @@ func TestTakeoverLoadsSnapshotsAndFallsBackToReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p := int32(0); p < 4; p++ {
-		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: "snap.snapshots", Partition: p,
+		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: eventlog.SnapshotsTopic(topic), Partition: p,
 			Key: sarama.StringEncoder(threads[0]), Value: sarama.ByteEncoder([]byte{0xff, 0xff, 0xff})}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	prod.Close()
-	r3 := startReplica(t, brokers, "snap", every)
+	r3 := startReplica(t, brokers, topic, every)
 	if n := counter(t, r3.metrics, "falcon_write_snapshot_fallbacks_total", nil); n == 0 {
 		t.Fatal("the unreadable snapshot was not noticed")
 	}
@@ -328,5 +332,56 @@ func TestTakeoverLoadsSnapshotsAndFallsBackToReplay(t *testing.T) {
 		if err != nil || next.Version != last[tid].Version+1 {
 			t.Fatalf("post after fallback: %+v, %v; want version %d", next, err, last[tid].Version+1)
 		}
+	}
+}
+
+// TestCreatesItsTopicsAsConfigured: write-api creates the events topic and
+// the compacted snapshots topic with --partitions partitions, and leaves
+// existing ones alone; with --create-topics=false it waits, not ready,
+// saying which topic it waits for.
+func TestCreatesItsTopicsAsConfigured(t *testing.T) {
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "created")
+	startReplica(t, brokers, topic, func(c *writeapi.Config) { c.Partitions, c.SnapshotEvery = 3, 100 })
+	admin, err := sarama.NewClusterAdmin([]string{brokers}, eventlog.NewConfig("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	snapshots := eventlog.SnapshotsTopic(topic)
+	meta, err := admin.DescribeTopics([]string{topic, snapshots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range meta {
+		if !errors.Is(m.Err, sarama.ErrNoError) || len(m.Partitions) != 3 {
+			t.Fatalf("topic %s: %d partitions (%v), want 3", m.Name, len(m.Partitions), m.Err)
+		}
+	}
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: snapshots, ConfigNames: []string{"cleanup.policy"}})
+	if err != nil || len(entries) != 1 || entries[0].Value != "compact" {
+		t.Fatalf("%s cleanup.policy: %+v, %v; want compact", snapshots, entries, err)
+	}
+
+	missing := testenv.Name(t, "absent")
+	var cfg writeapi.Config
+	cfg.RegisterFlags(flagSet())
+	cfg.KafkaBrokers, cfg.Topic, cfg.Group, cfg.CreateTopics = []string{brokers}, missing, missing+"_writers", false
+	w, err := writeapi.New(cfg, testenv.Logger(t), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	testenv.Eventually(t, 10*time.Second, "write-api saying it waits for the topic", func() bool {
+		err := w.Ready()
+		return err != nil && strings.Contains(err.Error(), "waiting for topics "+missing)
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if meta, err := admin.DescribeTopics([]string{missing}); err == nil && len(meta) == 1 && errors.Is(meta[0].Err, sarama.ErrNoError) {
+		t.Fatalf("--create-topics=false created %s", missing)
 	}
 }
