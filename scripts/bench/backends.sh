@@ -45,6 +45,9 @@ pipeline() {
 	local w=$LAST
 	ready 127.0.0.1:41181
 	$B/loadtest -write-addr 127.0.0.1:41191 -read-addr 127.0.0.1:41191 -scenario post -duration 15s | tee "$OUT/$name-post.txt"
+	$B/loadtest -write-addr 127.0.0.1:41191 -read-addr 127.0.0.1:41191 -scenario post -duration 15s -concurrency 256 | tee "$OUT/$name-post-256.txt"
+	say "$name: filling the backlog for the consumers (30 s more of posts)"
+	$B/loadtest -write-addr 127.0.0.1:41191 -read-addr 127.0.0.1:41191 -scenario post -duration 30s -warmup 0s -concurrency 256 >/dev/null
 	stop "$w"
 
 	say "$name: read-model-updater draining the backlog into Pebble"
@@ -74,8 +77,8 @@ takeover() {
 		--grpc-addr 127.0.0.1:41291 --http-addr 127.0.0.1:41281 --log-level warn
 	local w=$LAST
 	ready 127.0.0.1:41281
-	$B/loadtest -write-addr 127.0.0.1:41291 -read-addr 127.0.0.1:41291 -scenario post -warmup 0s -conns 6 \
-		-duration "${TAKEOVER_FILL:-300s}" -max-ops "$TAKEOVER_EVENTS" >"$OUT/$name-takeover-fill.txt"
+	$B/loadtest -write-addr 127.0.0.1:41291 -read-addr 127.0.0.1:41291 -scenario post -warmup 0s -conns 6 -concurrency 256 \
+		-duration "${TAKEOVER_FILL:-600s}" -max-ops "$TAKEOVER_EVENTS" >"$OUT/$name-takeover-fill.txt"
 	stop "$w"
 	for every in 50000 0; do
 		say "$name: takeover with --snapshot-every $every"
