@@ -220,8 +220,11 @@ start() {
 	log "$name started (pid $!, log $REAL_DIR/$name.log)"
 }
 
+# stop NAME SECONDS: SIGTERM, then SIGKILL after SECONDS. HBase standalone
+# runs its shutdown hooks (regions closed, WAL synced) in about 2 s and then
+# never exits: ZooKeeper's SessionTracker thread is not a daemon.
 stop() {
-	local name=$1 pidf=$REAL_DIR/$1.pid
+	local name=$1 wait=$2 pidf=$REAL_DIR/$1.pid
 	if ! ours "$pidf"; then
 		rm -f "$pidf"
 		return 0
@@ -229,12 +232,12 @@ stop() {
 	local pid
 	pid=$(cat "$pidf")
 	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 120); do
+	for _ in $(seq 1 $((wait * 2))); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.5
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		log "$name did not stop within 60s of SIGTERM; killing it"
+		log "$name still runs ${wait}s after SIGTERM; killing it"
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$pidf"
@@ -262,9 +265,9 @@ up() {
 }
 
 down() {
-	stop thrift
-	stop hbase
-	stop kafka
+	stop thrift 20
+	stop hbase 15
+	stop kafka 60
 }
 
 status() {
