@@ -35,7 +35,7 @@ HBASE_THRIFT_PORT ?= 29090
 export KAFKA_PORT HBASE_THRIFT_PORT
 # The packages whose tests talk to Kafka or HBase; FALCON_TEST_KAFKA and
 # FALCON_TEST_HBASE point them at the real servers.
-REAL_PKGS := ./libs/eventlog/... ./libs/hbasestore/... ./libs/storeinit/... ./services/write-api/... \
+REAL_PKGS := ./libs/eventlog/... ./libs/hbasestore/... ./libs/setup/... ./services/write-api/... \
              ./services/read-model-updater/... ./services/sparrow-forwarder/... ./services/falcon/...
 
 real-up: build
@@ -85,9 +85,18 @@ proto-check:
 		&& diff -r proto/gen $$tmp/gen && echo "proto: generated code is current"; rc=$$?; rm -rf $$tmp; exit $$rc; \
 	else echo "proto: buf or a protoc plugin is not installed; skipping the generated-code check"; fi
 
+# golangci-lint with the project's rules (.golangci.yml: errcheck, govet,
+# staticcheck, revive's doc-comment rules, gocritic, bodyclose, contextcheck,
+# depguard enforcing ARCHITECTURE.md's import rules), installed from the
+# module proxy when missing; then a check that depguard refuses a wrong-way
+# import.
+GOLANGCI_LINT_VERSION ?= v2.15.0
 lint:
 	@out=$$(gofmt -l proto/*.go libs services loadtest deploycheck); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@command -v golangci-lint >/dev/null || { echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
+	golangci-lint run $(PKGS)
+	@scripts/lint/depguard-selftest.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./libs/...

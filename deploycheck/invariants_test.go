@@ -1,10 +1,8 @@
 package deploycheck
 
 import (
-	"bytes"
 	"flag"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +14,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/server"
-	"github.com/falcon-chat/falcon/libs/storeinit"
+	"github.com/falcon-chat/falcon/libs/setup"
 	"github.com/falcon-chat/falcon/services/read-api/readapi"
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
 	"github.com/falcon-chat/falcon/services/sparrow-forwarder/forwarder"
@@ -274,84 +272,86 @@ func findConfigMap(m *manifests, name string) *corev1.ConfigMap {
 	return nil
 }
 
-// The setup scripts exist twice, as kustomize and Helm each read files only
-// inside their own folder; they must not drift apart.
-func TestSetupScriptsAgree(t *testing.T) {
-	for _, f := range []string{"create-topics.sh"} {
-		a, err := os.ReadFile("../k8s/base/setup/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile("../helm/falcon/files/" + f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a, b) {
-			t.Errorf("k8s/base/setup/%s and helm/falcon/files/%s differ", f, f)
-		}
+// TestSetupComesFromTheFalconBinary: wherever the topics and the read-model
+// tables are created, it is by `falcon topics-init` and `falcon store-init`
+// from the Falcon image, against the Kafka topic and the store the services
+// use, with flags those commands have. Topics and tables are then the ones
+// the services themselves define; a hand-written schema script (one once
+// lacked the meta table the updater loads at start) cannot come back
+// unnoticed.
+func TestSetupComesFromTheFalconBinary(t *testing.T) {
+	flagsOf := func(register func(*flag.FlagSet)) map[string]bool {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		register(fs)
+		fs.String("log-level", "", "")
+		known := map[string]bool{}
+		fs.VisitAll(func(f *flag.Flag) { known[flagenv.EnvName(f.Name)] = true })
+		return known
 	}
-}
-
-// TestTablesComeFromStoreInit: wherever the read-model tables are created,
-// it is by `falcon store-init` from the Falcon image, against the store
-// read-api and read-model-updater use, with flags store-init has. The
-// tables are then the ones the services themselves define; a hand-written
-// schema script (which once lacked the meta table the updater loads at
-// start) cannot come back unnoticed.
-func TestTablesComeFromStoreInit(t *testing.T) {
-	fs := flag.NewFlagSet("store-init", flag.ContinueOnError)
-	(&storeinit.Config{}).RegisterFlags(fs)
-	fs.String("log-level", "", "")
-	known := map[string]bool{}
-	fs.VisitAll(func(f *flag.Flag) { known[flagenv.EnvName(f.Name)] = true })
+	jobs := []struct {
+		name, command string
+		flags         map[string]bool
+		// same lists settings that must equal the named services' own.
+		same map[string][]string
+	}{
+		{"falcon-kafka-topics", "topics-init", flagsOf((&setup.TopicsConfig{}).RegisterFlags), map[string][]string{
+			"FALCON_KAFKA_BROKERS": {"write-api", "read-model-updater", "sparrow-forwarder"},
+			"FALCON_TOPIC":         {"write-api", "read-model-updater", "sparrow-forwarder"},
+		}},
+		{"falcon-hbase-tables", "store-init", flagsOf((&setup.TablesConfig{}).RegisterFlags), map[string][]string{
+			"FALCON_STORE": {"read-api", "read-model-updater"},
+		}},
+	}
 	for _, m := range renderings(t) {
 		t.Run(m.source, func(t *testing.T) {
-			var job *batchv1.Job
-			for _, j := range m.jobs {
-				if j.Name == "falcon-hbase-tables" {
-					job = j
+			for _, want := range jobs {
+				var job *batchv1.Job
+				for _, j := range m.jobs {
+					if j.Name == want.name {
+						job = j
+					}
 				}
-			}
-			if job == nil {
-				if len(m.deployments) > 1 {
-					t.Fatal("the whole system renders no falcon-hbase-tables Job")
+				if job == nil {
+					if len(m.deployments) > 1 {
+						t.Fatalf("the whole system renders no %s Job", want.name)
+					}
+					continue // a single service's base or chart
 				}
-				return // a single service's base or chart
-			}
-			cs := job.Spec.Template.Spec.Containers
-			if len(cs) != 1 {
-				t.Fatalf("the tables Job has %d containers, want 1", len(cs))
-			}
-			c := cs[0]
-			if repo, _, _ := strings.Cut(c.Image, ":"); repo != "ghcr.io/falcon-chat/falcon" || len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != "store-init" {
-				t.Fatalf("the tables Job runs %s %v %v, want the Falcon image's `falcon store-init`", c.Image, c.Command, c.Args)
-			}
-			store := ""
-			for _, e := range c.Env {
-				if !known[e.Name] {
-					t.Errorf("the tables Job sets %s, which falcon store-init does not read", e.Name)
+				cs := job.Spec.Template.Spec.Containers
+				if len(cs) != 1 {
+					t.Fatalf("%s has %d containers, want 1", want.name, len(cs))
 				}
-				if e.Name == "FALCON_STORE" {
-					store = e.Value
+				c := cs[0]
+				if repo, _, _ := strings.Cut(c.Image, ":"); repo != "ghcr.io/falcon-chat/falcon" || len(c.Command) != 0 || len(c.Args) == 0 || c.Args[0] != want.command {
+					t.Fatalf("%s runs %s %v %v, want the Falcon image's `falcon %s`", want.name, c.Image, c.Command, c.Args, want.command)
 				}
-			}
-			if store == "" {
-				t.Fatal("the tables Job does not say which store (FALCON_STORE)")
-			}
-			for _, svc := range []string{"read-api", "read-model-updater"} {
-				if got := storeOf(m, svc); got != store {
-					t.Errorf("%s reads the store %q, the tables are created in %q", svc, got, store)
+				env := map[string]string{}
+				for _, e := range c.Env {
+					if !want.flags[e.Name] {
+						t.Errorf("%s sets %s, which falcon %s does not read", want.name, e.Name, want.command)
+					}
+					env[e.Name] = e.Value
+				}
+				for key, services := range want.same {
+					if env[key] == "" {
+						t.Errorf("%s does not set %s", want.name, key)
+					}
+					for _, svc := range services {
+						if got := settingOf(m, svc, key); got != env[key] {
+							t.Errorf("%s has %s=%q, %s has %q", svc, key, got, want.name, env[key])
+						}
+					}
 				}
 			}
 		})
 	}
 }
 
-// storeOf is the FALCON_STORE a service's ConfigMap sets, if any.
-func storeOf(m *manifests, service string) string {
+// settingOf is a FALCON_* setting of a service's ConfigMap, if any.
+func settingOf(m *manifests, service, key string) string {
 	for _, c := range m.configMaps {
 		if strings.HasSuffix(c.Name, service) || strings.Contains(c.Name, service+"-") {
-			if v, ok := c.Data["FALCON_STORE"]; ok {
+			if v, ok := c.Data[key]; ok {
 				return v
 			}
 		}

@@ -25,6 +25,7 @@ type Authenticator interface {
 // Dev trusts the x-account-id header. For development only.
 type Dev struct{}
 
+// Authenticate returns the account of the x-account-id header.
 func (Dev) Authenticate(_ context.Context, md metadata.MD) (string, error) {
 	v := md.Get(AccountHeader)
 	if len(v) == 0 || strings.TrimSpace(v[0]) == "" {

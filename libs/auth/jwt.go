@@ -78,6 +78,8 @@ func NewJWT(o JWTOptions) (*JWT, error) {
 	return &JWT{key: key, parser: jwt.NewParser(opts...)}, nil
 }
 
+// Authenticate verifies the bearer token of the authorization header and
+// returns its subject.
 func (j *JWT) Authenticate(_ context.Context, md metadata.MD) (string, error) {
 	v := md.Get("authorization")
 	if len(v) == 0 {

@@ -7,6 +7,7 @@ type Command interface {
 	Name() string
 }
 
+// CreateThread makes a thread; anyone may, and becomes its administrator.
 type CreateThread struct {
 	Title            string
 	Remarks          string
@@ -20,39 +21,66 @@ type UpdateThread struct {
 	Remarks *string
 }
 
+// DestroyThread ends a thread (administrators).
 type DestroyThread struct{}
 
+// AddMembers adds members (administrators).
 type AddMembers struct{ AccountIDs []string }
 
+// RemoveMembers removes members (administrators; a member may remove itself).
 type RemoveMembers struct{ AccountIDs []string }
 
+// AddAdministrators gives accounts the administrator role (administrators).
 type AddAdministrators struct{ AccountIDs []string }
 
+// RemoveAdministrators takes the role away; one administrator always stays.
 type RemoveAdministrators struct{ AccountIDs []string }
 
+// PostMessage posts a message (members).
 type PostMessage struct {
 	Body              string
 	ReplyToMessageID  string
 	MentionAccountIDs []string
 }
 
+// EditMessage replaces a message's body (its author).
 type EditMessage struct {
 	MessageID string
 	Body      string
 }
 
+// DeleteMessage removes a message (its author or an administrator).
 type DeleteMessage struct{ MessageID string }
 
-func (CreateThread) Name() string         { return "CreateThread" }
-func (UpdateThread) Name() string         { return "UpdateThread" }
-func (DestroyThread) Name() string        { return "DestroyThread" }
-func (AddMembers) Name() string           { return "AddMembers" }
-func (RemoveMembers) Name() string        { return "RemoveMembers" }
-func (AddAdministrators) Name() string    { return "AddAdministrators" }
+// Name implements Command.
+func (CreateThread) Name() string { return "CreateThread" }
+
+// Name implements Command.
+func (UpdateThread) Name() string { return "UpdateThread" }
+
+// Name implements Command.
+func (DestroyThread) Name() string { return "DestroyThread" }
+
+// Name implements Command.
+func (AddMembers) Name() string { return "AddMembers" }
+
+// Name implements Command.
+func (RemoveMembers) Name() string { return "RemoveMembers" }
+
+// Name implements Command.
+func (AddAdministrators) Name() string { return "AddAdministrators" }
+
+// Name implements Command.
 func (RemoveAdministrators) Name() string { return "RemoveAdministrators" }
-func (PostMessage) Name() string          { return "PostMessage" }
-func (EditMessage) Name() string          { return "EditMessage" }
-func (DeleteMessage) Name() string        { return "DeleteMessage" }
+
+// Name implements Command.
+func (PostMessage) Name() string { return "PostMessage" }
+
+// Name implements Command.
+func (EditMessage) Name() string { return "EditMessage" }
+
+// Name implements Command.
+func (DeleteMessage) Name() string { return "DeleteMessage" }
 
 // commandOf names the command that produced an event, so a replayed thread
 // remembers which command each request id belonged to.

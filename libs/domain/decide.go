@@ -18,8 +18,13 @@ type Meta struct {
 }
 
 // Decide validates cmd against the thread and returns the event it produces.
-// The event is not applied: the caller applies it once it is durable. A nil
-// event with a nil error is an answer without a change: a retried request id
+// Decide does not apply the event: the caller does, with Apply, before it
+// decides the next command of the same thread. write-api applies each event
+// at once, before the transaction that makes it durable commits, so that
+// the next command of the same group commit sees it; if that transaction
+// fails, write-api throws the thread away and rebuilds it from the log, so
+// no answer ever rests on an event that was not committed. A nil event with
+// a nil error is an answer without a change: a retried request id
 // (Result.Replayed) or a command that changes nothing (adding members who
 // already are).
 func (t *Thread) Decide(cmd Command, m Meta) (*Event, Result, error) {
@@ -139,7 +144,7 @@ func (t *Thread) update(c UpdateThread, actor string) (Payload, error) {
 			return nil, err
 		}
 	}
-	return ThreadUpdated{Title: c.Title, Remarks: c.Remarks}, nil
+	return ThreadUpdated(c), nil
 }
 
 func (t *Thread) addMembers(c AddMembers, actor string) (Payload, error) {
@@ -260,7 +265,7 @@ func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
 	if err := validateBody(c.Body); err != nil {
 		return nil, err
 	}
-	return MessageEdited{MessageID: c.MessageID, Body: c.Body}, nil
+	return MessageEdited(c), nil
 }
 
 func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
@@ -274,7 +279,7 @@ func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
 	if author != actor && !t.IsAdministrator(actor) {
 		return nil, forbidden("only the author or an administrator may delete message %s", c.MessageID)
 	}
-	return MessageDeleted{MessageID: c.MessageID}, nil
+	return MessageDeleted(c), nil
 }
 
 func (t *Thread) message(id string) (author string, err error) {

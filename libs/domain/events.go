@@ -4,14 +4,22 @@ import "time"
 
 // Event is one change of a thread, as stored on the event log.
 type Event struct {
-	ID            string
-	ThreadID      string
-	Version       uint64
-	OccurredAt    time.Time
-	ActorID       string
-	RequestID     string
+	// ID is the event's ULID; the legacy system's idempotency key.
+	ID string
+	// ThreadID is the thread the event belongs to (and the record key).
+	ThreadID string
+	// Version is the thread's version after the event: 1, 2, 3... per thread.
+	Version uint64
+	// OccurredAt is when the writer decided it.
+	OccurredAt time.Time
+	// ActorID is the account that made the command.
+	ActorID string
+	// RequestID is the client's id of the command, kept for idempotency.
+	RequestID string
+	// CorrelationID ties the event to the request or trace that caused it.
 	CorrelationID string
-	Payload       Payload
+	// Payload is what happened.
+	Payload Payload
 }
 
 // Payload is one of the ten event types below.
@@ -21,6 +29,8 @@ type Payload interface {
 	EventType() string
 }
 
+// ThreadCreated is a new thread: its creator is an administrator and a
+// member besides those listed.
 type ThreadCreated struct {
 	Title            string
 	Remarks          string
@@ -28,21 +38,30 @@ type ThreadCreated struct {
 	AdministratorIDs []string
 }
 
+// ThreadUpdated changes the fields that are set (nil: unchanged).
 type ThreadUpdated struct {
 	Title   *string
 	Remarks *string
 }
 
+// ThreadDestroyed ends a thread: it accepts no command afterwards.
 type ThreadDestroyed struct{}
 
+// MembersAdded adds members.
 type MembersAdded struct{ AccountIDs []string }
 
+// MembersRemoved removes members (and their administrator role); a
+// member that leaves removes itself.
 type MembersRemoved struct{ AccountIDs []string }
 
+// AdministratorsAdded makes accounts administrators (and members).
 type AdministratorsAdded struct{ AccountIDs []string }
 
+// AdministratorsRemoved takes the administrator role away; they stay
+// members.
 type AdministratorsRemoved struct{ AccountIDs []string }
 
+// MessagePosted is a new message of the event's actor.
 type MessagePosted struct {
 	MessageID         string
 	Body              string
@@ -50,20 +69,41 @@ type MessagePosted struct {
 	MentionAccountIDs []string
 }
 
+// MessageEdited replaces a message's body.
 type MessageEdited struct {
 	MessageID string
 	Body      string
 }
 
+// MessageDeleted removes a message.
 type MessageDeleted struct{ MessageID string }
 
-func (ThreadCreated) EventType() string         { return "ThreadCreated" }
-func (ThreadUpdated) EventType() string         { return "ThreadUpdated" }
-func (ThreadDestroyed) EventType() string       { return "ThreadDestroyed" }
-func (MembersAdded) EventType() string          { return "MembersAdded" }
-func (MembersRemoved) EventType() string        { return "MembersRemoved" }
-func (AdministratorsAdded) EventType() string   { return "AdministratorsAdded" }
+// EventType implements Payload.
+func (ThreadCreated) EventType() string { return "ThreadCreated" }
+
+// EventType implements Payload.
+func (ThreadUpdated) EventType() string { return "ThreadUpdated" }
+
+// EventType implements Payload.
+func (ThreadDestroyed) EventType() string { return "ThreadDestroyed" }
+
+// EventType implements Payload.
+func (MembersAdded) EventType() string { return "MembersAdded" }
+
+// EventType implements Payload.
+func (MembersRemoved) EventType() string { return "MembersRemoved" }
+
+// EventType implements Payload.
+func (AdministratorsAdded) EventType() string { return "AdministratorsAdded" }
+
+// EventType implements Payload.
 func (AdministratorsRemoved) EventType() string { return "AdministratorsRemoved" }
-func (MessagePosted) EventType() string         { return "MessagePosted" }
-func (MessageEdited) EventType() string         { return "MessageEdited" }
-func (MessageDeleted) EventType() string        { return "MessageDeleted" }
+
+// EventType implements Payload.
+func (MessagePosted) EventType() string { return "MessagePosted" }
+
+// EventType implements Payload.
+func (MessageEdited) EventType() string { return "MessageEdited" }
+
+// EventType implements Payload.
+func (MessageDeleted) EventType() string { return "MessageDeleted" }

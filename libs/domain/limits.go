@@ -51,7 +51,7 @@ func ValidateAccountID(field, id string) error {
 		return invalid(field, "account id is %d bytes, at most %d allowed", len(id), MaxAccountIDBytes)
 	}
 	for _, r := range id {
-		if !(r == '-' || r == '_' || r == '.' || r == '@' || r == ':' || r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
+		if !accountRune(r) {
 			return invalid(field, "account id %q may contain only ASCII letters, digits and - _ . @ :", id)
 		}
 	}
@@ -94,3 +94,12 @@ func validateText(field, s string, required bool, max int) error {
 func validateTitle(s string) error   { return validateText("title", s, true, MaxTitleRunes) }
 func validateRemarks(s string) error { return validateText("remarks", s, false, MaxRemarksRunes) }
 func validateBody(s string) error    { return validateText("body", s, true, MaxBodyRunes) }
+
+// accountRune reports whether r may appear in an account id.
+func accountRune(r rune) bool {
+	switch r {
+	case '-', '_', '.', '@', ':':
+		return true
+	}
+	return r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}

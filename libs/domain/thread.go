@@ -38,24 +38,41 @@ func NewThread(id string) *Thread {
 	}
 }
 
-func (t *Thread) ID() string           { return t.id }
-func (t *Thread) Version() uint64      { return t.version }
-func (t *Thread) Exists() bool         { return t.version > 0 }
-func (t *Thread) Destroyed() bool      { return t.destroyed }
-func (t *Thread) Title() string        { return t.title }
-func (t *Thread) Remarks() string      { return t.remarks }
-func (t *Thread) CreatorID() string    { return t.creatorID }
+// ID is the thread's id.
+func (t *Thread) ID() string { return t.id }
+
+// Version is the version of the last event applied (0: none).
+func (t *Thread) Version() uint64 { return t.version }
+
+// Exists reports whether the thread was created.
+func (t *Thread) Exists() bool { return t.version > 0 }
+
+// Destroyed reports whether the thread was destroyed.
+func (t *Thread) Destroyed() bool { return t.destroyed }
+
+// Title is the thread's title.
+func (t *Thread) Title() string { return t.title }
+
+// Remarks are the thread's remarks.
+func (t *Thread) Remarks() string { return t.remarks }
+
+// CreatorID is the account that created the thread.
+func (t *Thread) CreatorID() string { return t.creatorID }
+
+// CreatedAt is when the thread was created.
 func (t *Thread) CreatedAt() time.Time { return t.createdAt }
 
 // IndexedMessages is how many live messages can be replied to, edited or
 // deleted: at most MaxIndexedMessages.
 func (t *Thread) IndexedMessages() int { return len(t.messages) }
 
+// IsMember reports whether account is a member.
 func (t *Thread) IsMember(account string) bool {
 	_, ok := t.members[account]
 	return ok
 }
 
+// IsAdministrator reports whether account is an administrator.
 func (t *Thread) IsAdministrator(account string) bool {
 	_, ok := t.admins[account]
 	return ok
@@ -91,8 +108,9 @@ func (t *Thread) Apply(e Event) error {
 		t.title, t.remarks = p.Title, p.Remarks
 		t.creatorID = e.ActorID
 		t.createdAt = e.OccurredAt
-		addAll(t.members, p.MemberIDs)
-		addAll(t.admins, p.AdministratorIDs)
+		m := MembershipOf(p)
+		addAll(t.members, m.AddMembers)
+		addAll(t.admins, m.AddAdministrators)
 	case ThreadUpdated:
 		if p.Title != nil {
 			t.title = *p.Title
@@ -102,17 +120,12 @@ func (t *Thread) Apply(e Event) error {
 		}
 	case ThreadDestroyed:
 		t.destroyed = true
-	case MembersAdded:
-		addAll(t.members, p.AccountIDs)
-	case MembersRemoved:
-		// Administrators are members: leaving the thread ends both.
-		deleteAll(t.members, p.AccountIDs)
-		deleteAll(t.admins, p.AccountIDs)
-	case AdministratorsAdded:
-		addAll(t.admins, p.AccountIDs)
-		addAll(t.members, p.AccountIDs)
-	case AdministratorsRemoved:
-		deleteAll(t.admins, p.AccountIDs)
+	case MembersAdded, MembersRemoved, AdministratorsAdded, AdministratorsRemoved:
+		m := MembershipOf(p)
+		deleteAll(t.members, m.RemoveMembers)
+		deleteAll(t.admins, m.RemoveAdministrators)
+		addAll(t.members, m.AddMembers)
+		addAll(t.admins, m.AddAdministrators)
 	case MessagePosted:
 		t.index(p.MessageID, e.ActorID)
 	case MessageEdited:

@@ -35,27 +35,31 @@ func NewConfig(clientID string) *sarama.Config {
 	return c
 }
 
-// EnsureTopic creates the topic if it does not exist.
-func EnsureTopic(ctx context.Context, brokers []string, cfg *sarama.Config, topic string, partitions int32, replication int16, configs map[string]*string) error {
+// EnsureTopic creates the topic as d describes it if it does not exist,
+// and says whether it did.
+func EnsureTopic(ctx context.Context, brokers []string, cfg *sarama.Config, topic string, d *sarama.TopicDetail) (bool, error) {
 	admin, err := sarama.NewClusterAdmin(brokers, cfg)
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v to create topic %s: %w", brokers, topic, err)
+		return false, fmt.Errorf("connect to Kafka %v to create topic %s: %w", brokers, topic, err)
 	}
 	defer admin.Close()
 	for {
-		err = admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: replication, ConfigEntries: configs}, false)
-		if err == nil || errors.Is(err, sarama.ErrTopicAlreadyExists) {
-			return nil
+		err = admin.CreateTopic(topic, d, false)
+		if err == nil {
+			return true, nil
+		}
+		if errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			return false, nil
 		}
 		var terr *sarama.TopicError
 		if errors.As(err, &terr) && errors.Is(terr.Err, sarama.ErrTopicAlreadyExists) {
-			return nil
+			return false, nil
 		}
 		if !errors.Is(err, sarama.ErrRequestTimedOut) && !errors.Is(err, sarama.ErrNotController) {
-			return fmt.Errorf("create topic %s (%d partitions): %w", topic, partitions, err)
+			return false, fmt.Errorf("create topic %s (%d partitions): %w", topic, d.NumPartitions, err)
 		}
 		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
-			return err
+			return false, err
 		}
 	}
 }

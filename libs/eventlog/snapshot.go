@@ -81,6 +81,7 @@ func EncodeCheckpoint(c Checkpoint) ([]byte, error) {
 	return proto.Marshal(&falconv1.SnapshotCheckpoint{SchemaVersion: SnapshotSchemaVersion, NextOffset: c.NextOffset, FullFrom: c.FullFrom})
 }
 
+// DecodeCheckpoint reads a checkpoint record value.
 func DecodeCheckpoint(b []byte) (Checkpoint, error) {
 	var m falconv1.SnapshotCheckpoint
 	if err := proto.Unmarshal(b, &m); err != nil {

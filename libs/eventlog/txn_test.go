@@ -20,9 +20,7 @@ import (
 func newTopic(t *testing.T, brokers string) string {
 	t.Helper()
 	topic := testenv.Name(t, "txn")
-	if err := eventlog.EnsureTopic(testenv.Context(t, 30*time.Second), []string{brokers}, eventlog.NewConfig("test"), topic, 1, 1, nil); err != nil {
-		t.Fatal(err)
-	}
+	testenv.CreateTopic(t, brokers, topic, 1)
 	return topic
 }
 

@@ -41,6 +41,7 @@ type List []string
 
 func (l *List) String() string { return strings.Join(*l, ",") }
 
+// Set implements flag.Value: a comma-separated list, blanks dropped.
 func (l *List) Set(s string) error {
 	*l = nil
 	for _, p := range strings.Split(s, ",") {

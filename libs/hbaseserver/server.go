@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/falcon-chat/falcon/libs/hbase/gen/hbase"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
@@ -44,7 +45,7 @@ const ScannerIdleTimeout = time.Minute
 
 // Handler implements THBaseService over a Pebble store.
 type Handler struct {
-	store *readstore.Pebble
+	store *pebblestore.Store
 
 	mu       sync.Mutex
 	tables   map[string]map[string]bool // table -> families
@@ -62,7 +63,7 @@ type scanner struct {
 }
 
 // NewHandler loads the table catalogue from the store.
-func NewHandler(ctx context.Context, store *readstore.Pebble) (*Handler, error) {
+func NewHandler(ctx context.Context, store *pebblestore.Store) (*Handler, error) {
 	h := &Handler{store: store, tables: map[string]map[string]bool{}, scanners: map[int32]*scanner{}}
 	rows, err := store.Scan(ctx, tablesTable, readstore.Scan{})
 	if err != nil {
@@ -140,11 +141,13 @@ func wanted(col string, columns []*hbase.TColumn) bool {
 	return false
 }
 
+// Exists implements THBaseService: whether the row has any cell.
 func (h *Handler) Exists(ctx context.Context, table []byte, tget *hbase.TGet) (bool, error) {
 	r, err := h.Get(ctx, table, tget)
 	return err == nil && len(r.ColumnValues) > 0, err
 }
 
+// Get implements THBaseService: one row, or an empty result.
 func (h *Handler) Get(ctx context.Context, table []byte, tget *hbase.TGet) (*hbase.TResult_, error) {
 	if _, err := h.families(table); err != nil {
 		return nil, err
@@ -156,6 +159,7 @@ func (h *Handler) Get(ctx context.Context, table []byte, tget *hbase.TGet) (*hba
 	return result(r, tget.GetColumns()), nil
 }
 
+// GetMultiple implements THBaseService: rows in the order asked.
 func (h *Handler) GetMultiple(ctx context.Context, table []byte, tgets []*hbase.TGet) ([]*hbase.TResult_, error) {
 	out := make([]*hbase.TResult_, len(tgets))
 	for i, g := range tgets {
@@ -214,6 +218,8 @@ func (h *Handler) deleteMutation(ctx context.Context, table []byte, fams map[str
 	return m, nil
 }
 
+// PutMultiple implements THBaseService; a put to an unknown family fails,
+// as in HBase.
 func (h *Handler) PutMultiple(ctx context.Context, table []byte, tputs []*hbase.TPut) error {
 	fams, err := h.families(table)
 	if err != nil {
@@ -230,6 +236,7 @@ func (h *Handler) PutMultiple(ctx context.Context, table []byte, tputs []*hbase.
 	return h.apply(ctx, ms)
 }
 
+// DeleteMultiple implements THBaseService: rows, columns or families.
 func (h *Handler) DeleteMultiple(ctx context.Context, table []byte, tdeletes []*hbase.TDelete) ([]*hbase.TDelete, error) {
 	fams, err := h.families(table)
 	if err != nil {
@@ -246,6 +253,8 @@ func (h *Handler) DeleteMultiple(ctx context.Context, table []byte, tdeletes []*
 	return []*hbase.TDelete{}, h.apply(ctx, ms)
 }
 
+// MutateRow implements THBaseService: the mutations of one row, atomically
+// and in order.
 func (h *Handler) MutateRow(ctx context.Context, table []byte, rm *hbase.TRowMutations) error {
 	fams, err := h.families(table)
 	if err != nil {
@@ -283,6 +292,7 @@ func (h *Handler) apply(ctx context.Context, ms []readstore.Mutation) error {
 	return nil
 }
 
+// OpenScanner implements THBaseService.
 func (h *Handler) OpenScanner(ctx context.Context, table []byte, tscan *hbase.TScan) (int32, error) {
 	if _, err := h.families(table); err != nil {
 		return 0, err
@@ -294,6 +304,7 @@ func (h *Handler) OpenScanner(ctx context.Context, table []byte, tscan *hbase.TS
 	return h.nextID, nil
 }
 
+// GetScannerRows implements THBaseService: the next rows of a scanner.
 func (h *Handler) GetScannerRows(ctx context.Context, id int32, numRows int32) ([]*hbase.TResult_, error) {
 	h.mu.Lock()
 	sc, ok := h.scanners[id]
@@ -355,6 +366,7 @@ func (h *Handler) GetScannerRows(ctx context.Context, id int32, numRows int32) (
 	return out, nil
 }
 
+// CloseScanner implements THBaseService.
 func (h *Handler) CloseScanner(ctx context.Context, id int32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -377,6 +389,7 @@ func (h *Handler) expireScanners(now time.Time) {
 	}
 }
 
+// TableExists implements THBaseService.
 func (h *Handler) TableExists(ctx context.Context, name *hbase.TTableName) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -384,6 +397,8 @@ func (h *Handler) TableExists(ctx context.Context, name *hbase.TTableName) (bool
 	return ok, nil
 }
 
+// CreateTable implements THBaseService; split keys are accepted and
+// ignored (there are no regions).
 func (h *Handler) CreateTable(ctx context.Context, desc *hbase.TTableDescriptor, _ [][]byte) error {
 	name := fullName(desc.GetTableName())
 	if name == "" || strings.HasPrefix(name, "__") {
@@ -415,6 +430,7 @@ func (h *Handler) CreateTable(ctx context.Context, desc *hbase.TTableDescriptor,
 	return nil
 }
 
+// DisableTable implements THBaseService; it only precedes deleteTable.
 func (h *Handler) DisableTable(ctx context.Context, name *hbase.TTableName) error {
 	if _, err := h.families([]byte(fullName(name))); err != nil {
 		return err
@@ -422,6 +438,7 @@ func (h *Handler) DisableTable(ctx context.Context, name *hbase.TTableName) erro
 	return nil
 }
 
+// DeleteTable implements THBaseService: the table and its rows.
 func (h *Handler) DeleteTable(ctx context.Context, name *hbase.TTableName) error {
 	n := fullName(name)
 	if _, err := h.families([]byte(n)); err != nil {
@@ -439,6 +456,7 @@ func (h *Handler) DeleteTable(ctx context.Context, name *hbase.TTableName) error
 	return nil
 }
 
+// CreateNamespace implements THBaseService.
 func (h *Handler) CreateNamespace(ctx context.Context, desc *hbase.TNamespaceDescriptor) error {
 	if desc.GetName() == "" {
 		return ioError("java.lang.IllegalArgumentException: empty namespace name")
@@ -449,6 +467,7 @@ func (h *Handler) CreateNamespace(ctx context.Context, desc *hbase.TNamespaceDes
 	return h.apply(ctx, []readstore.Mutation{{Table: namespacesTable, Row: []byte(desc.GetName()), Put: map[string][]byte{"d:name": []byte(desc.GetName())}}})
 }
 
+// ListNamespaces implements THBaseService, with HBase's default and hbase.
 func (h *Handler) ListNamespaces(ctx context.Context) ([]string, error) {
 	rows, err := h.store.Scan(ctx, namespacesTable, readstore.Scan{})
 	if err != nil {
@@ -499,6 +518,8 @@ func decodeFamily(name string, b []byte) *hbase.TColumnFamilyDescriptor {
 	return d
 }
 
+// GetTableDescriptor implements THBaseService: the families and the
+// settings they were created with.
 func (h *Handler) GetTableDescriptor(ctx context.Context, name *hbase.TTableName) (*hbase.TTableDescriptor, error) {
 	n := fullName(name)
 	if _, err := h.families([]byte(n)); err != nil {
@@ -520,6 +541,7 @@ func (h *Handler) GetTableDescriptor(ctx context.Context, name *hbase.TTableName
 	return desc, nil
 }
 
+// GetTableNamesByNamespace implements THBaseService.
 func (h *Handler) GetTableNamesByNamespace(ctx context.Context, ns string) ([]*hbase.TTableName, error) {
 	if !h.namespaceExists(ctx, ns) {
 		return nil, ioError("org.apache.hadoop.hbase.NamespaceNotFoundException: %s", ns)
@@ -540,6 +562,7 @@ func (h *Handler) GetTableNamesByNamespace(ctx context.Context, ns string) ([]*h
 	return out, nil
 }
 
+// AddColumnFamily implements THBaseService.
 func (h *Handler) AddColumnFamily(ctx context.Context, name *hbase.TTableName, column *hbase.TColumnFamilyDescriptor) error {
 	n := fullName(name)
 	h.mu.Lock()
@@ -567,6 +590,7 @@ func (h *Handler) AddColumnFamily(ctx context.Context, name *hbase.TTableName, c
 	return nil
 }
 
+// DeleteNamespace implements THBaseService: only empty namespaces go.
 func (h *Handler) DeleteNamespace(ctx context.Context, ns string) error {
 	if ns == "default" || ns == "hbase" {
 		return ioError("org.apache.hadoop.hbase.constraint.ConstraintException: Reserved namespace %s cannot be removed.", ns)

@@ -12,6 +12,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/hbase/gen/hbase"
 	"github.com/falcon-chat/falcon/libs/hbaseserver"
 	"github.com/falcon-chat/falcon/libs/hbasestore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/readstore/storetest"
 	"github.com/falcon-chat/falcon/libs/testenv"
@@ -109,7 +110,7 @@ func TestSchemaGrowsWithoutLosingData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ns := strings.TrimPrefix(g.url[strings.Index(g.url, "namespace="):], "namespace=")
+			_, ns, _ := strings.Cut(g.url, "namespace=")
 			if want := []string{ns + ":t:e"}; !slices.Equal(rep.Added, want) || len(rep.Created) != 0 {
 				t.Fatalf("EnsureTables added %v and created %v, want to add %v only", rep.Added, rep.Created, want)
 			}
@@ -166,7 +167,7 @@ func clearErrors(t *testing.T, s *hbasestore.Store) {
 }
 
 func TestReconnectsAfterTheServerRestarts(t *testing.T) {
-	p, err := readstore.OpenPebble(t.TempDir())
+	p, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

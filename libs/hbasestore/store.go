@@ -38,8 +38,8 @@ type conn struct {
 	client *hbase.THBaseServiceClient
 }
 
-// Opener opens a Store from a hbase+thrift:// URL, for readstore.Open.
-func Opener(ctx context.Context, u *url.URL) (readstore.Store, error) {
+// Driver opens a Store from a hbase+thrift:// URL, for readstore.Drivers.
+func Driver(ctx context.Context, u *url.URL) (readstore.Store, error) {
 	o, err := ParseURL(u)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", readstore.ErrBadURL, err)
@@ -190,6 +190,7 @@ func rowOf(key []byte, r *hbase.TResult_) readstore.Row {
 	return row
 }
 
+// Get reads one row.
 func (s *Store) Get(ctx context.Context, table string, row []byte) (readstore.Row, bool, error) {
 	var res *hbase.TResult_
 	err := s.tableCall(ctx, "get from", table, func(c *hbase.THBaseServiceClient) (err error) {
@@ -203,6 +204,7 @@ func (s *Store) Get(ctx context.Context, table string, row []byte) (readstore.Ro
 	return r, r.Cells != nil, nil
 }
 
+// GetMulti reads rows with one getMultiple call.
 func (s *Store) GetMulti(ctx context.Context, table string, rows [][]byte) ([]readstore.Row, error) {
 	if len(rows) == 0 {
 		return nil, nil
@@ -388,6 +390,8 @@ func (s *Store) applyTable(ctx context.Context, table string, ms []readstore.Mut
 // scanBatch is how many rows one getScannerRows call asks for.
 const scanBatch = 1000
 
+// Scan reads rows through a scanner opened, read and closed on one
+// connection.
 func (s *Store) Scan(ctx context.Context, table string, sc readstore.Scan) ([]readstore.Row, error) {
 	if !sc.Reverse && sc.Start != nil && sc.Stop != nil && bytes.Compare(sc.Start, sc.Stop) >= 0 ||
 		sc.Reverse && sc.Start != nil && sc.Stop != nil && bytes.Compare(sc.Start, sc.Stop) <= 0 {

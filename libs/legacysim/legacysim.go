@@ -73,6 +73,7 @@ func OpenWith(path string, opts Options) (*Sim, error) {
 	return s, nil
 }
 
+// Close closes the record file.
 func (s *Sim) Close() error { return s.out.Close() }
 
 // ServeHTTP accepts one delivery: 200 when recorded, 200 too when its key
@@ -144,7 +145,8 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
 		return fmt.Errorf("legacy stand-in on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Shutdown runs after ctx ended: it needs a deadline of its own.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return srv.Close()

@@ -8,13 +8,13 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/falcon-chat/falcon/libs/domain"
-	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 )
 
 // BenchmarkProjectBatch applies batches of 500 MessagePosted events spread
 // over 50 threads of 5 members, durably; ns/op is per event.
 func BenchmarkProjectBatch(b *testing.B) {
-	store, err := readstore.OpenPebble(b.TempDir())
+	store, err := pebblestore.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func BenchmarkProjectBatch(b *testing.B) {
 // BenchmarkListMessagesPage reads one 50-message page of a 1,000-message
 // thread, newest first.
 func BenchmarkListMessagesPage(b *testing.B) {
-	store, err := readstore.OpenPebble(b.TempDir())
+	store, err := pebblestore.Open(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

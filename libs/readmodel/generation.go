@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/falcon-chat/falcon/libs/readstore"
@@ -17,6 +18,11 @@ var (
 	metaRow       = []byte("read-models")
 	colGeneration = "d:generation"
 	colPaused     = "d:paused"
+	colPauseID    = "d:pause"
+	// Updaters' heartbeats: one row each, "updater/<id>".
+	updaterPrefix = "updater/"
+	colSeen       = "d:seen"
+	colAck        = "d:ack"
 )
 
 // PollInterval is how often read-api and read-model-updater look at the
@@ -42,6 +48,9 @@ type State struct {
 	// Paused asks read-model-updaters to stop applying while a rebuild
 	// brings the next generation level with the current one.
 	Paused bool
+	// PauseID names this pause: each updater acknowledges it (Heartbeat)
+	// once it has stopped applying.
+	PauseID string
 }
 
 // LoadState reads the pointer; a store that never had one is at generation
@@ -52,7 +61,7 @@ func LoadState(ctx context.Context, s readstore.Store) (State, error) {
 		return State{}, err
 	}
 	g, _ := strconv.ParseUint(string(row.Cells[colGeneration]), 10, 64)
-	return State{Current: Generation(g), Paused: string(row.Cells[colPaused]) == "1"}, nil
+	return State{Current: Generation(g), Paused: string(row.Cells[colPaused]) == "1", PauseID: string(row.Cells[colPauseID])}, nil
 }
 
 // StoreState writes the pointer.
@@ -64,7 +73,43 @@ func StoreState(ctx context.Context, s readstore.Store, st State) error {
 	return s.Apply(ctx, []readstore.Mutation{{Table: TableMeta, Row: metaRow, Put: map[string][]byte{
 		colGeneration: []byte(strconv.FormatUint(uint64(st.Current), 10)),
 		colPaused:     []byte(paused),
+		colPauseID:    []byte(st.PauseID),
 	}}})
+}
+
+// UpdaterSeen is an updater's last heartbeat.
+type UpdaterSeen struct {
+	ID   string
+	Seen time.Time
+	// Ack is the last pause the updater has stopped applying for.
+	Ack string
+}
+
+// Heartbeat records that updater id is alive at now and has stopped
+// applying for the pause ack (empty: none).
+func Heartbeat(ctx context.Context, s readstore.Store, id string, now time.Time, ack string) error {
+	return s.Apply(ctx, []readstore.Mutation{{Table: TableMeta, Row: []byte(updaterPrefix + id), Put: map[string][]byte{
+		colSeen: encTime(now),
+		colAck:  []byte(ack),
+	}}})
+}
+
+// Updaters returns every updater's last heartbeat.
+func Updaters(ctx context.Context, s readstore.Store) ([]UpdaterSeen, error) {
+	rows, err := s.Scan(ctx, TableMeta, readstore.Scan{Start: []byte(updaterPrefix), Stop: []byte(updaterPrefix[:len(updaterPrefix)-1] + "0")})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UpdaterSeen, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, UpdaterSeen{ID: strings.TrimPrefix(string(r.Key), updaterPrefix), Seen: decTime(r.Cells[colSeen]), Ack: string(r.Cells[colAck])})
+	}
+	return out, nil
+}
+
+// Forget deletes an updater's heartbeat row, when it stops for good.
+func Forget(ctx context.Context, s readstore.Store, id string) error {
+	return s.Apply(ctx, []readstore.Mutation{{Table: TableMeta, Row: []byte(updaterPrefix + id), DeleteRow: true}})
 }
 
 // AtGeneration returns s with the read-model tables of generation g; other

@@ -4,12 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
 func TestGenerationsKeepTheirOwnTables(t *testing.T) {
 	ctx := context.Background()
-	s, err := readstore.OpenPebble(t.TempDir())
+	s, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ type Projector struct {
 	store readstore.Store
 }
 
+// NewProjector returns a projector writing to s.
 func NewProjector(s readstore.Store) *Projector { return &Projector{store: s} }
 
 // threadChange is one thread's state across a batch: as stored before it,
@@ -93,8 +94,7 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 	case domain.ThreadCreated:
 		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
 		t.CreatedAt, t.LastActivityAt = e.OccurredAt, e.OccurredAt
-		t.Members = union(t.Members, p.MemberIDs)
-		t.Administrators = union(t.Administrators, p.AdministratorIDs)
+		foldMembership(t, p)
 	case domain.ThreadUpdated:
 		if p.Title != nil {
 			t.Title = *p.Title
@@ -104,16 +104,8 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 		}
 	case domain.ThreadDestroyed:
 		t.Destroyed = true
-	case domain.MembersAdded:
-		t.Members = union(t.Members, p.AccountIDs)
-	case domain.MembersRemoved:
-		t.Members = minus(t.Members, p.AccountIDs)
-		t.Administrators = minus(t.Administrators, p.AccountIDs)
-	case domain.AdministratorsAdded:
-		t.Administrators = union(t.Administrators, p.AccountIDs)
-		t.Members = union(t.Members, p.AccountIDs)
-	case domain.AdministratorsRemoved:
-		t.Administrators = minus(t.Administrators, p.AccountIDs)
+	case domain.MembersAdded, domain.MembersRemoved, domain.AdministratorsAdded, domain.AdministratorsRemoved:
+		foldMembership(t, p)
 	case domain.MessagePosted:
 		t.MessageCount++
 		t.LastActivityAt = e.OccurredAt
@@ -138,6 +130,13 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), DeleteRow: true}}
 	}
 	return nil
+}
+
+// foldMembership applies a membership change by the domain's rules.
+func foldMembership(t *Thread, payload any) {
+	m := domain.MembershipOf(payload)
+	t.Members = union(minus(t.Members, m.RemoveMembers), m.AddMembers)
+	t.Administrators = union(minus(t.Administrators, m.RemoveAdministrators), m.AddAdministrators)
 }
 
 // indexMutations moves the thread's rows in its members' thread lists: gone

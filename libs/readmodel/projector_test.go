@@ -10,7 +10,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/falcon-chat/falcon/libs/domain"
-	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 )
 
 type history struct {
@@ -41,7 +41,7 @@ func (h *history) do(threadID, actor string, cmd domain.Command) domain.Result {
 
 func TestProjection(t *testing.T) {
 	ctx := context.Background()
-	store, err := readstore.OpenPebble(t.TempDir())
+	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ type Reader struct {
 	store readstore.Store
 }
 
+// NewReader returns the queries of the read models in s.
 func NewReader(s readstore.Store) *Reader { return &Reader{store: s} }
 
 // Thread returns a thread's read model; ok is false if it was never created.
@@ -91,7 +92,7 @@ func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []by
 		if !bytes.HasPrefix(cursor, s.Start) {
 			return nil, ErrBadCursor
 		}
-		s.Start = append(cursor, 0x00)
+		s.Start = append(bytes.Clone(cursor), 0x00)
 	}
 	rows, err := r.store.Scan(ctx, TableAccountThreads, s)
 	if err != nil {

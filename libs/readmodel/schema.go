@@ -5,10 +5,13 @@ package readmodel
 
 import (
 	"encoding/binary"
+
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/oklog/ulid/v2"
 )
 
 // Tables of the read store.
@@ -55,6 +58,14 @@ const (
 	colEdited   = "d:edited"
 
 	colThread = "d:thread"
+)
+
+// Ids in row keys are ULIDs, of fixed length: a message row's key is its
+// thread's id followed by its own.
+const (
+	threadIDLen   = ulid.EncodedSize
+	messageIDLen  = ulid.EncodedSize
+	messageKeyLen = threadIDLen + messageIDLen
 )
 
 func messageKey(threadID, messageID string) []byte {

@@ -96,8 +96,8 @@ func messageFromRow(r readstore.Row) Message {
 		EditedAt:          decTime(r.Cells[colEdited]),
 		Version:           decUint(r.Cells[colVersion]),
 	}
-	if len(k) == 52 {
-		m.ThreadID, m.ID = k[:26], k[26:]
+	if len(k) == messageKeyLen {
+		m.ThreadID, m.ID = k[:threadIDLen], k[threadIDLen:]
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 // Package readstore is the read side's storage interface, shaped like HBase:
 // tables of rows sorted by row key, each row a set of "family:qualifier"
-// cells. Implementations: Pebble (embedded) and HBase through Thrift2.
+// cells. Implementations: pebblestore (embedded) and hbasestore (HBase
+// through Thrift2); drivers opens either from a URL.
 package readstore
 
 import (
@@ -8,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
+	"strings"
 )
 
 // Row is one row and the cells read from it, keyed "family:qualifier".
@@ -63,26 +66,30 @@ var ErrNoTable = errors.New("read store table does not exist")
 // timeout error, as opposed to an answer): retrying later may succeed.
 var ErrUnavailable = errors.New("read store unreachable")
 
-// Opener opens a store from a parsed URL; Open dispatches on the scheme.
-type Opener func(ctx context.Context, u *url.URL) (Store, error)
+// Driver opens a store from its URL, for Drivers.
+type Driver func(ctx context.Context, u *url.URL) (Store, error)
 
-// Open opens the store named by a URL: pebble:///path, or another scheme in
-// openers (hbase+thrift://host:port).
-func Open(ctx context.Context, raw string, openers map[string]Opener) (Store, error) {
+// Drivers open stores by URL scheme, as database/sql opens databases by
+// driver name: a program lists the drivers it links (drivers.All has every
+// one of this project), and the URL picks among them.
+type Drivers map[string]Driver
+
+// Open opens the store named by a URL, such as pebble:///path or
+// hbase+thrift://host:port.
+func (d Drivers) Open(ctx context.Context, raw string) (Store, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrBadURL, raw, err)
 	}
-	if u.Scheme == "pebble" {
-		if u.Path == "" {
-			return nil, fmt.Errorf("%w %q: want pebble:///absolute/path", ErrBadURL, raw)
-		}
-		return OpenPebble(u.Path)
-	}
-	if open, ok := openers[u.Scheme]; ok {
+	if open, ok := d[u.Scheme]; ok {
 		return open(ctx, u)
 	}
-	return nil, fmt.Errorf("%w %q: scheme %q is not supported (pebble:///path or hbase+thrift://host:port)", ErrBadURL, raw, u.Scheme)
+	schemes := make([]string, 0, len(d))
+	for s := range d {
+		schemes = append(schemes, s+"://")
+	}
+	sort.Strings(schemes)
+	return nil, fmt.Errorf("%w %q: scheme %q is not supported (%s)", ErrBadURL, raw, u.Scheme, strings.Join(schemes, ", "))
 }
 
 // TableSpec describes a table for stores whose tables must be created.

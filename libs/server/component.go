@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,16 +18,30 @@ import (
 )
 
 // Component is one service that runs alone or beside others in one process
-// (falcon dev), as Mimir and Loki components do.
+// (falcon dev), as Mimir and Loki components do. Run starts it (connecting
+// to what it needs, retrying), works until ctx ends, then drains and
+// returns. The servers run from the first second, whatever the components
+// are doing; what else a component offers it says by implementing Readier,
+// GRPCService or RESTService (found by interface assertion, as
+// http.Flusher is).
 type Component interface {
-	// RegisterGRPC adds the component's gRPC services, if any.
-	RegisterGRPC(s *grpc.Server)
-	// Gateway returns the component's REST routes, if any.
-	Gateway() []RegisterFunc
-	// Ready is nil once the component can take traffic.
-	Ready() error
-	// Run works until ctx ends, then drains and returns.
 	Run(ctx context.Context) error
+}
+
+// Readier is a component whose readiness is not implied by running.
+type Readier interface {
+	// Ready is nil once the component can take traffic; else why not.
+	Ready() error
+}
+
+// GRPCService is a component that serves gRPC services.
+type GRPCService interface {
+	RegisterGRPC(s *grpc.Server)
+}
+
+// RESTService is a component with REST routes on the gateway.
+type RESTService interface {
+	Gateway() []RegisterFunc
 }
 
 // Common is the configuration every service shares.
@@ -37,6 +52,7 @@ type Common struct {
 	MetricsAddr string
 }
 
+// RegisterFlags adds the flags every service shares to fs.
 func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Auth, "auth", "dev", "identity: dev (trusts X-Account-Id; development only) or jwt (Authorization: Bearer)")
 	fs.StringVar(&c.JWT.PublicKeyFile, "jwt-public-key-file", "", "--auth=jwt: PEM public key (RSA, ECDSA, Ed25519) of the token issuer")
@@ -46,86 +62,116 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics, /healthz and /readyz (default: on --http-addr)")
 }
 
-// Addrs are where a process listens. An empty GRPC means no gRPC server
-// (and so no REST gateway); an empty HTTP serves health and metrics on
-// Metrics only.
+// Addrs are where a program's flags say it listens. An empty GRPC means no
+// gRPC server (and so no REST gateway); an empty HTTP serves health and
+// metrics on Metrics only.
 type Addrs struct {
 	GRPC    string
 	HTTP    string
 	Metrics string
 }
 
+// Listeners are what Run serves on; a nil one is not served.
+type Listeners struct {
+	GRPC    net.Listener
+	HTTP    net.Listener
+	Metrics net.Listener
+}
+
+// Listen opens the listeners of addrs, each once (a Metrics address equal to
+// HTTP shares its listener); on an error it closes what it opened.
+func (a Addrs) Listen() (Listeners, error) {
+	var ls Listeners
+	for _, x := range []struct {
+		what, addr string
+		l          *net.Listener
+	}{{"gRPC", a.GRPC, &ls.GRPC}, {"HTTP", a.HTTP, &ls.HTTP}, {"metrics", a.Metrics, &ls.Metrics}} {
+		if x.addr == "" || x.what == "metrics" && x.addr == a.HTTP {
+			continue
+		}
+		l, err := Listen(x.what, x.addr)
+		if err != nil {
+			ls.Close()
+			return Listeners{}, err
+		}
+		*x.l = l
+	}
+	return ls, nil
+}
+
+// Close closes every listener (Run closes them itself when it serves).
+func (ls Listeners) Close() {
+	for _, l := range []net.Listener{ls.GRPC, ls.HTTP, ls.Metrics} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+}
+
 // Run serves the components until ctx ends, then shuts the servers down
-// (draining in-flight requests) before stopping the components. Each
-// listener is opened before anything runs, so a taken port fails fast.
-func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *prometheus.Registry, addrs Addrs, comps ...Component) error {
-	if addrs.HTTP == "" && addrs.Metrics == "" {
-		return errors.New("no HTTP address for health and metrics: set --http-addr or --metrics-addr")
+// (draining in-flight requests) before stopping the components.
+func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *prometheus.Registry, ls Listeners, comps ...Component) error {
+	if ls.HTTP == nil && ls.Metrics == nil {
+		ls.Close()
+		return errors.New("no HTTP listener for health and metrics: set --http-addr or --metrics-addr")
 	}
 	ready := func() error {
 		for _, c := range comps {
-			if err := c.Ready(); err != nil {
-				return err
+			if r, ok := c.(Readier); ok {
+				if err := r.Ready(); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}
 	hs := health.NewServer()
-	serveCtx, stopServing := context.WithCancel(context.Background())
+	// The servers and the components outlive ctx: at its end the servers
+	// drain first, then the components stop.
+	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServing()
 	servers, sctx := errgroup.WithContext(serveCtx)
 	// Components outlive ctx until the servers have drained: in-flight
 	// requests still need them.
-	compCtx, stopComps := context.WithCancel(context.Background())
+	compCtx, stopComps := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopComps()
 	compGroup, cctx := errgroup.WithContext(compCtx)
 
 	var gateways []RegisterFunc
-	if addrs.GRPC != "" {
+	if ls.GRPC != nil {
 		gs := NewGRPC(log, authn, NewRPCMetrics(reg), hs)
 		for _, c := range comps {
-			c.RegisterGRPC(gs)
-			gateways = append(gateways, c.Gateway()...)
+			if g, ok := c.(GRPCService); ok {
+				g.RegisterGRPC(gs)
+			}
+			if r, ok := c.(RESTService); ok {
+				gateways = append(gateways, r.Gateway()...)
+			}
 		}
-		l, err := Listen("gRPC", addrs.GRPC)
-		if err != nil {
-			return err
-		}
-		servers.Go(func() error { return ServeGRPC(sctx, log, gs, l) })
-		log.Info("gRPC listening", zap.String("addr", l.Addr().String()))
+		servers.Go(func() error { return ServeGRPC(sctx, log, gs, ls.GRPC) })
+		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()))
 	}
-	if addrs.HTTP != "" {
+	if ls.HTTP != nil {
 		var gw http.Handler
 		if len(gateways) > 0 {
-			h, closeGW, err := NewGateway(ctx, addrs.GRPC, gateways...)
+			h, closeGW, err := NewGateway(ctx, ls.GRPC.Addr().String(), gateways...)
 			if err != nil {
 				stopServing()
 				_ = servers.Wait()
+				ls.Close()
 				return err
 			}
-			defer closeGW()
+			defer func() { _ = closeGW() }()
 			gw = h
 		}
-		l, err := Listen("HTTP", addrs.HTTP)
-		if err != nil {
-			stopServing()
-			_ = servers.Wait()
-			return err
-		}
 		mux := NewHTTPMux(gw, ready, reg)
-		servers.Go(func() error { return ServeHTTP(sctx, mux, l) })
-		log.Info("HTTP listening", zap.String("addr", l.Addr().String()))
+		servers.Go(func() error { return ServeHTTP(sctx, mux, ls.HTTP) })
+		log.Info("HTTP listening", zap.String("addr", ls.HTTP.Addr().String()))
 	}
-	if addrs.Metrics != "" && addrs.Metrics != addrs.HTTP {
-		l, err := Listen("metrics", addrs.Metrics)
-		if err != nil {
-			stopServing()
-			_ = servers.Wait()
-			return err
-		}
+	if ls.Metrics != nil {
 		mux := NewHTTPMux(nil, ready, reg)
-		servers.Go(func() error { return ServeHTTP(sctx, mux, l) })
-		log.Info("metrics listening", zap.String("addr", l.Addr().String()))
+		servers.Go(func() error { return ServeHTTP(sctx, mux, ls.Metrics) })
+		log.Info("metrics listening", zap.String("addr", ls.Metrics.Addr().String()))
 	}
 	servers.Go(func() error { TrackReadiness(sctx, hs, ready); return nil })
 
@@ -133,7 +179,6 @@ func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *pr
 		compGroup.Go(func() error { return c.Run(cctx) })
 	}
 	// Stop taking requests first, then let the components drain.
-	var runErr error
 	select {
 	case <-ctx.Done():
 	case <-cctx.Done():
@@ -142,7 +187,7 @@ func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *pr
 	stopServing()
 	serveErr := servers.Wait()
 	stopComps()
-	runErr = compGroup.Wait()
+	runErr := compGroup.Wait()
 	if err := errors.Join(runErr, serveErr); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("serving: %w", err)
 	}

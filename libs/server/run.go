@@ -57,7 +57,8 @@ func ServeHTTP(ctx context.Context, h http.Handler, l net.Listener) error {
 		return fmt.Errorf("HTTP server on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), DrainTimeout)
+	// The drain runs after ctx ended: it needs a deadline of its own.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DrainTimeout)
 	defer cancel()
 	if err := s.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("HTTP shutdown on %s: %w", l.Addr(), err)

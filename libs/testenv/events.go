@@ -44,6 +44,7 @@ type History struct {
 	Events  []domain.Event
 }
 
+// NewHistory starts an empty history.
 func NewHistory(t testing.TB) *History {
 	return &History{t: t, threads: map[string]*domain.Thread{}}
 }
@@ -75,9 +76,7 @@ func (h *History) Do(threadID, actor string, cmd domain.Command) domain.Result {
 // write-api would. It returns the events in the order written.
 func ProduceThreads(t testing.TB, brokers, topic string, partitions int32, threads, n int) []domain.Event {
 	t.Helper()
-	if err := eventlog.EnsureTopic(Context(t, 10*time.Second), []string{brokers}, eventlog.NewConfig("test"), topic, partitions, 1, nil); err != nil {
-		t.Fatal(err)
-	}
+	CreateTopic(t, brokers, topic, partitions)
 	h := NewHistory(t)
 	for i := 0; i < threads; i++ {
 		id := ulid.Make().String()
@@ -88,4 +87,14 @@ func ProduceThreads(t testing.TB, brokers, topic string, partitions int32, threa
 	}
 	Produce(t, brokers, topic, partitions, h.Events)
 	return h.Events
+}
+
+// CreateTopic creates a topic of one replica with the given partitions, if
+// it does not exist.
+func CreateTopic(t testing.TB, brokers, topic string, partitions int32) {
+	t.Helper()
+	if _, err := eventlog.EnsureTopic(Context(t, 30*time.Second), []string{brokers}, eventlog.NewConfig("test"), topic,
+		&sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -13,7 +13,8 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/broker"
 	"github.com/falcon-chat/falcon/libs/hbaseserver"
-	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
+	"github.com/falcon-chat/falcon/libs/server"
 )
 
 // Broker starts an embedded broker for the test and stops it at cleanup.
@@ -68,7 +69,7 @@ func Context(t testing.TB, d time.Duration) context.Context {
 // fresh Pebble store, and returns its address.
 func ThriftStore(t testing.TB, framed bool) string {
 	t.Helper()
-	p, err := readstore.OpenPebble(t.TempDir())
+	p, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +83,21 @@ func ThriftStore(t testing.TB, framed bool) string {
 	go func() { done <- hbaseserver.Serve(ctx, addr, h, framed) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
-		p.Close()
+		if err := <-done; err != nil {
+			t.Logf("falcon store's server: %v", err)
+		}
+		_ = p.Close()
 	})
 	return addr
+}
+
+// Listeners opens a gRPC and an HTTP listener on free loopback ports
+// (127.0.0.1:0), for server.Run, which closes them.
+func Listeners(t testing.TB) server.Listeners {
+	t.Helper()
+	ls, err := server.Addrs{GRPC: "127.0.0.1:0", HTTP: "127.0.0.1:0"}.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/falcon-chat/falcon/libs/domain"
-	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/testenv"
 )
 
@@ -70,9 +69,7 @@ func (s *stack) startForwarder(extra ...string) *proc {
 
 func (s *stack) produce(events []domain.Event) {
 	s.t.Helper()
-	if err := eventlog.EnsureTopic(testenv.Context(s.t, 10*time.Second), []string{s.be.kafka}, eventlog.NewConfig("test"), s.be.topic, 4, 1, nil); err != nil {
-		s.t.Fatal(err)
-	}
+	testenv.CreateTopic(s.t, s.be.kafka, s.be.topic, 4)
 	testenv.Produce(s.t, s.be.kafka, s.be.topic, 4, events)
 }
 

@@ -7,17 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"go.uber.org/zap"
 
 	"github.com/falcon-chat/falcon/libs/broker"
 	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/hbaseserver"
 	"github.com/falcon-chat/falcon/libs/legacysim"
-	"github.com/falcon-chat/falcon/libs/logging"
-	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/server"
-	"github.com/falcon-chat/falcon/libs/storeinit"
+	"github.com/falcon-chat/falcon/libs/setup"
 	"github.com/falcon-chat/falcon/services/falcon/devstack"
 )
 
@@ -29,6 +28,7 @@ commands:
   legacy-sim  the legacy system stand-in, with fault injection
   store       an HBase Thrift2 (THBaseService) server over Pebble, shared by separate processes
   store-init  create the read-model tables in HBase (or falcon store); safe to run again
+  topics-init create the Kafka topics (events, snapshots, dead letters); safe to run again
   probe       wait until Kafka answers metadata requests and HBase's Thrift2 gateway answers
 
 Every flag also reads FALCON_<FLAG_IN_CAPS>. Run 'falcon <command> -h' for its flags.
@@ -51,6 +51,8 @@ func main() {
 		server.Exit("falcon store", runStore(args))
 	case "store-init":
 		server.Exit("falcon store-init", runStoreInit(args))
+	case "topics-init":
+		server.Exit("falcon topics-init", runTopicsInit(args))
 	case "probe":
 		server.Exit("falcon probe", runProbe(args))
 	case "-h", "--help", "help":
@@ -62,12 +64,8 @@ func main() {
 }
 
 func dev(args []string) error {
-	fs := flag.NewFlagSet("falcon dev", flag.ContinueOnError)
 	var cfg devstack.Config
-	var common server.Common
-	cfg.RegisterFlags(fs)
-	common.RegisterFlags(fs)
-	return server.Main(fs, &common, args, func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
+	return server.Main("falcon dev", &cfg, args, func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
 		return devstack.Build(ctx, cfg, p)
 	})
 }
@@ -76,19 +74,16 @@ func runBroker(args []string) error {
 	fs := flag.NewFlagSet("falcon broker", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./.falcon/kafka", "folder for the broker's data")
 	addr := fs.String("kafka-addr", "127.0.0.1:9092", "address to listen on")
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err
-	}
-	b, err := broker.Start(*dataDir, *addr)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("falcon broker listening on %s (data in %s)\n", b.Addr(), *dataDir)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	<-ctx.Done()
-	b.Close()
-	return nil
+	return server.Command(fs, args, func(ctx context.Context, _ *zap.Logger) error {
+		b, err := broker.Start(*dataDir, *addr)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		fmt.Printf("falcon broker listening on %s (data in %s)\n", b.Addr(), *dataDir)
+		<-ctx.Done()
+		return nil
+	})
 }
 
 func runLegacySim(args []string) error {
@@ -105,30 +100,27 @@ func runLegacySim(args []string) error {
 	fs.DurationVar(&f.DownFor, "down-for", 0, "...for this long")
 	var reject flagenv.List
 	fs.Var(&reject, "reject-types", "event types refused for good with 422, comma-separated")
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err
-	}
-	f.RejectTypes = reject
-	if err := f.Validate(); err != nil {
-		return err
-	}
-	opts := legacysim.Options{Faults: f}
-	if *secret != "" {
-		opts.Secret = []byte(*secret)
-	}
-	sim, err := legacysim.OpenWith(*out, opts)
-	if err != nil {
-		return err
-	}
-	defer sim.Close()
-	l, err := server.Listen("legacy-sim", *addr)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("falcon legacy-sim listening on http://%s/events, recording to %s\n", l.Addr(), *out)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return legacysim.Serve(ctx, l, sim)
+	return server.Command(fs, args, func(ctx context.Context, _ *zap.Logger) error {
+		f.RejectTypes = reject
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		opts := legacysim.Options{Faults: f}
+		if *secret != "" {
+			opts.Secret = []byte(*secret)
+		}
+		sim, err := legacysim.OpenWith(*out, opts)
+		if err != nil {
+			return err
+		}
+		defer sim.Close()
+		l, err := server.Listen("legacy-sim", *addr)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("falcon legacy-sim listening on http://%s/events, recording to %s\n", l.Addr(), *out)
+		return legacysim.Serve(ctx, l, sim)
+	})
 }
 
 func runStore(args []string) error {
@@ -136,42 +128,41 @@ func runStore(args []string) error {
 	dataDir := fs.String("data-dir", "./.falcon/store", "folder of the Pebble store")
 	addr := fs.String("addr", "127.0.0.1:9095", "address to serve THBaseService (TBinaryProtocol) on")
 	framed := fs.Bool("framed", false, "framed transport (HBase gateway -f); default buffered")
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err
-	}
-	store, err := readstore.OpenPebble(*dataDir)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	h, err := hbaseserver.NewHandler(ctx, store)
-	if err != nil {
-		return err
-	}
-	transport := "buffered"
-	if *framed {
-		transport = "framed"
-	}
-	fmt.Printf("falcon store: hbase+thrift://%s?transport=%s (data in %s)\n", *addr, transport, *dataDir)
-	return hbaseserver.Serve(ctx, *addr, h, *framed)
+	return server.Command(fs, args, func(ctx context.Context, _ *zap.Logger) error {
+		store, err := pebblestore.Open(*dataDir)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		h, err := hbaseserver.NewHandler(ctx, store)
+		if err != nil {
+			return err
+		}
+		transport := "buffered"
+		if *framed {
+			transport = "framed"
+		}
+		fmt.Printf("falcon store: hbase+thrift://%s?transport=%s (data in %s)\n", *addr, transport, *dataDir)
+		return hbaseserver.Serve(ctx, *addr, h, *framed)
+	})
 }
 
 func runStoreInit(args []string) error {
 	fs := flag.NewFlagSet("falcon store-init", flag.ContinueOnError)
-	var cfg storeinit.Config
+	var cfg setup.TablesConfig
 	cfg.RegisterFlags(fs)
-	level := fs.String("log-level", "warn", "log level: debug, info, warn, error")
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err
-	}
-	log, err := logging.New(*level)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = log.Sync() }()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return storeinit.Run(ctx, cfg, log, os.Stdout)
+	fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	return server.Command(fs, args, func(ctx context.Context, log *zap.Logger) error {
+		return setup.Tables(ctx, cfg, log, os.Stdout)
+	})
+}
+
+func runTopicsInit(args []string) error {
+	fs := flag.NewFlagSet("falcon topics-init", flag.ContinueOnError)
+	var cfg setup.TopicsConfig
+	cfg.RegisterFlags(fs)
+	fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	return server.Command(fs, args, func(ctx context.Context, log *zap.Logger) error {
+		return setup.Topics(ctx, cfg, log, os.Stdout)
+	})
 }

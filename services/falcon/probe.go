@@ -5,16 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
+	"go.uber.org/zap"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/hbasestore"
+	"github.com/falcon-chat/falcon/libs/server"
 )
 
 // runProbe waits until a Kafka cluster answers metadata requests and an
@@ -26,27 +25,22 @@ func runProbe(args []string) error {
 	fs.Var(&kafka, "kafka", "Kafka bootstrap brokers to wait for, comma-separated")
 	hbaseAddr := fs.String("hbase", "", "HBase Thrift2 gateway host:port to wait for")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err
-	}
-	if len(kafka) == 0 && *hbaseAddr == "" {
-		return errors.New("nothing to wait for: give --kafka and/or --hbase")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	if len(kafka) > 0 {
-		if err := waitFor(ctx, "Kafka at "+kafka.String(), func() error { return pingKafka(kafka) }); err != nil {
-			return err
+	return server.Command(fs, args, func(ctx context.Context, _ *zap.Logger) error {
+		if len(kafka) == 0 && *hbaseAddr == "" {
+			return errors.New("nothing to wait for: give --kafka and/or --hbase")
 		}
-	}
-	if *hbaseAddr != "" {
-		if err := waitFor(ctx, "HBase Thrift2 gateway at "+*hbaseAddr, func() error { return pingHBase(ctx, *hbaseAddr) }); err != nil {
-			return err
+		ctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		if len(kafka) > 0 {
+			if err := waitFor(ctx, "Kafka at "+kafka.String(), func() error { return pingKafka(kafka) }); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		if *hbaseAddr != "" {
+			return waitFor(ctx, "HBase Thrift2 gateway at "+*hbaseAddr, func() error { return pingHBase(ctx, *hbaseAddr) })
+		}
+		return nil
+	})
 }
 
 // waitFor retries ping until it succeeds or ctx ends, saying now and then

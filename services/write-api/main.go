@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 
 	"github.com/falcon-chat/falcon/libs/server"
@@ -12,12 +11,8 @@ import (
 )
 
 func main() {
-	fs := flag.NewFlagSet("write-api", flag.ContinueOnError)
 	var cfg writeapi.Config
-	var common server.Common
-	cfg.RegisterFlags(fs)
-	common.RegisterFlags(fs)
-	server.Exit("write-api", server.Main(fs, &common, os.Args[1:], func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
+	server.Exit("write-api", server.Main("write-api", &cfg, os.Args[1:], func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
 		w, err := writeapi.New(cfg, p.Log, p.Registry)
 		if err != nil {
 			return server.Addrs{}, nil, err

@@ -26,6 +26,8 @@ func New(trans thrift.TTransport, conf *thrift.TConfiguration) *Protocol {
 	return &Protocol{TBinaryProtocol: thrift.NewTBinaryProtocolConf(trans, conf), trans: trans, max: conf.GetMaxMessageSize()}
 }
 
+// ReadBinary reads a binary field into a buffer of its exact size, after
+// checking the size against the configured maximum.
 func (p *Protocol) ReadBinary(ctx context.Context) ([]byte, error) {
 	size, err := p.ReadI32(ctx)
 	if err != nil {
@@ -45,4 +47,5 @@ func (p *Protocol) ReadBinary(ctx context.Context) ([]byte, error) {
 // Factory makes Protocols, for servers.
 type Factory struct{ Conf *thrift.TConfiguration }
 
+// GetProtocol implements thrift.TProtocolFactory.
 func (f Factory) GetProtocol(trans thrift.TTransport) thrift.TProtocol { return New(trans, f.Conf) }

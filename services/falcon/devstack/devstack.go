@@ -14,11 +14,11 @@ import (
 	"path/filepath"
 
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/falcon-chat/falcon/libs/broker"
+	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/legacysim"
-	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/services/read-api/readapi"
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
@@ -37,13 +37,14 @@ type Config struct {
 	Partitions int
 }
 
+// RegisterFlags adds falcon dev's flags to fs with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./.falcon", "folder for all data (broker log, read store, legacy deliveries)")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "REST address (every route), health and metrics")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9090", "gRPC address (both services)")
 	fs.StringVar(&c.KafkaAddr, "kafka-addr", "127.0.0.1:9092", "embedded Kafka-protocol broker address")
 	fs.StringVar(&c.LegacyAddr, "legacy-addr", "127.0.0.1:0", "legacy stand-in address (port 0: any free port)")
-	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
+	fs.StringVar(&c.Topic, "topic", eventlog.DefaultTopic, "thread events topic")
 	fs.IntVar(&c.Partitions, "partitions", 12, "partitions of the events topic")
 }
 
@@ -60,7 +61,7 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 		return server.Addrs{}, nil, err
 	}
 	p.Defer(b.Close)
-	store, err := readstore.OpenPebble(filepath.Join(dir, "read-store"))
+	store, err := pebblestore.Open(filepath.Join(dir, "read-store"))
 	if err != nil {
 		return server.Addrs{}, nil, err
 	}
@@ -92,8 +93,8 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	for _, register := range []func(*flag.FlagSet){wcfg.RegisterFlags, rcfg.RegisterFlags, ucfg.RegisterFlags, fcfg.RegisterFlags} {
 		register(flag.NewFlagSet("defaults", flag.ContinueOnError))
 	}
-	wcfg.KafkaBrokers, ucfg.KafkaBrokers, fcfg.KafkaBrokers = brokers, brokers, brokers
-	wcfg.Topic, ucfg.Topic, fcfg.Topic = cfg.Topic, cfg.Topic, cfg.Topic
+	kafka := eventlog.Config{Brokers: brokers, Topic: cfg.Topic}
+	wcfg.Kafka, ucfg.Kafka, fcfg.Kafka = kafka, kafka, kafka
 	wcfg.Partitions = cfg.Partitions
 	wcfg.GRPCAddr, wcfg.AdvertiseAddr = cfg.GRPCAddr, cfg.GRPCAddr
 	fcfg.LegacyURL = legacyURL
@@ -127,9 +128,5 @@ type legacyServer struct {
 	l net.Listener
 	h http.Handler
 }
-
-func (s *legacyServer) RegisterGRPC(*grpc.Server)      {}
-func (s *legacyServer) Gateway() []server.RegisterFunc { return nil }
-func (s *legacyServer) Ready() error                   { return nil }
 
 func (s *legacyServer) Run(ctx context.Context) error { return legacysim.Serve(ctx, s.l, s.h) }

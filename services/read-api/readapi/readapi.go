@@ -46,6 +46,7 @@ type Config struct {
 	MinVersionWait time.Duration
 }
 
+// RegisterFlags adds read-api's flags to fs with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store, "store", "pebble:///var/lib/falcon/read-store", "read store URL: pebble:///path or hbase+thrift://host:port")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9092", "gRPC listen address")
@@ -82,8 +83,10 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 
 func (a *ReadAPI) reader() *readmodel.Reader { return a.current.Load() }
 
+// RegisterGRPC serves ThreadQueryService on s.
 func (a *ReadAPI) RegisterGRPC(s *grpc.Server) { falconv1.RegisterThreadQueryServiceServer(s, a) }
 
+// Gateway returns ThreadQueryService's REST routes.
 func (a *ReadAPI) Gateway() []server.RegisterFunc {
 	return []server.RegisterFunc{falconv1.RegisterThreadQueryServiceHandler}
 }
@@ -128,6 +131,7 @@ func (a *ReadAPI) Run(ctx context.Context) error {
 	}
 }
 
+// GetThread answers one thread, to its members.
 func (a *ReadAPI) GetThread(ctx context.Context, r *falconv1.GetThreadRequest) (*falconv1.GetThreadResponse, error) {
 	t, err := a.readableThread(ctx, r.ThreadId, r.MinVersion)
 	if err != nil {
@@ -136,6 +140,7 @@ func (a *ReadAPI) GetThread(ctx context.Context, r *falconv1.GetThreadRequest) (
 	return &falconv1.GetThreadResponse{Thread: threadProto(t)}, nil
 }
 
+// ListThreads answers the caller's threads, most recent activity first.
 func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsRequest) (*falconv1.ListThreadsResponse, error) {
 	account, ok := auth.Account(ctx)
 	if !ok {
@@ -169,6 +174,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 	return resp, nil
 }
 
+// ListMessages pages through a thread's messages either way, to members.
 func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequest) (*falconv1.ListMessagesResponse, error) {
 	size, err := pageSize(r.PageSize)
 	if err != nil {
@@ -205,6 +211,7 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 	return resp, nil
 }
 
+// GetMessage answers one message, to the thread's members.
 func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest) (*falconv1.GetMessageResponse, error) {
 	if err := domain.ValidateULID("message_id", r.MessageId); err != nil {
 		return nil, invalidField("message_id", err.Error())

@@ -18,8 +18,8 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/readmodel"
-	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/libs/testenv"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
@@ -38,17 +38,18 @@ type fixture struct {
 
 func start(t *testing.T) *fixture {
 	t.Helper()
-	store, err := readstore.OpenPebble(t.TempDir())
+	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	grpcAddr, httpAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	ls := testenv.Listeners(t)
+	grpcAddr, httpAddr := ls.GRPC.Addr().String(), ls.HTTP.Addr().String()
 	reg := prometheus.NewRegistry()
 	api := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t), reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, testenv.Logger(t), auth.Dev{}, reg, server.Addrs{GRPC: grpcAddr, HTTP: httpAddr}, api)
+		done <- server.Run(ctx, testenv.Logger(t), auth.Dev{}, reg, ls, api)
 	}()
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/oklog/ulid/v2"
 	"go.uber.org/zap"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -53,14 +54,14 @@ func Rebuild(ctx context.Context, cfg Config, store readstore.Store, log *zap.Lo
 	}
 	fmt.Fprintf(out, "rebuilding generation %d into generation %d\n", st.Current, next)
 
-	client, err := sarama.NewClient(cfg.KafkaBrokers, eventlog.NewConfig("falcon-read-model-rebuild"))
+	client, err := sarama.NewClient(cfg.Kafka.Brokers, cfg.Kafka.Sarama("falcon-read-model-rebuild"))
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", []string(cfg.KafkaBrokers), err)
+		return fmt.Errorf("connect to Kafka %v: %w", []string(cfg.Kafka.Brokers), err)
 	}
 	defer client.Close()
-	partitions, err := client.Partitions(cfg.Topic)
+	partitions, err := client.Partitions(cfg.Kafka.Topic)
 	if err != nil {
-		return fmt.Errorf("partitions of %s: %w", cfg.Topic, err)
+		return fmt.Errorf("partitions of %s: %w", cfg.Kafka.Topic, err)
 	}
 	r := &rebuilder{cfg: cfg, client: client, log: log, projector: readmodel.NewProjector(readmodel.AtGeneration(store, next)),
 		pos: map[int32]int64{}, partitions: partitions}
@@ -75,17 +76,18 @@ func Rebuild(ctx context.Context, cfg Config, store readstore.Store, log *zap.Lo
 		}
 	}
 	// The switch: hold the updaters, take what they applied, move over.
-	if err := readmodel.StoreState(ctx, store, readmodel.State{Current: st.Current, Paused: true}); err != nil {
+	pause := ulid.Make().String()
+	if err := readmodel.StoreState(ctx, store, readmodel.State{Current: st.Current, Paused: true, PauseID: pause}); err != nil {
 		return err
 	}
 	resumed := false
 	defer func() {
 		if !resumed {
 			// Leave the current generation serving and the updaters running.
-			_ = readmodel.StoreState(context.Background(), store, readmodel.State{Current: st.Current})
+			_ = readmodel.StoreState(context.WithoutCancel(ctx), store, readmodel.State{Current: st.Current})
 		}
 	}()
-	if err := eventlog.Sleep(ctx, 6*readmodel.PollInterval); err != nil {
+	if err := waitForPause(ctx, store, pause, pauseAckTimeout); err != nil {
 		return err
 	}
 	if _, err := r.catchUp(ctx); err != nil {
@@ -111,6 +113,38 @@ func Rebuild(ctx context.Context, cfg Config, store readstore.Store, log *zap.Lo
 	return nil
 }
 
+// pauseAckTimeout bounds how long a rebuild waits for the updaters to
+// acknowledge its pause before it gives up (and resumes them).
+const pauseAckTimeout = 30 * time.Second
+
+// waitForPause waits until every live updater (one that heartbeated within
+// livenessWindow) has acknowledged the pause: none applies a batch after
+// that, so what the rebuild reads next is all they wrote.
+func waitForPause(ctx context.Context, store readstore.Store, pause string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ups, err := readmodel.Updaters(ctx, store)
+		if err != nil {
+			return fmt.Errorf("updaters' heartbeats: %w", err)
+		}
+		var pending []string
+		for _, u := range ups {
+			if time.Since(u.Seen) < livenessWindow && u.Ack != pause {
+				pending = append(pending, u.ID)
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("read-model-updaters %v did not acknowledge the pause within %s; the rebuild stops and they resume", pending, timeout)
+		}
+		if err := eventlog.Sleep(ctx, readmodel.PollInterval/5); err != nil {
+			return err
+		}
+	}
+}
+
 type rebuilder struct {
 	cfg        Config
 	client     sarama.Client
@@ -126,9 +160,9 @@ type rebuilder struct {
 func (r *rebuilder) catchUp(ctx context.Context) (int64, error) {
 	var total int64
 	for _, p := range r.partitions {
-		end, err := r.client.GetOffset(r.cfg.Topic, p, sarama.OffsetNewest)
+		end, err := r.client.GetOffset(r.cfg.Kafka.Topic, p, sarama.OffsetNewest)
 		if err != nil {
-			return 0, fmt.Errorf("end of %s/%d: %w", r.cfg.Topic, p, err)
+			return 0, fmt.Errorf("end of %s/%d: %w", r.cfg.Kafka.Topic, p, err)
 		}
 		from := r.pos[p]
 		total += end - from
@@ -144,7 +178,7 @@ func (r *rebuilder) catchUp(ctx context.Context) (int64, error) {
 			batch = batch[:0]
 			return nil
 		}
-		err = eventlog.ReadCommitted(ctx, r.client, r.cfg.Topic, p, from, end, func(rec eventlog.Record) error {
+		err = eventlog.ReadCommitted(ctx, r.client, r.cfg.Kafka.Topic, p, from, end, func(rec eventlog.Record) error {
 			e, err := eventlog.Decode(rec.Value)
 			if err != nil {
 				return nil // unknown or undecodable: the updaters skip it too
@@ -159,7 +193,7 @@ func (r *rebuilder) catchUp(ctx context.Context) (int64, error) {
 			err = flush()
 		}
 		if err != nil {
-			return 0, fmt.Errorf("project %s/%d: %w", r.cfg.Topic, p, err)
+			return 0, fmt.Errorf("project %s/%d: %w", r.cfg.Kafka.Topic, p, err)
 		}
 		r.pos[p] = end
 	}

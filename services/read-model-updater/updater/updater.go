@@ -8,40 +8,37 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
-	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/retry"
-	"github.com/falcon-chat/falcon/libs/server"
 )
 
 // Config is read-model-updater's configuration block.
 type Config struct {
-	KafkaBrokers flagenv.List
-	Topic        string
-	Group        string
-	Store        string
-	HTTPAddr     string
+	Kafka    eventlog.Config
+	Group    string
+	Store    string
+	HTTPAddr string
 	// BatchSize and BatchWait bound a batch: it is applied when it holds
 	// BatchSize events or BatchWait after its first one.
 	BatchSize int
 	BatchWait time.Duration
 }
 
+// RegisterFlags adds read-model-updater's flags to fs with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.KafkaBrokers = flagenv.List{"127.0.0.1:9092"}
-	fs.Var(&c.KafkaBrokers, "kafka-brokers", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
+	c.Kafka.RegisterFlags(fs)
 	fs.StringVar(&c.Group, "group", "falcon-read-model-updater", "consumer group")
 	fs.StringVar(&c.Store, "store", "pebble:///var/lib/falcon/read-store", "read store URL: pebble:///path or hbase+thrift://host:port")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "HTTP listen address (health, metrics)")
@@ -49,12 +46,12 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BatchWait, "batch-wait", 5*time.Millisecond, "longest a batch waits to fill")
 }
 
+// Validate checks the configuration before anything starts.
 func (c *Config) Validate() error {
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case len(c.KafkaBrokers) == 0:
-		return errors.New("--kafka-brokers is required")
-	case c.Topic == "":
-		return errors.New("--topic is required")
 	case c.BatchSize < 1:
 		return errors.New("--batch-size must be at least 1")
 	}
@@ -66,16 +63,21 @@ var applyBackoff = retry.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Sec
 
 // Updater is the read-model-updater component.
 type Updater struct {
-	cfg     Config
-	status  *retry.Status
-	log     *zap.Logger
-	store   readstore.Store
-	gen     atomic.Pointer[generation]
-	joined  atomic.Bool
-	applied prometheus.Counter
-	skipped prometheus.Counter
-	batches prometheus.Histogram
-	lag     *prometheus.GaugeVec
+	cfg    Config
+	status *retry.Status
+	log    *zap.Logger
+	store  readstore.Store
+	gen    atomic.Pointer[generation]
+	// id names this updater in its heartbeats.
+	id string
+	// applying is held (shared) while a batch is written, so that
+	// acknowledging a pause can wait for the batches in flight.
+	applying sync.RWMutex
+	joined   atomic.Bool
+	applied  prometheus.Counter
+	skipped  prometheus.Counter
+	batches  prometheus.Histogram
+	lag      *prometheus.GaugeVec
 }
 
 // New returns an updater writing to store.
@@ -84,8 +86,8 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 		return nil, err
 	}
 	u := &Updater{
-		cfg: cfg, log: log.With(zap.String("component", "read-model-updater")),
-		status:  retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.KafkaBrokers.String())),
+		cfg: cfg, log: log.With(zap.String("component", "read-model-updater")), id: ulid.Make().String(),
+		status:  retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String())),
 		store:   store,
 		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_applied_total", Help: "Events applied to the read models."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_skipped_total", Help: "Events skipped: already applied, or of a type this build does not know."}),
@@ -102,23 +104,53 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 type generation struct {
 	state     readmodel.State
 	projector *readmodel.Projector
+	// unknown says the pointer could not be read: the updater holds its
+	// batches rather than write to a generation that may be old.
+	unknown bool
 }
+
+// hold says whether batches must wait: a rebuild's pause, or a pointer the
+// updater cannot read.
+func (g *generation) hold() bool { return g.state.Paused || g.unknown }
+
+// livenessWindow is how long after its last heartbeat a rebuild still
+// counts an updater as alive, and waits for it to acknowledge a pause.
+const livenessWindow = 10 * time.Second
 
 // follow keeps u.gen in step with the generation pointer in the store until
 // ctx ends: a rebuild pauses the updaters, then moves them to new tables.
+// Each poll also records a heartbeat; once a pause is seen and no batch is
+// being applied any more, the heartbeat acknowledges it, which is what the
+// rebuild waits for before it takes over.
 func (u *Updater) follow(ctx context.Context) error {
 	t := time.NewTicker(readmodel.PollInterval)
 	defer t.Stop()
+	acked := ""
 	for {
 		st, err := readmodel.LoadState(ctx, u.store)
-		if err != nil && ctx.Err() == nil {
-			u.log.Warn("cannot read the read-model generation; keeping the last one", zap.Error(err))
-		}
-		if cur := u.gen.Load(); err == nil && (cur == nil || cur.state != st) {
-			if cur != nil && cur.state.Current != st.Current {
+		cur := u.gen.Load()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			if !cur.unknown {
+				u.log.Warn("cannot read the read-model generation; holding batches until it can", zap.Error(err))
+				u.gen.Store(&generation{state: cur.state, projector: cur.projector, unknown: true})
+			}
+		case err == nil && (cur.unknown || cur.state != st):
+			if cur.state.Current != st.Current {
 				u.log.Info("switching to read-model generation", zap.Uint64("generation", uint64(st.Current)))
 			}
 			u.gen.Store(&generation{state: st, projector: readmodel.NewProjector(readmodel.AtGeneration(u.store, st.Current))})
+		}
+		if err == nil && st.Paused && st.PauseID != acked {
+			// Every batch that saw the old state has finished once this
+			// returns; the later ones hold.
+			u.applying.Lock()
+			u.applying.Unlock() //nolint:staticcheck // an empty critical section: waiting for the readers is the point
+			acked = st.PauseID
+			u.log.Info("paused for a rebuild", zap.String("pause", acked))
+		}
+		if err := readmodel.Heartbeat(ctx, u.store, u.id, time.Now(), acked); err != nil && ctx.Err() == nil {
+			u.log.Debug("heartbeat not recorded", zap.Error(err))
 		}
 		select {
 		case <-ctx.Done():
@@ -128,9 +160,8 @@ func (u *Updater) follow(ctx context.Context) error {
 	}
 }
 
-func (u *Updater) RegisterGRPC(*grpc.Server)      {}
-func (u *Updater) Gateway() []server.RegisterFunc { return nil }
-
+// Ready is nil once the updater reached Kafka and the store and joined its
+// consumer group.
 func (u *Updater) Ready() error {
 	if err := u.status.Err(); err != nil {
 		return err
@@ -145,15 +176,15 @@ func (u *Updater) Ready() error {
 // then consumes until ctx ends. The batch in progress is finished and its
 // offsets committed before it returns.
 func (u *Updater) Run(ctx context.Context) error {
-	brokers := u.cfg.KafkaBrokers.String()
+	brokers := u.cfg.Kafka.Brokers.String()
 	var client sarama.Client
 	if err := retry.Until(ctx, u.log, "connecting to Kafka at "+brokers, retry.Default, u.status, func(ctx context.Context) (err error) {
-		client, err = sarama.NewClient(u.cfg.KafkaBrokers, eventlog.NewConfig("falcon-read-model-updater"))
+		client, err = sarama.NewClient(u.cfg.Kafka.Brokers, u.cfg.Kafka.Sarama("falcon-read-model-updater"))
 		if err != nil {
 			return fmt.Errorf("connect to Kafka at %s: %w", brokers, err)
 		}
-		u.status.Set(fmt.Errorf("waiting for topic %s to exist on Kafka at %s", u.cfg.Topic, brokers))
-		if _, err := eventlog.WaitForTopic(ctx, client, u.cfg.Topic); err != nil {
+		u.status.Set(fmt.Errorf("waiting for topic %s to exist on Kafka at %s", u.cfg.Kafka.Topic, brokers))
+		if _, err := eventlog.WaitForTopic(ctx, client, u.cfg.Kafka.Topic); err != nil {
 			client.Close()
 			return err
 		}
@@ -178,21 +209,30 @@ func (u *Updater) Run(ctx context.Context) error {
 		defer close(followed)
 		_ = u.follow(followCtx)
 	}()
-	defer func() { stopFollowing(); <-followed }()
+	defer func() {
+		stopFollowing()
+		<-followed
+		// Gone for good: a rebuild need not wait for this one.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = readmodel.Forget(fctx, u.store, u.id)
+	}()
 	group, err := sarama.NewConsumerGroupFromClient(u.cfg.Group, client)
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", u.cfg.Group, err)
 	}
-	eventlog.Consume(ctx, group, u.cfg.Topic, u, u.log)
+	eventlog.Consume(ctx, group, u.cfg.Kafka.Topic, u, u.log)
 	return group.Close()
 }
 
+// Setup implements sarama.ConsumerGroupHandler.
 func (u *Updater) Setup(sess sarama.ConsumerGroupSession) error {
 	u.joined.Store(true)
-	u.log.Info("partitions assigned", zap.Int32s("partitions", sess.Claims()[u.cfg.Topic]))
+	u.log.Info("partitions assigned", zap.Int32s("partitions", sess.Claims()[u.cfg.Kafka.Topic]))
 	return nil
 }
 
+// Cleanup implements sarama.ConsumerGroupHandler.
 func (u *Updater) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 // ConsumeClaim applies one partition's events in batches. A batch that
@@ -209,8 +249,10 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		}
 		start := time.Now()
 		for attempt := 1; ; attempt++ {
+			u.applying.RLock()
 			g := u.gen.Load()
-			if g.state.Paused {
+			if g.hold() {
+				u.applying.RUnlock()
 				// A rebuild is levelling the next generation: hold the batch.
 				if err := eventlog.Sleep(ctx, readmodel.PollInterval); err != nil {
 					return err
@@ -219,6 +261,7 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				continue
 			}
 			n, err := g.projector.Apply(ctx, batch)
+			u.applying.RUnlock()
 			if err == nil {
 				u.applied.Add(float64(n))
 				u.skipped.Add(float64(len(batch) - n))

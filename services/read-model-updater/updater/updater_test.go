@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/testenv"
@@ -19,8 +21,8 @@ func startUpdater(t *testing.T, brokers, topic string, store readstore.Store) (s
 	t.Helper()
 	var cfg updater.Config
 	cfg.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
-	cfg.KafkaBrokers = []string{brokers}
-	cfg.Topic = topic
+	cfg.Kafka.Brokers = []string{brokers}
+	cfg.Kafka.Topic = topic
 	cfg.Group = topic + "_updater"
 	cfg.BatchSize = 16
 	u, err := updater.New(cfg, store, testenv.Logger(t), prometheus.NewRegistry())
@@ -48,7 +50,7 @@ func startUpdater(t *testing.T, brokers, topic string, store readstore.Store) (s
 // last version with every message, none twice.
 func TestRestartMidStreamMissesNothing(t *testing.T) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
-	store, err := readstore.OpenPebble(t.TempDir())
+	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,4 +98,51 @@ func TestRestartMidStreamMissesNothing(t *testing.T) {
 	if err != nil || len(listed) != len(byThread) {
 		t.Fatalf("bob lists %d threads (%v), want %d", len(listed), err, len(byThread))
 	}
+}
+
+// TestPauseIsAcknowledgedOnlyOnceNothingIsApplied: an updater that sees a
+// rebuild's pause acknowledges it in its heartbeat, and applies nothing
+// from then until the pause ends; a pointer it cannot read holds it too.
+func TestPauseIsAcknowledgedOnlyOnceNothingIsApplied(t *testing.T) {
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
+	store, err := pebblestore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	first := testenv.ProduceThreads(t, brokers, topic, 2, 2, 5)
+	startUpdater(t, brokers, topic, store)
+	reader := readmodel.NewReader(store)
+	version := func(id string) uint64 {
+		th, _, err := reader.Thread(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return th.Version
+	}
+	tid := first[0].ThreadID
+	testenv.Eventually(t, 30*time.Second, "the first events applied", func() bool { return version(tid) == 5 })
+
+	if err := readmodel.StoreState(ctx, store, readmodel.State{Paused: true, PauseID: "rebuild-1"}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the pause acknowledged", func() bool {
+		ups, err := readmodel.Updaters(ctx, store)
+		return err == nil && len(ups) == 1 && ups[0].Ack == "rebuild-1"
+	})
+	h := testenv.NewHistory(t)
+	h.Do("01JD0000000000000000000009", "alice", domain.CreateThread{Title: "during the pause"})
+	testenv.Produce(t, brokers, topic, 2, h.Events)
+	time.Sleep(2 * readmodel.PollInterval)
+	if _, ok, _ := reader.Thread(ctx, "01JD0000000000000000000009"); ok {
+		t.Fatal("an event was applied after the pause was acknowledged")
+	}
+	if err := readmodel.StoreState(ctx, store, readmodel.State{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, "the held event applied after the pause", func() bool {
+		_, ok, _ := reader.Thread(ctx, "01JD0000000000000000000009")
+		return ok
+	})
 }

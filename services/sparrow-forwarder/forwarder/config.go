@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/falcon-chat/falcon/libs/flagenv"
+	"github.com/falcon-chat/falcon/libs/eventlog"
 )
 
 // Dead-letter policies: what happens to a thread's later events once one of
@@ -22,8 +22,7 @@ const (
 
 // Config is sparrow-forwarder's configuration block.
 type Config struct {
-	KafkaBrokers     flagenv.List
-	Topic            string
+	Kafka            eventlog.Config
 	Group            string
 	DeadLetterTopic  string
 	CreateTopics     bool
@@ -41,10 +40,9 @@ type Config struct {
 	BreakerOpenFor   time.Duration
 }
 
+// RegisterFlags adds sparrow-forwarder's flags to fs with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.KafkaBrokers = flagenv.List{"127.0.0.1:9092"}
-	fs.Var(&c.KafkaBrokers, "kafka-brokers", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
+	c.Kafka.RegisterFlags(fs)
 	fs.StringVar(&c.Group, "group", "falcon-sparrow-forwarder", "consumer group")
 	fs.StringVar(&c.DeadLetterTopic, "dead-letter-topic", "", "dead-letter topic (default: <topic>.dead-letters)")
 	fs.BoolVar(&c.CreateTopics, "create-topics", true, "create the dead-letter topic if it does not exist")
@@ -62,13 +60,13 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BreakerOpenFor, "breaker-open-for", 5*time.Second, "how long the breaker stays open before a probe")
 }
 
+// Validate checks the configuration before anything starts.
 func (c *Config) Validate() error {
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
 	u, err := url.Parse(c.LegacyURL)
 	switch {
-	case len(c.KafkaBrokers) == 0:
-		return errors.New("--kafka-brokers is required")
-	case c.Topic == "":
-		return errors.New("--topic is required")
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return fmt.Errorf("--legacy-url=%q: want an http(s) URL", c.LegacyURL)
 	case c.Timeout <= 0 || c.BackoffBase <= 0 || c.BackoffMax < c.BackoffBase:
@@ -89,5 +87,5 @@ func (c *Config) deadLetterTopic() string {
 	if c.DeadLetterTopic != "" {
 		return c.DeadLetterTopic
 	}
-	return c.Topic + ".dead-letters"
+	return eventlog.DeadLettersTopic(c.Kafka.Topic)
 }

@@ -58,8 +58,8 @@ func newDeadLetters(topic string, producer sarama.SyncProducer, log *zap.Logger)
 	return &deadLetters{topic: topic, producer: producer, log: log, held: map[string]int64{}}
 }
 
-func deadLetterProducerConfig() *sarama.Config {
-	c := eventlog.NewConfig("falcon-sparrow-forwarder")
+func deadLetterProducerConfig(kafka *eventlog.Config) *sarama.Config {
+	c := kafka.Sarama("falcon-sparrow-forwarder")
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Idempotent = true
 	c.Net.MaxOpenRequests = 1
@@ -118,10 +118,10 @@ func (d *deadLetters) heldCount() int {
 // when it started. It has its own client: sarama holds a broker
 // connection for the whole of a fetch's long-poll, which would stall the
 // event consumer sharing it.
-func (d *deadLetters) follow(ctx context.Context, brokers []string, caughtUp chan<- struct{}) error {
-	client, err := sarama.NewClient(brokers, eventlog.NewConfig("falcon-sparrow-forwarder-dead-letters"))
+func (d *deadLetters) follow(ctx context.Context, kafka *eventlog.Config, caughtUp chan<- struct{}) error {
+	client, err := sarama.NewClient(kafka.Brokers, kafka.Sarama("falcon-sparrow-forwarder-dead-letters"))
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", brokers, err)
+		return fmt.Errorf("connect to Kafka at %s: %w", kafka.Brokers.String(), err)
 	}
 	defer client.Close()
 	end, err := client.GetOffset(d.topic, 0, sarama.OffsetNewest)

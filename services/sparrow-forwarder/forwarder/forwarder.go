@@ -18,12 +18,10 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/retry"
-	"github.com/falcon-chat/falcon/libs/server"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
@@ -41,12 +39,13 @@ type Forwarder struct {
 	claims sync.Map
 }
 
+// New returns a forwarder; it connects to Kafka in Run.
 func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: newMetrics(reg),
-		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.KafkaBrokers.String()))}
+		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}
 	f.poster = newPoster(cfg, f.metrics.breakerState)
 	if cfg.HMACSecret == "" {
 		f.log.Warn("--hmac-secret is empty: deliveries are not signed")
@@ -54,9 +53,8 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, er
 	return f, nil
 }
 
-func (f *Forwarder) RegisterGRPC(*grpc.Server)      {}
-func (f *Forwarder) Gateway() []server.RegisterFunc { return nil }
-
+// Ready is nil once the forwarder reached Kafka and joined its consumer
+// group.
 func (f *Forwarder) Ready() error {
 	if err := f.status.Err(); err != nil {
 		return err
@@ -70,25 +68,25 @@ func (f *Forwarder) Ready() error {
 // connect creates the dead-letter topic if asked to, waits for the topics
 // and opens the client and the dead-letter producer.
 func (f *Forwarder) connect(ctx context.Context, dlqTopic string) (sarama.Client, sarama.SyncProducer, error) {
-	brokers := f.cfg.KafkaBrokers.String()
-	kcfg := eventlog.NewConfig("falcon-sparrow-forwarder")
+	brokers := f.cfg.Kafka.Brokers.String()
+	kcfg := f.cfg.Kafka.Sarama("falcon-sparrow-forwarder")
 	if f.cfg.CreateTopics {
-		if err := eventlog.EnsureTopic(ctx, f.cfg.KafkaBrokers, kcfg, dlqTopic, 1, 1, nil); err != nil {
+		if _, err := eventlog.EnsureTopic(ctx, f.cfg.Kafka.Brokers, kcfg, dlqTopic, eventlog.TopicLayout{Replication: 1}.DeadLettersTopic()); err != nil {
 			return nil, nil, err
 		}
 	}
-	client, err := sarama.NewClient(f.cfg.KafkaBrokers, kcfg)
+	client, err := sarama.NewClient(f.cfg.Kafka.Brokers, kcfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to Kafka at %s: %w", brokers, err)
 	}
-	f.status.Set(fmt.Errorf("waiting for topics %s and %s to exist on Kafka at %s", f.cfg.Topic, dlqTopic, brokers))
-	for _, t := range []string{f.cfg.Topic, dlqTopic} {
+	f.status.Set(fmt.Errorf("waiting for topics %s and %s to exist on Kafka at %s", f.cfg.Kafka.Topic, dlqTopic, brokers))
+	for _, t := range []string{f.cfg.Kafka.Topic, dlqTopic} {
 		if _, err := eventlog.WaitForTopic(ctx, client, t); err != nil {
 			client.Close()
 			return nil, nil, err
 		}
 	}
-	producer, err := sarama.NewSyncProducer(f.cfg.KafkaBrokers, deadLetterProducerConfig())
+	producer, err := sarama.NewSyncProducer(f.cfg.Kafka.Brokers, deadLetterProducerConfig(&f.cfg.Kafka))
 	if err != nil {
 		client.Close()
 		return nil, nil, fmt.Errorf("dead-letter producer on Kafka at %s: %w", brokers, err)
@@ -102,7 +100,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	dlqTopic := f.cfg.deadLetterTopic()
 	var client sarama.Client
 	var producer sarama.SyncProducer
-	if err := retry.Until(ctx, f.log, "connecting to Kafka at "+f.cfg.KafkaBrokers.String(), retry.Default, f.status, func(ctx context.Context) (err error) {
+	if err := retry.Until(ctx, f.log, "connecting to Kafka at "+f.cfg.Kafka.Brokers.String(), retry.Default, f.status, func(ctx context.Context) (err error) {
 		client, producer, err = f.connect(ctx, dlqTopic)
 		return err
 	}); err != nil {
@@ -122,7 +120,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	tasks.Add(1)
 	go func() {
 		defer tasks.Done()
-		followErr <- f.dead.follow(followCtx, f.cfg.KafkaBrokers, caughtUp)
+		followErr <- f.dead.follow(followCtx, &f.cfg.Kafka, caughtUp)
 	}()
 	select {
 	case <-caughtUp:
@@ -143,16 +141,18 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", f.cfg.Group, err)
 	}
-	eventlog.Consume(ctx, group, f.cfg.Topic, f, f.log)
+	eventlog.Consume(ctx, group, f.cfg.Kafka.Topic, f, f.log)
 	return group.Close()
 }
 
+// Setup implements sarama.ConsumerGroupHandler.
 func (f *Forwarder) Setup(sess sarama.ConsumerGroupSession) error {
 	f.joined.Store(true)
-	f.log.Info("partitions assigned", zap.Int32s("partitions", sess.Claims()[f.cfg.Topic]))
+	f.log.Info("partitions assigned", zap.Int32s("partitions", sess.Claims()[f.cfg.Kafka.Topic]))
 	return nil
 }
 
+// Cleanup implements sarama.ConsumerGroupHandler.
 func (f *Forwarder) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 
 // work is one event on its way through a partition's lanes.
@@ -298,6 +298,9 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) error 
 	}
 }
 
+// deadLetterBackoff spaces the attempts at writing a dead letter.
+var deadLetterBackoff = retry.Backoff{Base: 200 * time.Millisecond, Max: time.Second}
+
 func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, reason, detail string, status, attempts int) error {
 	dl := DeadLetter{
 		Kind: KindDeadLetter, ThreadID: w.env.GetThreadId(), EventID: w.env.GetEventId(), EventType: w.eventType,
@@ -312,10 +315,12 @@ func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, re
 				zap.String("reason", detail), zap.Int64("dead_letter_offset", off))
 			return nil
 		}
-		if ctx.Err() != nil || try >= 5 {
+		if try >= 5 {
 			return err
 		}
-		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+		if serr := eventlog.Sleep(ctx, deadLetterBackoff.Delay(try)); serr != nil {
+			return err
+		}
 	}
 }
 
@@ -324,7 +329,7 @@ func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, re
 // consumer's view of the end stops moving while back-pressure pauses it,
 // which is exactly when lag matters.
 func (f *Forwarder) measureLag(ctx context.Context) {
-	client, err := sarama.NewClient(f.cfg.KafkaBrokers, eventlog.NewConfig("falcon-sparrow-forwarder-lag"))
+	client, err := sarama.NewClient(f.cfg.Kafka.Brokers, f.cfg.Kafka.Sarama("falcon-sparrow-forwarder-lag"))
 	if err != nil {
 		f.log.Warn("no lag metric: cannot connect to Kafka", zap.Error(err))
 		return
@@ -340,7 +345,7 @@ func (f *Forwarder) measureLag(ctx context.Context) {
 		}
 		f.claims.Range(func(k, v any) bool {
 			p, tr := k.(int32), v.(*tracker)
-			if end, err := client.GetOffset(f.cfg.Topic, p, sarama.OffsetNewest); err == nil {
+			if end, err := client.GetOffset(f.cfg.Kafka.Topic, p, sarama.OffsetNewest); err == nil {
 				f.metrics.lag.WithLabelValues(fmt.Sprint(p)).Set(float64(max(0, end-tr.committed())))
 			}
 			return true

@@ -57,8 +57,8 @@ func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
 	t.Helper()
 	var cfg Config
 	cfg.RegisterFlags(flagSet())
-	cfg.KafkaBrokers = []string{brokers}
-	cfg.Topic = topic
+	cfg.Kafka.Brokers = []string{brokers}
+	cfg.Kafka.Topic = topic
 	cfg.Group = topic + "_forwarder"
 	cfg.LegacyURL = url
 	cfg.BackoffBase, cfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond

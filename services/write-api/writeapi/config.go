@@ -8,13 +8,12 @@ import (
 	"flag"
 	"time"
 
-	"github.com/falcon-chat/falcon/libs/flagenv"
+	"github.com/falcon-chat/falcon/libs/eventlog"
 )
 
 // Config is write-api's configuration block.
 type Config struct {
-	KafkaBrokers  flagenv.List
-	Topic         string
+	Kafka         eventlog.Config
 	Group         string
 	Partitions    int
 	Replication   int
@@ -37,9 +36,7 @@ type Config struct {
 
 // RegisterFlags adds write-api's flags to fs with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.KafkaBrokers = flagenv.List{"127.0.0.1:9092"}
-	fs.Var(&c.KafkaBrokers, "kafka-brokers", "Kafka bootstrap brokers, comma-separated")
-	fs.StringVar(&c.Topic, "topic", "falcon.thread-events", "thread events topic")
+	c.Kafka.RegisterFlags(fs)
 	fs.StringVar(&c.Group, "write-group", "falcon-write-api", "consumer group whose membership decides partition ownership")
 	fs.IntVar(&c.Partitions, "partitions", 12, "partitions of the events topic when write-api creates it")
 	fs.IntVar(&c.Replication, "replication-factor", 1, "replication factor of the events topic when write-api creates it")
@@ -55,11 +52,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the configuration before anything starts.
 func (c *Config) Validate() error {
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case len(c.KafkaBrokers) == 0:
-		return errors.New("--kafka-brokers is required")
-	case c.Topic == "":
-		return errors.New("--topic is required")
 	case c.Partitions < 1:
 		return errors.New("--partitions must be at least 1")
 	case c.MaxBatch < 1:
@@ -70,6 +66,11 @@ func (c *Config) Validate() error {
 		return errors.New("--snapshot-every must not be negative")
 	}
 	return nil
+}
+
+// layout is how write-api creates topics.
+func (c *Config) layout() eventlog.TopicLayout {
+	return eventlog.TopicLayout{Partitions: int32(c.Partitions), Replication: int16(c.Replication)}
 }
 
 func (c *Config) advertise() string {

@@ -3,15 +3,12 @@ package writeapi
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -25,50 +22,20 @@ import (
 // forwarded twice.
 const forwardedHeader = "x-falcon-forwarded"
 
-// GRPC is the transport of ThreadCommandService: it maps requests to domain
-// commands, forwards those of partitions owned elsewhere, and maps results
-// and errors back.
+// GRPC is the transport of ThreadCommandService: it maps requests to
+// commands of the application layer and results and errors back.
 type GRPC struct {
 	falconv1.UnimplementedThreadCommandServiceServer
-	svc     *Service
-	log     *zap.Logger
-	metrics *metrics
-
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
+	svc *Service
+	log *zap.Logger
 }
 
-func newGRPC(svc *Service, log *zap.Logger, m *metrics) *GRPC {
-	return &GRPC{svc: svc, log: log, metrics: m, conns: map[string]*grpc.ClientConn{}}
+func newGRPC(svc *Service, log *zap.Logger) *GRPC {
+	return &GRPC{svc: svc, log: log}
 }
 
-func (g *GRPC) close() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, c := range g.conns {
-		_ = c.Close()
-	}
-}
-
-func (g *GRPC) client(addr string) (falconv1.ThreadCommandServiceClient, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	c, ok := g.conns[addr]
-	if !ok {
-		var err error
-		c, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			return nil, err
-		}
-		g.conns[addr] = c
-	}
-	return falconv1.NewThreadCommandServiceClient(c), nil
-}
-
-// execute runs one command: locally, or forwarded to the owner with the
-// caller's metadata (its identity is checked again there).
+// execute runs one command through the service and maps its answer.
 func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID *string, cmd domain.Command,
-	forward func(context.Context, falconv1.ThreadCommandServiceClient) (Resp, error),
 	answer func(domain.Result) Resp) (Resp, error) {
 	var zero Resp
 	actor, ok := auth.Account(ctx)
@@ -81,30 +48,11 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 	md, _ := metadata.FromIncomingContext(ctx)
 	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd,
 		Forwarded: len(md.Get(forwardedHeader)) > 0}
-	res, addr, err := g.svc.Execute(ctx, c)
+	res, err := g.svc.Execute(ctx, c)
 	if err != nil {
 		return zero, g.status(err)
 	}
-	if addr == "" {
-		return answer(res), nil
-	}
-	client, err := g.client(addr)
-	if err != nil {
-		g.metrics.forwarded.WithLabelValues("error").Inc()
-		return zero, status.Errorf(codes.Unavailable, "cannot reach the thread's owner at %s: %v; retry with the same request_id", addr, err)
-	}
-	out := md.Copy()
-	out.Set(forwardedHeader, "1")
-	resp, err := forward(metadata.NewOutgoingContext(ctx, out), client)
-	if err != nil {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
-			g.svc.invalidateRoutes()
-		}
-		g.metrics.forwarded.WithLabelValues(status.Code(err).String()).Inc()
-		return zero, err
-	}
-	g.metrics.forwarded.WithLabelValues("OK").Inc()
-	return resp, nil
+	return answer(res), nil
 }
 
 // ensureRequestID checks the client's request id, or picks one: every
@@ -127,8 +75,12 @@ func validThread(id string) error {
 	return nil
 }
 
-// status maps an error of the application layer to a gRPC status.
+// status maps an error of the application layer to a gRPC status; a
+// status the owner answered a forwarded command with passes as it is.
 func (g *GRPC) status(err error) error {
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
 	var de *domain.Error
 	switch {
 	case errors.As(err, &de):
@@ -168,8 +120,7 @@ func domainStatus(err error) error {
 	return st.Err()
 }
 
-type client = falconv1.ThreadCommandServiceClient
-
+// CreateThread implements ThreadCommandService.
 func (g *GRPC) CreateThread(ctx context.Context, r *falconv1.CreateThreadRequest) (*falconv1.CreateThreadResponse, error) {
 	if err := ensureRequestID(&r.RequestId); err != nil {
 		return nil, err
@@ -179,125 +130,106 @@ func (g *GRPC) CreateThread(ctx context.Context, r *falconv1.CreateThreadRequest
 	threadID := r.RequestId
 	return execute(ctx, g, threadID, &r.RequestId,
 		domain.CreateThread{Title: r.Title, Remarks: r.Remarks, MemberIDs: r.MemberIds, AdministratorIDs: r.AdministratorIds},
-		func(ctx context.Context, c client) (*falconv1.CreateThreadResponse, error) {
-			return c.CreateThread(ctx, r)
-		},
 		func(res domain.Result) *falconv1.CreateThreadResponse {
 			return &falconv1.CreateThreadResponse{ThreadId: threadID, Version: res.Version}
 		})
 }
 
+// UpdateThread implements ThreadCommandService.
 func (g *GRPC) UpdateThread(ctx context.Context, r *falconv1.UpdateThreadRequest) (*falconv1.UpdateThreadResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.UpdateThread{Title: r.Title, Remarks: r.Remarks},
-		func(ctx context.Context, c client) (*falconv1.UpdateThreadResponse, error) {
-			return c.UpdateThread(ctx, r)
-		},
 		func(res domain.Result) *falconv1.UpdateThreadResponse {
 			return &falconv1.UpdateThreadResponse{Version: res.Version}
 		})
 }
 
+// DestroyThread implements ThreadCommandService.
 func (g *GRPC) DestroyThread(ctx context.Context, r *falconv1.DestroyThreadRequest) (*falconv1.DestroyThreadResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.DestroyThread{},
-		func(ctx context.Context, c client) (*falconv1.DestroyThreadResponse, error) {
-			return c.DestroyThread(ctx, r)
-		},
 		func(res domain.Result) *falconv1.DestroyThreadResponse {
 			return &falconv1.DestroyThreadResponse{Version: res.Version}
 		})
 }
 
+// AddMembers implements ThreadCommandService.
 func (g *GRPC) AddMembers(ctx context.Context, r *falconv1.AddMembersRequest) (*falconv1.AddMembersResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.AddMembers{AccountIDs: r.AccountIds},
-		func(ctx context.Context, c client) (*falconv1.AddMembersResponse, error) { return c.AddMembers(ctx, r) },
 		func(res domain.Result) *falconv1.AddMembersResponse {
 			return &falconv1.AddMembersResponse{Version: res.Version}
 		})
 }
 
+// RemoveMembers implements ThreadCommandService.
 func (g *GRPC) RemoveMembers(ctx context.Context, r *falconv1.RemoveMembersRequest) (*falconv1.RemoveMembersResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.RemoveMembers{AccountIDs: r.AccountIds},
-		func(ctx context.Context, c client) (*falconv1.RemoveMembersResponse, error) {
-			return c.RemoveMembers(ctx, r)
-		},
 		func(res domain.Result) *falconv1.RemoveMembersResponse {
 			return &falconv1.RemoveMembersResponse{Version: res.Version}
 		})
 }
 
+// AddAdministrators implements ThreadCommandService.
 func (g *GRPC) AddAdministrators(ctx context.Context, r *falconv1.AddAdministratorsRequest) (*falconv1.AddAdministratorsResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.AddAdministrators{AccountIDs: r.AccountIds},
-		func(ctx context.Context, c client) (*falconv1.AddAdministratorsResponse, error) {
-			return c.AddAdministrators(ctx, r)
-		},
 		func(res domain.Result) *falconv1.AddAdministratorsResponse {
 			return &falconv1.AddAdministratorsResponse{Version: res.Version}
 		})
 }
 
+// RemoveAdministrators implements ThreadCommandService.
 func (g *GRPC) RemoveAdministrators(ctx context.Context, r *falconv1.RemoveAdministratorsRequest) (*falconv1.RemoveAdministratorsResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.RemoveAdministrators{AccountIDs: r.AccountIds},
-		func(ctx context.Context, c client) (*falconv1.RemoveAdministratorsResponse, error) {
-			return c.RemoveAdministrators(ctx, r)
-		},
 		func(res domain.Result) *falconv1.RemoveAdministratorsResponse {
 			return &falconv1.RemoveAdministratorsResponse{Version: res.Version}
 		})
 }
 
+// PostMessage implements ThreadCommandService.
 func (g *GRPC) PostMessage(ctx context.Context, r *falconv1.PostMessageRequest) (*falconv1.PostMessageResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId,
 		domain.PostMessage{Body: r.Body, ReplyToMessageID: r.ReplyToMessageId, MentionAccountIDs: r.MentionAccountIds},
-		func(ctx context.Context, c client) (*falconv1.PostMessageResponse, error) {
-			return c.PostMessage(ctx, r)
-		},
 		func(res domain.Result) *falconv1.PostMessageResponse {
 			return &falconv1.PostMessageResponse{MessageId: res.MessageID, Version: res.Version}
 		})
 }
 
+// EditMessage implements ThreadCommandService.
 func (g *GRPC) EditMessage(ctx context.Context, r *falconv1.EditMessageRequest) (*falconv1.EditMessageResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.EditMessage{MessageID: r.MessageId, Body: r.Body},
-		func(ctx context.Context, c client) (*falconv1.EditMessageResponse, error) {
-			return c.EditMessage(ctx, r)
-		},
 		func(res domain.Result) *falconv1.EditMessageResponse {
 			return &falconv1.EditMessageResponse{Version: res.Version}
 		})
 }
 
+// DeleteMessage implements ThreadCommandService.
 func (g *GRPC) DeleteMessage(ctx context.Context, r *falconv1.DeleteMessageRequest) (*falconv1.DeleteMessageResponse, error) {
 	if err := validThread(r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.DeleteMessage{MessageID: r.MessageId},
-		func(ctx context.Context, c client) (*falconv1.DeleteMessageResponse, error) {
-			return c.DeleteMessage(ctx, r)
-		},
 		func(res domain.Result) *falconv1.DeleteMessageResponse {
 			return &falconv1.DeleteMessageResponse{Version: res.Version}
 		})

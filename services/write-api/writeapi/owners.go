@@ -19,15 +19,16 @@ import (
 type owners struct {
 	cfg     *Config
 	log     *zap.Logger
-	client  sarama.Client
 	metrics *metrics
-	routes  *routes
+	router  Router
+	// logOf opens the log of a partition for its writer.
+	logOf func(p int32) PartitionLog
 
-	// ctx is the parent of every writer; set by run.
-	ctx     context.Context
-	wg      sync.WaitGroup
-	mu      sync.RWMutex
-	writers map[int32]*writerHandle
+	// stopping closes when run ends: writers stop, pending rechecks end.
+	stopping chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.RWMutex
+	writers  map[int32]*writerHandle
 	// sess and claimed are the current group session and its partitions;
 	// nil between sessions.
 	sess    sarama.ConsumerGroupSession
@@ -40,14 +41,15 @@ type writerHandle struct {
 	cancel context.CancelFunc
 }
 
-func newOwners(cfg *Config, log *zap.Logger, client sarama.Client, m *metrics, r *routes) *owners {
-	return &owners{cfg: cfg, log: log, client: client, metrics: m, routes: r, writers: map[int32]*writerHandle{}}
+func newOwners(cfg *Config, log *zap.Logger, m *metrics, r Router, logOf func(p int32) PartitionLog) *owners {
+	return &owners{cfg: cfg, log: log, metrics: m, router: r, logOf: logOf,
+		stopping: make(chan struct{}), writers: map[int32]*writerHandle{}}
 }
 
 // groupConfig advertises this replica's gRPC address in its member metadata,
 // so others can forward commands to it.
 func (o *owners) groupConfig() *sarama.Config {
-	c := eventlog.NewConfig("falcon-write-api")
+	c := o.cfg.Kafka.Sarama("falcon-write-api")
 	c.Consumer.Group.Member.UserData = []byte(o.cfg.advertise())
 	// Ownership needs no history from the claim: writers replay on their own.
 	c.Consumer.Offsets.Initial = sarama.OffsetNewest
@@ -57,13 +59,14 @@ func (o *owners) groupConfig() *sarama.Config {
 // run joins the group and keeps ownership in step with it until ctx ends;
 // then it stops every writer, answering their queued commands.
 func (o *owners) run(ctx context.Context) error {
-	o.ctx = ctx
-	group, err := sarama.NewConsumerGroup(o.cfg.KafkaBrokers, o.cfg.Group, o.groupConfig())
+	group, err := sarama.NewConsumerGroup(o.cfg.Kafka.Brokers, o.cfg.Group, o.groupConfig())
 	if err != nil {
+		close(o.stopping)
 		return fmt.Errorf("join write-api group %s: %w", o.cfg.Group, err)
 	}
-	eventlog.Consume(ctx, group, o.cfg.Topic, o, o.log)
+	eventlog.Consume(ctx, group, o.cfg.Kafka.Topic, o, o.log)
 	o.joined.Store(false)
+	close(o.stopping)
 	o.stopAll()
 	return group.Close()
 }
@@ -73,7 +76,7 @@ func (o *owners) run(ctx context.Context) error {
 // rebalance keep their state: if someone else wrote meanwhile, they were
 // fenced and reload.
 func (o *owners) Setup(sess sarama.ConsumerGroupSession) error {
-	claimed := sess.Claims()[o.cfg.Topic]
+	claimed := sess.Claims()[o.cfg.Kafka.Topic]
 	o.metrics.rebalances.Inc()
 	o.mu.Lock()
 	o.sess, o.claimed = sess, map[int32]bool{}
@@ -83,11 +86,12 @@ func (o *owners) Setup(sess sarama.ConsumerGroupSession) error {
 	o.mu.Unlock()
 	o.reconcile(claimed)
 	o.joined.Store(true)
-	o.routes.invalidate()
+	o.router.Invalidate()
 	o.log.Info("partitions assigned", zap.Int32s("partitions", claimed), zap.Int32("generation", sess.GenerationID()))
 	return nil
 }
 
+// Cleanup forgets the session that ended.
 func (o *owners) Cleanup(sarama.ConsumerGroupSession) error {
 	o.mu.Lock()
 	o.sess, o.claimed = nil, nil
@@ -107,11 +111,20 @@ const fencedRecheck = 3 * time.Second
 // session still claims the partition, the replica is its owner and starts a
 // new writer (which fences in turn). Otherwise the next session decides.
 func (o *owners) restartIfStillOwned(p int32, lost *writerHandle) {
-	if err := eventlog.Sleep(o.ctx, fencedRecheck); err != nil {
+	t := time.NewTimer(fencedRecheck)
+	defer t.Stop()
+	select {
+	case <-o.stopping:
 		return
+	case <-t.C:
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	select {
+	case <-o.stopping:
+		return
+	default:
+	}
 	if o.sess == nil || o.sess.Context().Err() != nil || !o.claimed[p] || o.writers[p] != lost {
 		return
 	}
@@ -165,8 +178,8 @@ func (o *owners) stopAll() {
 	o.wg.Wait()
 }
 
-// local returns the writer of a partition this replica owns, or nil.
-func (o *owners) local(p int32) *writer {
+// Local returns the writer of a partition this replica owns, or nil.
+func (o *owners) Local(p int32) *writer {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	h, ok := o.writers[p]
@@ -192,10 +205,11 @@ func (o *owners) ready() error {
 	return nil
 }
 
-// startLocked starts the writer of partition p; o.mu is held.
+// startLocked starts the writer of partition p; o.mu is held. Writers stop
+// through their handle's cancel (a rebalance, or run ending).
 func (o *owners) startLocked(p int32) {
-	wctx, cancel := context.WithCancel(o.ctx)
-	w := newWriter(p, o.cfg, o.log, o.client, o.metrics)
+	wctx, cancel := context.WithCancel(context.Background())
+	w := newWriter(p, writerConfig{MaxBatch: o.cfg.MaxBatch, SnapshotEvery: o.cfg.SnapshotEvery}, o.log, o.logOf(p), o.metrics)
 	h := &writerHandle{w: w, cancel: cancel}
 	o.writers[p] = h
 	o.wg.Add(2)

@@ -7,6 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
 )
@@ -19,20 +22,28 @@ var ErrNoOwner = errors.New("the thread's partition has no owner right now")
 // applied and a retry is safe.
 var ErrNotConnected = errors.New("write-api is not connected to Kafka yet")
 
+// Router says which replica owns a partition.
+type Router interface {
+	// Owner returns the address of the partition's owner, if known.
+	Owner(p int32) (addr string, ok bool)
+	// Invalidate forgets what it knows, after a rebalance or a failed
+	// forward.
+	Invalidate()
+}
+
+// Forwarder runs a command on another replica, the owner of its partition.
+type Forwarder interface {
+	Forward(ctx context.Context, addr string, c Command) (domain.Result, error)
+}
+
 // Service is the application layer of write-api: it runs a command on the
-// writer that owns the thread, or names the replica that does.
+// writer that owns the thread, or forwards it to the replica that does.
 type Service struct {
 	// cluster is nil until write-api has connected to Kafka.
 	cluster atomic.Pointer[cluster]
+	forward Forwarder
 	self    string
 	wait    time.Duration
-}
-
-// invalidateRoutes forgets who owns what, after a failed forward.
-func (s *Service) invalidateRoutes() {
-	if c := s.cluster.Load(); c != nil {
-		c.routes.invalidate()
-	}
 }
 
 // Command is one command as the transport hands it over.
@@ -47,37 +58,40 @@ type Command struct {
 	Forwarded bool
 }
 
-// Execute applies c on the local writer and returns its result. When another
-// replica owns the thread it returns that replica's address instead, for the
-// transport to forward to. While ownership is moving it waits, up to the
-// configured bound, then fails with ErrNoOwner.
-func (s *Service) Execute(ctx context.Context, c Command) (res domain.Result, forwardTo string, err error) {
+// Execute applies c on the local writer, or forwards it to the replica that
+// owns its thread. While ownership is moving it waits, up to the configured
+// bound, then fails with ErrNoOwner.
+func (s *Service) Execute(ctx context.Context, c Command) (domain.Result, error) {
 	cl := s.cluster.Load()
 	if cl == nil {
-		return domain.Result{}, "", ErrNotConnected
+		return domain.Result{}, ErrNotConnected
 	}
 	p := eventlog.PartitionFor(c.ThreadID, cl.partitions)
 	deadline := time.Now().Add(s.wait)
 	for {
-		if w := cl.owners.local(p); w != nil {
+		if w := cl.owners.Local(p); w != nil {
 			res, err := w.submit(ctx, request{threadID: c.ThreadID, cmd: c.Cmd,
 				meta: domain.Meta{ActorID: c.ActorID, RequestID: c.RequestID, CorrelationID: c.CorrelationID}})
 			if !errors.Is(err, ErrLostOwnership) {
-				return res, "", err
+				return res, err
 			}
 			// Not applied here; find the new owner. The request id makes a
 			// second attempt safe even if the first did commit.
 		} else if !c.Forwarded {
-			if addr, ok := cl.routes.owner(p); ok && addr != s.self {
-				return domain.Result{}, addr, nil
+			if addr, ok := cl.router.Owner(p); ok && addr != s.self {
+				res, err := s.forward.Forward(ctx, addr, c)
+				if status.Code(err) == codes.Unavailable {
+					cl.router.Invalidate()
+				}
+				return res, err
 			}
 		}
 		if time.Now().After(deadline) {
-			return domain.Result{}, "", fmt.Errorf("%w (partition %d, waited %s)", ErrNoOwner, p, s.wait)
+			return domain.Result{}, fmt.Errorf("%w (partition %d, waited %s)", ErrNoOwner, p, s.wait)
 		}
-		cl.routes.invalidate()
+		cl.router.Invalidate()
 		if err := eventlog.Sleep(ctx, 50*time.Millisecond); err != nil {
-			return domain.Result{}, "", err
+			return domain.Result{}, err
 		}
 	}
 }

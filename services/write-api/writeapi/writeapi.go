@@ -19,12 +19,13 @@ import (
 
 // WriteAPI is the write-api component.
 type WriteAPI struct {
-	cfg    Config
-	log    *zap.Logger
-	m      *metrics
-	svc    *Service
-	grpc   *GRPC
-	status *retry.Status
+	cfg     Config
+	log     *zap.Logger
+	m       *metrics
+	svc     *Service
+	grpc    *GRPC
+	forward *grpcForwarder
+	status  *retry.Status
 }
 
 // New builds write-api; it connects to Kafka in Run, so that health and
@@ -35,9 +36,10 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, err
 	}
 	log = log.With(zap.String("component", "write-api"))
 	m := newMetrics(reg)
-	svc := &Service{self: cfg.advertise(), wait: cfg.RouteWait}
-	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log, m),
-		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.KafkaBrokers.String()))}, nil
+	fwd := newGRPCForwarder(m)
+	svc := &Service{forward: fwd, self: cfg.advertise(), wait: cfg.RouteWait}
+	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log), forward: fwd,
+		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}, nil
 }
 
 // cluster is what write-api holds once connected to Kafka.
@@ -45,7 +47,7 @@ type cluster struct {
 	client     sarama.Client
 	admin      sarama.ClusterAdmin
 	owners     *owners
-	routes     *routes
+	router     Router
 	partitions int32
 }
 
@@ -58,28 +60,27 @@ func (c *cluster) close() {
 // opens the clients write-api keeps.
 func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 	cfg := w.cfg
-	kcfg := eventlog.NewConfig("falcon-write-api")
+	brokers, topic := cfg.Kafka.Brokers, cfg.Kafka.Topic
+	kcfg := cfg.Kafka.Sarama("falcon-write-api")
 	if cfg.CreateTopics {
-		if err := eventlog.EnsureTopic(ctx, cfg.KafkaBrokers, kcfg, cfg.Topic, int32(cfg.Partitions), int16(cfg.Replication), nil); err != nil {
+		layout := cfg.layout()
+		topics := map[string]*sarama.TopicDetail{topic: layout.EventsTopic()}
+		if cfg.SnapshotEvery > 0 {
+			topics[eventlog.SnapshotsTopic(topic)] = layout.SnapshotsTopic()
+		}
+		if _, err := eventlog.EnsureTopics(ctx, &cfg.Kafka, topics); err != nil {
 			return nil, err
 		}
-		if cfg.SnapshotEvery > 0 {
-			compact := "compact"
-			if err := eventlog.EnsureTopic(ctx, cfg.KafkaBrokers, kcfg, eventlog.SnapshotsTopic(cfg.Topic), int32(cfg.Partitions), int16(cfg.Replication),
-				map[string]*string{"cleanup.policy": &compact}); err != nil {
-				return nil, err
-			}
-		}
 	}
-	client, err := sarama.NewClient(cfg.KafkaBrokers, kcfg)
+	client, err := sarama.NewClient(brokers, kcfg)
 	if err != nil {
-		return nil, fmt.Errorf("connect to Kafka at %s: %w", cfg.KafkaBrokers.String(), err)
+		return nil, fmt.Errorf("connect to Kafka at %s: %w", brokers.String(), err)
 	}
-	topics := []string{cfg.Topic}
+	topics := []string{topic}
 	if cfg.SnapshotEvery > 0 {
-		topics = append(topics, eventlog.SnapshotsTopic(cfg.Topic))
+		topics = append(topics, eventlog.SnapshotsTopic(topic))
 	}
-	w.status.Set(fmt.Errorf("waiting for topics %s to exist on Kafka at %s", strings.Join(topics, ", "), cfg.KafkaBrokers.String()))
+	w.status.Set(fmt.Errorf("waiting for topics %s to exist on Kafka at %s", strings.Join(topics, ", "), brokers.String()))
 	counts := make([]int32, len(topics))
 	for i, t := range topics {
 		if counts[i], err = eventlog.WaitForTopic(ctx, client, t); err != nil {
@@ -95,17 +96,24 @@ func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 	admin, err := sarama.NewClusterAdminFromClient(client)
 	if err != nil {
 		client.Close()
-		return nil, fmt.Errorf("Kafka admin client at %s: %w", cfg.KafkaBrokers.String(), err)
+		return nil, fmt.Errorf("admin client of Kafka at %s: %w", brokers.String(), err)
 	}
-	r := newRoutes(admin, cfg.Group, cfg.Topic)
-	return &cluster{client: client, admin: admin, routes: r, partitions: counts[0],
-		owners: newOwners(&w.cfg, w.log, client, w.m, r)}, nil
+	r := newGroupRouter(admin, cfg.Group, topic)
+	logOf := func(p int32) PartitionLog {
+		return eventlog.NewTxnLog(eventlog.TxnLogConfig{Kafka: cfg.Kafka, Partition: p,
+			TransactionalID: fmt.Sprintf("%s-%s-%d", cfg.Group, topic, p),
+			TxnTimeout:      cfg.TxnTimeout, MaxBatch: cfg.MaxBatch, Snapshots: cfg.SnapshotEvery > 0}, client)
+	}
+	return &cluster{client: client, admin: admin, router: r, partitions: counts[0],
+		owners: newOwners(&w.cfg, w.log, w.m, r, logOf)}, nil
 }
 
+// RegisterGRPC serves ThreadCommandService on s.
 func (w *WriteAPI) RegisterGRPC(s *grpc.Server) {
 	falconv1.RegisterThreadCommandServiceServer(s, w.grpc)
 }
 
+// Gateway returns ThreadCommandService's REST routes.
 func (w *WriteAPI) Gateway() []server.RegisterFunc {
 	return []server.RegisterFunc{falconv1.RegisterThreadCommandServiceHandler}
 }
@@ -128,17 +136,17 @@ func (w *WriteAPI) Ready() error {
 // queued) and closes the Kafka clients.
 func (w *WriteAPI) Run(ctx context.Context) error {
 	var c *cluster
-	err := retry.Until(ctx, w.log, "connecting to Kafka at "+w.cfg.KafkaBrokers.String(), retry.Default, w.status, func(ctx context.Context) (err error) {
+	err := retry.Until(ctx, w.log, "connecting to Kafka at "+w.cfg.Kafka.Brokers.String(), retry.Default, w.status, func(ctx context.Context) (err error) {
 		c, err = w.connect(ctx)
 		return err
 	})
 	if err != nil {
-		w.grpc.close()
+		w.forward.close()
 		return nil // stopped before Kafka answered
 	}
 	w.svc.cluster.Store(c)
 	err = c.owners.run(ctx)
-	w.grpc.close()
+	w.forward.close()
 	c.close()
 	return err
 }

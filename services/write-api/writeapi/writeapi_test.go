@@ -37,16 +37,16 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	t.Helper()
 	var cfg writeapi.Config
 	cfg.RegisterFlags(flagSet())
-	cfg.KafkaBrokers = []string{brokers}
-	cfg.Topic = topic
+	cfg.Kafka.Brokers = []string{brokers}
+	cfg.Kafka.Topic = topic
 	// Replicas of one test share a group; tests sharing a real Kafka do not.
 	cfg.Group = topic + "_writers"
 	cfg.Partitions = 4
 	for _, o := range options {
 		o(&cfg)
 	}
-	cfg.GRPCAddr = testenv.FreeAddr(t)
-	cfg.HTTPAddr = testenv.FreeAddr(t)
+	ls := testenv.Listeners(t)
+	cfg.GRPCAddr, cfg.HTTPAddr = ls.GRPC.Addr().String(), ls.HTTP.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	log := testenv.Logger(t)
@@ -56,7 +56,7 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, log, auth.Dev{}, reg, server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, w)
+		done <- server.Run(ctx, log, auth.Dev{}, reg, ls, w)
 	}()
 	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -357,15 +357,21 @@ func TestCreatesItsTopicsAsConfigured(t *testing.T) {
 			t.Fatalf("topic %s: %d partitions (%v), want 3", m.Name, len(m.Partitions), m.Err)
 		}
 	}
-	entries, err := admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: snapshots, ConfigNames: []string{"cleanup.policy"}})
-	if err != nil || len(entries) != 1 || entries[0].Value != "compact" {
-		t.Fatalf("%s cleanup.policy: %+v, %v; want compact", snapshots, entries, err)
+	for _, c := range []struct{ topic, key, value string }{
+		{snapshots, "cleanup.policy", "compact"},
+		{topic, "retention.ms", "-1"}, // the system of record is kept forever
+	} {
+		res, err := admin.DescribeConfigs([]*sarama.ConfigResource{{Type: sarama.TopicResource, Name: c.topic, ConfigNames: []string{c.key}}},
+			sarama.DescribeConfigsOptions{})
+		if err != nil || len(res) != 1 || !errors.Is(res[0].ErrorCode, sarama.ErrNoError) || len(res[0].Configs) != 1 || res[0].Configs[0].Value != c.value {
+			t.Fatalf("%s %s: %+v, %v; want %s", c.topic, c.key, res, err, c.value)
+		}
 	}
 
 	missing := testenv.Name(t, "absent")
 	var cfg writeapi.Config
 	cfg.RegisterFlags(flagSet())
-	cfg.KafkaBrokers, cfg.Topic, cfg.Group, cfg.CreateTopics = []string{brokers}, missing, missing+"_writers", false
+	cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.Group, cfg.CreateTopics = []string{brokers}, missing, missing+"_writers", false
 	w, err := writeapi.New(cfg, testenv.Logger(t), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-func TestRoutesRefreshWhenStaleOrMissing(t *testing.T) {
+func TestRouterRefreshesWhenStaleOrMissing(t *testing.T) {
 	calls := 0
 	tables := []map[int32]string{{0: "a:1"}, {0: "a:1", 1: "b:1"}}
 	var failNext bool
-	r := &routes{stale: true, describe: func() (map[int32]string, error) {
+	r := &groupRouter{stale: true, describe: func() (map[int32]string, error) {
 		calls++
 		if failNext {
 			return nil, errors.New("broker down")
@@ -33,17 +33,17 @@ func TestRoutesRefreshWhenStaleOrMissing(t *testing.T) {
 	}
 	for _, s := range steps {
 		if s.invalidate {
-			r.invalidate()
+			r.Invalidate()
 		}
 		failNext = s.fail
-		got, _ := r.owner(s.partition)
+		got, _ := r.Owner(s.partition)
 		if got != s.want || calls != s.calls {
 			t.Fatalf("%s: owner %q after %d describes, want %q after %d", s.name, got, calls, s.want, s.calls)
 		}
 	}
 	r.minGap = time.Hour
-	r.invalidate()
-	r.owner(0)
+	r.Invalidate()
+	r.Owner(0)
 	if calls != 4 {
 		t.Fatal("describe ran more often than minGap allows")
 	}

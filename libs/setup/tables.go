@@ -1,9 +1,9 @@
-// Package storeinit is `falcon store-init`: it makes an HBase read store's
-// schema what the read models need (libs/readmodel is the one definition
-// of tables and column families), waiting for HBase while it starts. It is
-// idempotent: it creates missing tables, adds missing column families, and
-// reports, without changing, families whose settings differ.
-package storeinit
+// Package setup creates what Falcon needs outside itself, from the same
+// definitions the services use: the read-model tables on HBase (`falcon
+// store-init`) and the Kafka topics (`falcon topics-init`). Both wait for
+// their server while it starts, and are idempotent: they create what is
+// missing and change nothing that exists.
+package setup
 
 import (
 	"context"
@@ -23,22 +23,23 @@ import (
 	"github.com/falcon-chat/falcon/libs/retry"
 )
 
-// Config is store-init's configuration block.
-type Config struct {
+// TablesConfig is store-init's configuration block.
+type TablesConfig struct {
 	Store       string
 	Compression string
 	Timeout     time.Duration
 }
 
 // RegisterFlags adds store-init's flags to fs with their defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+func (c *TablesConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store, "store", "hbase+thrift://127.0.0.1:9095", "read store URL: hbase+thrift://host:port[?namespace=falcon]")
 	fs.StringVar(&c.Compression, "compression", "NONE", "compression of new column families: NONE, SNAPPY, LZ4, ZSTD, GZ")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Minute, "how long to keep trying while HBase is unreachable or starting")
 }
 
-// Tables is every read-model table as HBase creates it, in name order.
-func Tables() []hbasestore.Table {
+// ReadModelTables is every read-model table as HBase creates it, in name
+// order.
+func ReadModelTables() []hbasestore.Table {
 	names := make([]string, 0, len(readmodel.Tables))
 	for name := range readmodel.Tables {
 		names = append(names, name)
@@ -51,9 +52,12 @@ func Tables() []hbasestore.Table {
 	return tables
 }
 
-// Run ensures the schema, retrying until HBase takes it or the timeout
-// passes, and writes what it did to out.
-func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error {
+// Tables makes an HBase read store's schema what the read models need
+// (libs/readmodel is the one definition of tables and column families):
+// it creates missing tables, adds missing column families and reports,
+// without changing, families whose settings differ. It retries until HBase
+// takes the schema or the timeout passes, and writes what it did to out.
+func Tables(ctx context.Context, cfg TablesConfig, log *zap.Logger, out io.Writer) error {
 	algo, err := hbase.TCompressionAlgorithmFromString(strings.ToUpper(cfg.Compression))
 	if err != nil {
 		return fmt.Errorf("--compression=%q: %w", cfg.Compression, err)
@@ -77,7 +81,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger, out io.Writer) error 
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	tables := Tables()
+	tables := ReadModelTables()
 	var rep hbasestore.SchemaReport
 	// HBase may still be starting (a Job runs beside it): keep trying.
 	err = retry.Until(ctx, log, "creating the read-model schema on HBase at "+opts.Addr, retry.Default, nil, func(ctx context.Context) (err error) {

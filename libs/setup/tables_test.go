@@ -1,4 +1,4 @@
-package storeinit_test
+package setup_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/hbasestore"
 	"github.com/falcon-chat/falcon/libs/readmodel"
-	"github.com/falcon-chat/falcon/libs/storeinit"
+	"github.com/falcon-chat/falcon/libs/setup"
 	"github.com/falcon-chat/falcon/libs/testenv"
 )
 
@@ -29,9 +29,9 @@ func stores(t *testing.T) map[string]string {
 func TestCreatesEveryReadModelTableOnce(t *testing.T) {
 	for name, store := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			cfg := storeinit.Config{Store: store, Compression: "none", Timeout: time.Minute}
+			cfg := setup.TablesConfig{Store: store, Compression: "none", Timeout: time.Minute}
 			var first, second bytes.Buffer
-			if err := storeinit.Run(context.Background(), cfg, testenv.Logger(t), &first); err != nil {
+			if err := setup.Tables(context.Background(), cfg, testenv.Logger(t), &first); err != nil {
 				t.Fatal(err)
 			}
 			for table := range readmodel.Tables {
@@ -39,7 +39,7 @@ func TestCreatesEveryReadModelTableOnce(t *testing.T) {
 					t.Errorf("store-init did not say it created %s:\n%s", table, first.String())
 				}
 			}
-			if err := storeinit.Run(context.Background(), cfg, testenv.Logger(t), &second); err != nil {
+			if err := setup.Tables(context.Background(), cfg, testenv.Logger(t), &second); err != nil {
 				t.Fatal(err)
 			}
 			if strings.Contains(second.String(), "created table") || strings.Contains(second.String(), "added column family") ||
@@ -73,12 +73,12 @@ func TestCreatesEveryReadModelTableOnce(t *testing.T) {
 
 func TestSaysWhichStoreItCannotReach(t *testing.T) {
 	addr := testenv.FreeAddr(t)
-	err := storeinit.Run(context.Background(), storeinit.Config{Store: "hbase+thrift://" + addr, Compression: "NONE", Timeout: time.Second},
+	err := setup.Tables(context.Background(), setup.TablesConfig{Store: "hbase+thrift://" + addr, Compression: "NONE", Timeout: time.Second},
 		testenv.Logger(t), &bytes.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("store-init against nothing: %v", err)
 	}
-	if err := storeinit.Run(context.Background(), storeinit.Config{Store: "hbase+thrift://" + addr, Compression: "BROTLI", Timeout: time.Second},
+	if err := setup.Tables(context.Background(), setup.TablesConfig{Store: "hbase+thrift://" + addr, Compression: "BROTLI", Timeout: time.Second},
 		testenv.Logger(t), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "--compression") {
 		t.Fatalf("an unknown compression: %v", err)
 	}

@@ -1,33 +1,74 @@
-package readstore
+// Package pebblestore is the embedded read store: readstore.Store on Pebble,
+// for one process (falcon dev, tests, and the server of falcon store).
+package pebblestore
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
-// Pebble is the embedded Store. Each cell is one Pebble key:
+// Store is the embedded readstore.Store. Each cell is one Pebble key:
 //
 //	"t" table 0x00 escaped(row) 0x00 0x01 column
 //
 // Row bytes 0x00 are written 0x00 0xFF, so binary row keys keep their order
 // and a row never runs into the next.
-type Pebble struct {
+type Store struct {
 	db *pebble.DB
+	// mu guards closing: Pebble panics when used after Close, and a
+	// component may still be finishing a call while its process stops.
+	mu     sync.RWMutex
+	closed bool
 }
 
-// OpenPebble opens (or creates) a Pebble store in dir.
-func OpenPebble(dir string) (*Pebble, error) {
+// errClosed answers calls made after Close.
+var errClosed = errors.New("pebble store is closed")
+
+// use takes the store for one call; done gives it back.
+func (p *Store) use() (done func(), err error) {
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return nil, errClosed
+	}
+	return p.mu.RUnlock, nil
+}
+
+// Open opens (or creates) a Pebble store in dir.
+func Open(dir string) (*Store, error) {
 	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store at %s: %w", dir, err)
 	}
-	return &Pebble{db: db}, nil
+	return &Store{db: db}, nil
 }
 
-func (p *Pebble) Close() error { return p.db.Close() }
+// Close closes the database.
+func (p *Store) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	return p.db.Close()
+}
+
+// Driver opens the store of a pebble:///absolute/path URL.
+func Driver(_ context.Context, u *url.URL) (readstore.Store, error) {
+	if u.Path == "" {
+		return nil, fmt.Errorf("%w %q: want pebble:///absolute/path", readstore.ErrBadURL, u.String())
+	}
+	return Open(u.Path)
+}
 
 func tableStart(table string) []byte { return append([]byte("t"+table), 0x00) }
 func tableEnd(table string) []byte   { return append([]byte("t"+table), 0x01) }
@@ -79,18 +120,34 @@ func splitKey(table string, key []byte) (row []byte, column string, err error) {
 	return nil, "", fmt.Errorf("corrupt cell key %x in table %s", key, table)
 }
 
-func (p *Pebble) Get(ctx context.Context, table string, row []byte) (Row, bool, error) {
+// Get reads one row.
+func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Row, bool, error) {
+	done, err := p.use()
+	if err != nil {
+		return readstore.Row{Key: row}, false, err
+	}
+	defer done()
+	return p.get(table, row)
+}
+
+func (p *Store) get(table string, row []byte) (readstore.Row, bool, error) {
 	rows, err := p.scan(table, rowStart(table, row), rowEnd(table, row), false, 1)
 	if err != nil || len(rows) == 0 {
-		return Row{Key: row}, false, err
+		return readstore.Row{Key: row}, false, err
 	}
 	return rows[0], true, nil
 }
 
-func (p *Pebble) GetMulti(ctx context.Context, table string, keys [][]byte) ([]Row, error) {
-	out := make([]Row, len(keys))
+// GetMulti reads rows in the order asked.
+func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte) ([]readstore.Row, error) {
+	done, err := p.use()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out := make([]readstore.Row, len(keys))
 	for i, k := range keys {
-		r, _, err := p.Get(ctx, table, k)
+		r, _, err := p.get(table, k)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +156,13 @@ func (p *Pebble) GetMulti(ctx context.Context, table string, keys [][]byte) ([]R
 	return out, nil
 }
 
-func (p *Pebble) Apply(ctx context.Context, ms []Mutation) error {
+// Apply writes the mutations in one synced batch.
+func (p *Store) Apply(ctx context.Context, ms []readstore.Mutation) error {
+	done, err := p.use()
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -128,7 +191,13 @@ func (p *Pebble) Apply(ctx context.Context, ms []Mutation) error {
 	return nil
 }
 
-func (p *Pebble) Scan(ctx context.Context, table string, s Scan) ([]Row, error) {
+// Scan reads rows in key order, forward or reverse.
+func (p *Store) Scan(ctx context.Context, table string, s readstore.Scan) ([]readstore.Row, error) {
+	done, err := p.use()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -154,14 +223,14 @@ func (p *Pebble) Scan(ctx context.Context, table string, s Scan) ([]Row, error) 
 	return p.scan(table, lower, upper, s.Reverse, s.Limit)
 }
 
-func (p *Pebble) scan(table string, lower, upper []byte, reverse bool, limit int) ([]Row, error) {
+func (p *Store) scan(table string, lower, upper []byte, reverse bool, limit int) ([]readstore.Row, error) {
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: %w", table, err)
 	}
 	defer it.Close()
-	var rows []Row
-	var cur *Row
+	var rows []readstore.Row
+	var cur *readstore.Row
 	step := it.Next
 	ok := it.First()
 	if reverse {
@@ -176,7 +245,7 @@ func (p *Pebble) scan(table string, lower, upper []byte, reverse bool, limit int
 			if limit > 0 && len(rows) == limit {
 				break
 			}
-			rows = append(rows, Row{Key: row, Cells: map[string][]byte{}})
+			rows = append(rows, readstore.Row{Key: row, Cells: map[string][]byte{}})
 			cur = &rows[len(rows)-1]
 		}
 		cur.Cells[col] = bytes.Clone(it.Value())
@@ -198,7 +267,12 @@ func (quietLogger) Fatalf(format string, args ...any) {
 }
 
 // DropTable deletes every row of a table.
-func (p *Pebble) DropTable(ctx context.Context, table string) error {
+func (p *Store) DropTable(ctx context.Context, table string) error {
+	done, err := p.use()
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := p.db.DeleteRange(tableStart(table), tableEnd(table), pebble.Sync); err != nil {
 		return fmt.Errorf("drop table %s: %w", table, err)
 	}
@@ -206,4 +280,4 @@ func (p *Pebble) DropTable(ctx context.Context, table string) error {
 }
 
 // CreateTables has nothing to do: Pebble takes any table name.
-func (p *Pebble) CreateTables(context.Context, []TableSpec) error { return nil }
+func (p *Store) CreateTables(context.Context, []readstore.TableSpec) error { return nil }

@@ -8,22 +8,24 @@ import (
 	"github.com/IBM/sarama"
 )
 
-// routes maps partitions to the gRPC address of their owner, read from the
-// consumer group's description: each member advertises its address as
-// member metadata user data, and the group's assignment says which
-// partitions it has.
-type routes struct {
+// groupRouter is the Router of a write-api group: each member advertises its
+// gRPC address as member metadata user data, and the group's assignment
+// says which partitions it has. The table is refreshed on demand, at most
+// every minGap, by one caller at a time and without holding the lock while
+// it asks Kafka.
+type groupRouter struct {
 	describe func() (map[int32]string, error)
 	minGap   time.Duration
 
-	mu      sync.Mutex
-	owners  map[int32]string
-	fetched time.Time
-	stale   bool
+	mu         sync.Mutex
+	owners     map[int32]string
+	fetched    time.Time
+	stale      bool
+	refreshing bool
 }
 
-func newRoutes(admin sarama.ClusterAdmin, group, topic string) *routes {
-	return &routes{
+func newGroupRouter(admin sarama.ClusterAdmin, group, topic string) *groupRouter {
+	return &groupRouter{
 		describe: func() (map[int32]string, error) { return describeOwners(admin, group, topic) },
 		minGap:   100 * time.Millisecond,
 		stale:    true,
@@ -54,23 +56,28 @@ func describeOwners(admin sarama.ClusterAdmin, group, topic string) (map[int32]s
 	return owners, nil
 }
 
-// owner returns the owner's address of partition p, refreshing the table
-// when it is stale (at most every minGap).
-func (r *routes) owner(p int32) (string, bool) {
+// Owner returns the owner's address of partition p, refreshing the table
+// first when it is stale (and no refresh ran in the last minGap).
+func (r *groupRouter) Owner(p int32) (string, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if (r.stale || r.owners[p] == "") && time.Since(r.fetched) >= r.minGap {
-		r.fetched = time.Now()
-		if owners, err := r.describe(); err == nil {
+	refresh := (r.stale || r.owners[p] == "") && !r.refreshing && time.Since(r.fetched) >= r.minGap
+	if refresh {
+		r.refreshing, r.fetched = true, time.Now()
+		r.mu.Unlock()
+		owners, err := r.describe()
+		r.mu.Lock()
+		r.refreshing = false
+		if err == nil {
 			r.owners, r.stale = owners, false
 		}
 	}
 	addr, ok := r.owners[p]
+	r.mu.Unlock()
 	return addr, ok
 }
 
-// invalidate marks the table stale after a rebalance or a failed forward.
-func (r *routes) invalidate() {
+// Invalidate marks the table stale.
+func (r *groupRouter) Invalidate() {
 	r.mu.Lock()
 	r.stale = true
 	r.mu.Unlock()

@@ -1,14 +1,14 @@
-package readstore_test
+package pebblestore_test
 
 import (
 	"testing"
 
-	"github.com/falcon-chat/falcon/libs/readstore"
+	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/readstore/storetest"
 )
 
 func TestPebbleContract(t *testing.T) {
-	s, err := readstore.OpenPebble(t.TempDir())
+	s, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,395 @@
+package writeapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/eventlog"
+)
+
+// memPartition is one partition of an event log in memory, shared by the
+// writers that take it in turn: each Load makes a new epoch, and a handle
+// of an older epoch is fenced, as a transactional id is on Kafka.
+type memPartition struct {
+	mu     sync.Mutex
+	epoch  int
+	events []domain.Event
+	// snaps are the latest snapshot of each thread; checkpoint the offset
+	// the events after them start at.
+	snaps      map[string]domain.Snapshot
+	checkpoint int64
+	// beforeAppend, if set, runs before each append (outside the lock): to
+	// hold a transaction open or fail it.
+	beforeAppend func(events []domain.Event) error
+	appends      [][]domain.Event
+	snapshotted  []snapshotCall
+	loads        int
+}
+
+type snapshotCall struct {
+	threads  int
+	next     int64
+	complete bool
+}
+
+func newMemPartition() *memPartition { return &memPartition{snaps: map[string]domain.Snapshot{}} }
+
+// log returns a new handle, as a new writer's producer would be.
+func (p *memPartition) log() *memLog { return &memLog{p: p} }
+
+type memLog struct {
+	p     *memPartition
+	epoch int
+}
+
+func (l *memLog) Load(context.Context) (eventlog.Loaded, error) {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	l.p.epoch++
+	l.epoch = l.p.epoch
+	l.p.loads++
+	out := eventlog.Loaded{From: l.p.checkpoint, End: int64(len(l.p.events))}
+	for _, s := range l.p.snaps {
+		out.Snapshots = append(out.Snapshots, s)
+	}
+	return out, nil
+}
+
+func (l *memLog) Replay(_ context.Context, from, end int64, fn func(domain.Event), _ func(int64, error)) error {
+	l.p.mu.Lock()
+	events := append([]domain.Event(nil), l.p.events[from:end]...)
+	l.p.mu.Unlock()
+	for _, e := range events {
+		fn(e)
+	}
+	return nil
+}
+
+func (l *memLog) fenced() error {
+	if l.epoch != l.p.epoch {
+		return fmt.Errorf("%w: epoch %d, the partition is at %d", eventlog.ErrFenced, l.epoch, l.p.epoch)
+	}
+	return nil
+}
+
+func (l *memLog) Append(_ context.Context, events []domain.Event) (int64, error) {
+	if hook := l.p.beforeAppend; hook != nil {
+		if err := hook(events); err != nil {
+			return 0, err
+		}
+	}
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	if err := l.fenced(); err != nil {
+		return 0, err
+	}
+	l.p.events = append(l.p.events, events...)
+	l.p.appends = append(l.p.appends, events)
+	return int64(len(l.p.events)), nil
+}
+
+func (l *memLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, next int64, complete bool) error {
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	if err := l.fenced(); err != nil {
+		return err
+	}
+	for _, s := range snaps {
+		l.p.snaps[s.ID] = s
+	}
+	l.p.checkpoint = next
+	l.p.snapshotted = append(l.p.snapshotted, snapshotCall{threads: len(snaps), next: next, complete: complete})
+	return nil
+}
+
+func (l *memLog) Close() error { return nil }
+
+// testWriter is a running writer; stop ends it (and is done at cleanup).
+type testWriter struct {
+	*writer
+	stop func()
+}
+
+// startWriter runs a writer on a handle of p until the test ends.
+func startWriter(t *testing.T, p *memPartition, cfg writerConfig) testWriter {
+	t.Helper()
+	w := newWriter(0, cfg, zap.NewNop(), p.log(), newMetrics(prometheus.NewRegistry()))
+	ctx, cancel := context.WithCancel(context.Background())
+	go w.run(ctx)
+	stop := func() {
+		cancel()
+		<-w.done
+	}
+	t.Cleanup(stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for !w.ready.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not load")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return testWriter{w, stop}
+}
+
+func do(w testWriter, thread, actor, requestID string, cmd domain.Command) (domain.Result, error) {
+	return w.submit(context.Background(), request{threadID: thread, cmd: cmd, meta: domain.Meta{ActorID: actor, RequestID: requestID}})
+}
+
+// versionsOf checks the partition's events: each thread's versions run 1,
+// 2, 3... and each request id appears once.
+func versionsOf(t *testing.T, p *memPartition) map[string]uint64 {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last := map[string]uint64{}
+	seen := map[string]bool{}
+	for _, e := range p.events {
+		if e.Version != last[e.ThreadID]+1 {
+			t.Fatalf("thread %s: version %d after %d", e.ThreadID, e.Version, last[e.ThreadID])
+		}
+		last[e.ThreadID] = e.Version
+		if seen[e.RequestID] {
+			t.Fatalf("request %s appended twice", e.RequestID)
+		}
+		seen[e.RequestID] = true
+	}
+	return last
+}
+
+func TestWriterAnswersEachCommandWithItsCommittedVersion(t *testing.T) {
+	p := newMemPartition()
+	w := startWriter(t, p, writerConfig{MaxBatch: 16})
+	threads := []string{ulid.Make().String(), ulid.Make().String()}
+	for _, id := range threads {
+		if _, err := do(w, id, "alice", id, domain.CreateThread{Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	answers := make(chan domain.Result, 100)
+	for c := 0; c < 10; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 10; n++ {
+				res, err := do(w, threads[(c+n)%2], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				answers <- res
+			}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	last := versionsOf(t, p)
+	if last[threads[0]]+last[threads[1]] != 102 {
+		t.Fatalf("versions %v: want 51 each", last)
+	}
+	got := map[uint64]int{}
+	for a := range answers {
+		got[a.Version]++
+	}
+	for v := uint64(2); v <= 51; v++ {
+		if got[v] != 2 {
+			t.Fatalf("version %d answered %d times, want once per thread", v, got[v])
+		}
+	}
+}
+
+func TestWriterCommitsWhatQueuedInOneTransaction(t *testing.T) {
+	p := newMemPartition()
+	w := startWriter(t, p, writerConfig{MaxBatch: 4})
+	tid := ulid.Make().String()
+	if _, err := do(w, tid, "alice", tid, domain.CreateThread{Title: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the next transaction open until ten more commands queued.
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	p.beforeAppend = func([]domain.Event) error {
+		once.Do(func() { close(held); <-release })
+		return nil
+	}
+	post := func(wg *sync.WaitGroup) {
+		defer wg.Done()
+		if _, err := do(w, tid, "alice", ulid.Make().String(), domain.PostMessage{Body: "m"}); err != nil {
+			t.Error(err)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go post(&wg)
+	<-held
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go post(&wg)
+	}
+	for len(w.in) < 10 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	p.mu.Lock()
+	sizes := []int{}
+	for _, a := range p.appends[1:] {
+		sizes = append(sizes, len(a))
+	}
+	p.mu.Unlock()
+	// The held transaction carried one post; the ten queued went in
+	// groups of at most MaxBatch.
+	if fmt.Sprint(sizes) != "[1 4 4 2]" {
+		t.Fatalf("transactions of %v posts, want [1 4 4 2]", sizes)
+	}
+	versionsOf(t, p)
+}
+
+func TestWriterReloadsAfterAFailedCommit(t *testing.T) {
+	p := newMemPartition()
+	w := startWriter(t, p, writerConfig{MaxBatch: 8})
+	tid := ulid.Make().String()
+	if _, err := do(w, tid, "alice", tid, domain.CreateThread{Title: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	failed := false
+	p.beforeAppend = func([]domain.Event) error {
+		if !failed {
+			failed = true
+			return errors.New("broker unavailable")
+		}
+		return nil
+	}
+	req := ulid.Make().String()
+	if _, err := do(w, tid, "alice", req, domain.PostMessage{Body: "lost"}); !errors.Is(err, ErrNotCommitted) {
+		t.Fatalf("post during a failed commit: %v, want ErrNotCommitted", err)
+	}
+	// The writer reloads from the log (the failed post is not in it) and
+	// the retry with the same request id is applied, once.
+	res, err := do(w, tid, "alice", req, domain.PostMessage{Body: "lost"})
+	if err != nil || res.Version != 2 {
+		t.Fatalf("retry: %+v, %v; want version 2", res, err)
+	}
+	if again, err := do(w, tid, "alice", req, domain.PostMessage{Body: "lost"}); err != nil || !again.Replayed ||
+		again.Version != res.Version || again.MessageID != res.MessageID {
+		t.Fatalf("second retry: %+v, %v; want the first answer %+v", again, err, res)
+	}
+	if last := versionsOf(t, p); last[tid] != 2 {
+		t.Fatalf("the log has version %d, want 2", last[tid])
+	}
+	if p.loads != 2 {
+		t.Fatalf("the partition was loaded %d times, want 2", p.loads)
+	}
+}
+
+func TestFencedWriterStopsAndItsSuccessorCarriesOn(t *testing.T) {
+	p := newMemPartition()
+	old := startWriter(t, p, writerConfig{MaxBatch: 8})
+	tid := ulid.Make().String()
+	if _, err := do(old, tid, "alice", tid, domain.CreateThread{Title: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	successor := startWriter(t, p, writerConfig{MaxBatch: 8})
+	if _, err := do(old, tid, "alice", ulid.Make().String(), domain.PostMessage{Body: "zombie"}); !errors.Is(err, ErrLostOwnership) {
+		t.Fatalf("a post to the fenced writer: %v, want ErrLostOwnership", err)
+	}
+	select {
+	case <-old.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fenced writer did not stop")
+	}
+	if !old.lost.Load() {
+		t.Fatal("the fenced writer does not say it lost the partition")
+	}
+	res, err := do(successor, tid, "alice", ulid.Make().String(), domain.PostMessage{Body: "next"})
+	if err != nil || res.Version != 2 {
+		t.Fatalf("post to the successor: %+v, %v; want version 2", res, err)
+	}
+	versionsOf(t, p)
+}
+
+func TestWriterSnapshotsChangedThreadsAndEveryThreadAtTimes(t *testing.T) {
+	p := newMemPartition()
+	w := startWriter(t, p, writerConfig{MaxBatch: 1, SnapshotEvery: 3})
+	threads := make([]string, 4)
+	for i := range threads {
+		threads[i] = ulid.Make().String()
+		if _, err := do(w, threads[i], "alice", threads[i], domain.CreateThread{Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 4 creates: a snapshot after the third (complete: the first since the
+	// load), then only the threads changed since.
+	for i := 0; i < 3*completeEvery; i++ {
+		if _, err := do(w, threads[0], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.mu.Lock()
+	calls := append([]snapshotCall(nil), p.snapshotted...)
+	p.mu.Unlock()
+	if len(calls) < completeEvery+1 {
+		t.Fatalf("%d snapshots, want at least %d", len(calls), completeEvery+1)
+	}
+	if !calls[0].complete || calls[0].threads != 3 {
+		t.Fatalf("first snapshot %+v: want complete, of the 3 threads then", calls[0])
+	}
+	for i, c := range calls[1:completeEvery] {
+		if c.complete || c.threads != 1+boolInt(i == 0) {
+			t.Fatalf("snapshot %d %+v: want the changed threads only", i+1, c)
+		}
+	}
+	if c := calls[completeEvery]; !c.complete || c.threads != 4 {
+		t.Fatalf("snapshot %d %+v: want complete, all 4 threads", completeEvery, c)
+	}
+
+	// A successor restores the snapshots and replays only what followed.
+	successor := startWriter(t, p, writerConfig{MaxBatch: 1, SnapshotEvery: 3})
+	if n := len(p.events) - int(p.checkpoint); n >= 3 {
+		t.Fatalf("%d events after the last checkpoint, want fewer than SnapshotEvery", n)
+	}
+	res, err := do(successor, threads[0], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"})
+	if err != nil || res.Version != uint64(2+3*completeEvery) {
+		t.Fatalf("post after the takeover: %+v, %v; want version %d", res, err, 2+3*completeEvery)
+	}
+	versionsOf(t, p)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestCommandsToUnknownThreadsLeaveNoState: a command naming a thread that
+// does not exist is refused and leaves nothing in memory; only a create
+// makes state.
+func TestCommandsToUnknownThreadsLeaveNoState(t *testing.T) {
+	p := newMemPartition()
+	w := startWriter(t, p, writerConfig{MaxBatch: 8})
+	for i := 0; i < 100; i++ {
+		_, err := do(w, ulid.Make().String(), "mallory", ulid.Make().String(), domain.PostMessage{Body: "x"})
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Kind != domain.NotFound {
+			t.Fatalf("post to an unknown thread: %v, want NotFound", err)
+		}
+	}
+	tid := ulid.Make().String()
+	if _, err := do(w, tid, "alice", tid, domain.CreateThread{Title: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	w.stop()
+	if n := len(w.threads); n != 1 {
+		t.Fatalf("the writer holds %d threads, want 1", n)
+	}
+}
