@@ -48,9 +48,9 @@ type request struct {
 	// command is answered without being decided.
 	abandoned func() error
 	threadID  string
-	cmd      domain.Command
-	meta     domain.Meta
-	reply    chan reply
+	cmd       domain.Command
+	meta      domain.Meta
+	reply     chan reply
 }
 
 type reply struct {
