@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/falcon-chat/falcon/libs/flagenv"
@@ -139,11 +140,19 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 	}
 	c := ps.Containers[0]
 	checkContainerHardening(t, "deployment "+d.Name, c)
-	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.String() != "http" {
-		t.Errorf("deployment %s: readiness must be GET /readyz on the http port", d.Name)
+	// Probes and Prometheus use the admin listener: a service with client
+	// ports has a separate one (metrics and profiles are not for clients).
+	adminPort := "http"
+	for _, p := range c.Ports {
+		if p.Name == "grpc" {
+			adminPort = "admin"
+		}
 	}
-	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != "http" {
-		t.Errorf("deployment %s: liveness must be GET /healthz on the http port", d.Name)
+	if p := c.ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/readyz" || p.HTTPGet.Port.String() != adminPort {
+		t.Errorf("deployment %s: readiness must be GET /readyz on the %s port", d.Name, adminPort)
+	}
+	if p := c.LivenessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/healthz" || p.HTTPGet.Port.String() != adminPort {
+		t.Errorf("deployment %s: liveness must be GET /healthz on the %s port", d.Name, adminPort)
 	}
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
 		t.Errorf("deployment %s has no preStop sleep", d.Name)
@@ -183,8 +192,29 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 		}
 	}
 	for _, e := range c.Env {
-		if strings.HasPrefix(e.Name, "FALCON_") {
-			config[e.Name] = e.Value
+		if !strings.HasPrefix(e.Name, "FALCON_") {
+			continue
+		}
+		config[e.Name] = e.Value
+		if secretSettings[e.Name] && (e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil) {
+			t.Errorf("deployment %s: %s must come from a Secret (secretKeyRef), not a literal", d.Name, e.Name)
+		}
+	}
+	for _, cm := range c.EnvFrom {
+		if cm.ConfigMapRef == nil {
+			continue
+		}
+		if cmap := findConfigMap(m, cm.ConfigMapRef.Name); cmap != nil {
+			for k := range cmap.Data {
+				if secretSettings[k] {
+					t.Errorf("deployment %s: %s is in ConfigMap %s: it must come from a Secret", d.Name, k, cmap.Name)
+				}
+			}
+		}
+	}
+	for _, k := range requiredSecrets[c.Name] {
+		if _, ok := config[k]; !ok {
+			t.Errorf("deployment %s does not set %s (from a Secret)", d.Name, k)
 		}
 	}
 	for k := range config {
@@ -192,26 +222,16 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 			t.Errorf("deployment %s sets %s, but %s has no such flag", d.Name, k, c.Name)
 		}
 	}
-	// JWT: the key file must come from a mounted Secret.
-	if config["FALCON_AUTH"] == "jwt" {
-		keyFile := config["FALCON_JWT_PUBLIC_KEY_FILE"]
-		mounted := false
-		for _, vm := range c.VolumeMounts {
-			for _, v := range ps.Volumes {
-				if v.Name == vm.Name && v.Secret != nil && keyFile != "" && strings.HasPrefix(keyFile, strings.TrimSuffix(vm.MountPath, "/")+"/") {
-					mounted = true
-				}
-			}
-		}
-		if !mounted {
-			t.Errorf("deployment %s: --auth=jwt, but its key file %q is not on a mounted Secret", d.Name, keyFile)
-		}
-	}
+	checkIdentity(t, d, config)
 	ports := map[string]int32{}
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	for name, key := range map[string]string{"http": "FALCON_HTTP_ADDR", "grpc": "FALCON_GRPC_ADDR"} {
+	listeners := map[string]string{"http": "FALCON_HTTP_ADDR", "grpc": "FALCON_GRPC_ADDR"}
+	if adminPort == "admin" {
+		listeners["admin"] = "FALCON_METRICS_ADDR"
+	}
+	for name, key := range listeners {
 		port, declared := ports[name]
 		addr, set := config[key]
 		if !declared && !set {
@@ -242,9 +262,18 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 	has("HorizontalPodAutoscaler", hpa)
 	netpol := false
 	for _, n := range m.policies {
-		netpol = netpol || selects(n.Spec.PodSelector.MatchLabels, labels) && len(n.Spec.PolicyTypes) == 2
+		if !selects(n.Spec.PodSelector.MatchLabels, labels) {
+			continue
+		}
+		netpol = netpol || len(n.Spec.PolicyTypes) == 2
+		for _, rule := range n.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port != nil && p.Port.String() == adminPort && !onlyFromNamespaces(rule) {
+					t.Errorf("network policy %s: the %s port (metrics, profiles) must be open only to chosen namespaces", n.Name, adminPort)
+				}
+			}
+		}
 	}
-	has("NetworkPolicy for ingress and egress", netpol)
 	svc := false
 	for _, s := range m.services {
 		if !selects(s.Spec.Selector, labels) {
@@ -252,8 +281,8 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 		}
 		svc = true
 		for _, p := range s.Spec.Ports {
-			if p.Name != "grpc" && p.Name != "http" {
-				t.Errorf("service %s: port %q should be named grpc or http", s.Name, p.Name)
+			if p.Name != "grpc" && p.Name != "http" && p.Name != "admin" {
+				t.Errorf("service %s: port %q should be named grpc, http or admin", s.Name, p.Name)
 			}
 			if _, ok := ports[p.TargetPort.String()]; !ok {
 				t.Errorf("service %s: target port %s is not a port of %s", s.Name, p.TargetPort.String(), d.Name)
@@ -261,6 +290,74 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 		}
 	}
 	has("Service", svc)
+}
+
+// secretSettings are the settings that are secrets: never in a ConfigMap.
+var secretSettings = map[string]bool{
+	"FALCON_HMAC_SECRET":    true,
+	"FALCON_REPLICA_SECRET": true,
+}
+
+// requiredSecrets are the secrets each service cannot run safely without.
+var requiredSecrets = map[string][]string{
+	"write-api":         {"FALCON_REPLICA_SECRET"},
+	"sparrow-forwarder": {"FALCON_HMAC_SECRET"},
+}
+
+// checkIdentity: an API verifies JWTs with keys from a mounted Secret or an
+// https JWKS URL, with a required issuer and audience; trusting X-Account-Id
+// is only ever an explicit, insecure choice.
+func checkIdentity(t *testing.T, d *appsv1.Deployment, config map[string]string) {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	switch config["FALCON_AUTH"] {
+	case "":
+		if _, ok := config["FALCON_GRPC_ADDR"]; ok {
+			t.Errorf("deployment %s serves clients but does not set FALCON_AUTH", d.Name)
+		}
+	case "dev":
+		if config["FALCON_INSECURE_DEV_AUTH"] != "true" {
+			t.Errorf("deployment %s: FALCON_AUTH=dev without FALCON_INSECURE_DEV_AUTH=true will not start", d.Name)
+		}
+	case "jwt":
+		if config["FALCON_JWT_ISSUER"] == "" || config["FALCON_JWT_AUDIENCE"] == "" {
+			t.Errorf("deployment %s: --auth=jwt needs FALCON_JWT_ISSUER and FALCON_JWT_AUDIENCE", d.Name)
+		}
+		if url, ok := config["FALCON_JWT_JWKS_URL"]; ok {
+			if !strings.HasPrefix(url, "https://") {
+				t.Errorf("deployment %s: FALCON_JWT_JWKS_URL=%q is not https", d.Name, url)
+			}
+			return
+		}
+		keyFile := config["FALCON_JWT_PUBLIC_KEY_FILE"] + config["FALCON_JWT_JWKS_FILE"]
+		mounted := false
+		for _, vm := range c.VolumeMounts {
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				if v.Name == vm.Name && v.Secret != nil && keyFile != "" && strings.HasPrefix(keyFile, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+					mounted = true
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("deployment %s: --auth=jwt, but its key file %q is not on a mounted Secret", d.Name, keyFile)
+		}
+	default:
+		t.Errorf("deployment %s: FALCON_AUTH=%q", d.Name, config["FALCON_AUTH"])
+	}
+}
+
+// onlyFromNamespaces reports whether an ingress rule admits only pods of
+// selected namespaces (not everyone, not the whole cluster).
+func onlyFromNamespaces(rule networkingv1.NetworkPolicyIngressRule) bool {
+	if len(rule.From) == 0 {
+		return false
+	}
+	for _, peer := range rule.From {
+		if peer.IPBlock != nil || peer.NamespaceSelector == nil || len(peer.NamespaceSelector.MatchLabels) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func findConfigMap(m *manifests, name string) *corev1.ConfigMap {

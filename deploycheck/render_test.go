@@ -164,18 +164,44 @@ func renderings(t *testing.T) []*manifests {
 		"k8s/base/write-api", "k8s/base/read-api", "k8s/base/read-model-updater", "k8s/base/sparrow-forwarder"} {
 		out = append(out, decode(t, "kustomize "+k, run(t, kustomize, "build", k)))
 	}
-	for _, c := range []struct{ chart, values string }{
-		{"helm/write-api", ""}, {"helm/read-api", ""}, {"helm/read-model-updater", ""}, {"helm/sparrow-forwarder", ""},
-		{"helm/falcon", ""}, {"helm/falcon", "helm/falcon/values-prod.yaml"},
+	// The charts need the token issuer (jwt is their default identity).
+	const issuer = "jwt.issuer=https://id.example.com,jwt.audience=falcon"
+	for _, c := range []struct{ chart, values, set string }{
+		{"helm/write-api", "", issuer}, {"helm/read-api", "", issuer}, {"helm/read-model-updater", "", ""}, {"helm/sparrow-forwarder", "", ""},
+		{"helm/falcon", "", "global." + strings.ReplaceAll(issuer, ",", ",global.")},
+		{"helm/falcon", "", "global.auth=dev,write-api.insecureDevAuth=true,read-api.insecureDevAuth=true"},
+		{"helm/falcon", "helm/falcon/values-prod.yaml", ""},
 	} {
 		args := []string{"template", "falcon", c.chart, "--kube-version", kubeVersion}
-		lint := []string{"lint", c.chart}
-		if c.values != "" {
-			args = append(args, "-f", c.values)
-			lint = append(lint, "-f", c.values)
+		lint := []string{"lint", "--strict", c.chart}
+		for _, opt := range [][2]string{{"-f", c.values}, {"--set", c.set}} {
+			if opt[1] != "" {
+				args = append(args, opt[0], opt[1])
+				lint = append(lint, opt[0], opt[1])
+			}
 		}
 		run(t, helm, lint...)
-		out = append(out, decode(t, fmt.Sprintf("helm %s %s", c.chart, c.values), run(t, helm, args...)))
+		out = append(out, decode(t, strings.TrimSpace(fmt.Sprintf("helm %s %s %s", c.chart, c.values, c.set)), run(t, helm, args...)))
 	}
 	return out
+}
+
+// TestChartsRefuseAnInsecureIdentity: a chart does not render with the
+// development identity on addresses others reach unless asked to, nor
+// with JWTs but no issuer or audience.
+func TestChartsRefuseAnInsecureIdentity(t *testing.T) {
+	helm := tool(t, "helm")
+	buildChartDependencies(t)
+	for _, c := range []struct{ set, want string }{
+		{"auth=dev", "insecureDevAuth"},
+		{"jwt.audience=falcon", "jwt.issuer is required"},
+		{"jwt.issuer=https://id.example.com", "jwt.audience is required"},
+	} {
+		cmd := exec.Command(helm, "template", "falcon", "helm/read-api", "--set", c.set)
+		cmd.Dir = ".."
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("helm template helm/read-api --set %s: %v\n%s\nwant a refusal naming %s", c.set, err, out, c.want)
+		}
+	}
 }

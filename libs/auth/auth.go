@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/falcon-chat/falcon/libs/domain"
 )
 
 // AccountHeader is the development identity header (gRPC metadata key).
@@ -35,12 +37,12 @@ func (Dev) Authenticate(_ context.Context, md metadata.MD) (string, error) {
 }
 
 // New returns the authenticator for a mode of the --auth flag.
-func New(mode string, jwtOpts JWTOptions) (Authenticator, error) {
+func New(ctx context.Context, mode string, jwtOpts JWTOptions) (Authenticator, error) {
 	switch mode {
 	case "dev":
 		return Dev{}, nil
 	case "jwt":
-		return NewJWT(jwtOpts)
+		return NewJWT(ctx, jwtOpts)
 	}
 	return nil, fmt.Errorf("--auth=%q: want dev or jwt", mode)
 }
@@ -58,20 +60,34 @@ func Account(ctx context.Context) (string, bool) {
 	return a, ok && a != ""
 }
 
-// UnaryInterceptor authenticates every call except the health service.
+// UnaryInterceptor authenticates every call except the health service, and
+// refuses an identity that is not a valid account id (domain's rule), so no
+// service ever sees a malformed or hostile one.
 func UnaryInterceptor(a Authenticator) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/grpc.health.") || strings.HasPrefix(info.FullMethod, "/falcon.internal.") {
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.") {
 			return handler(ctx, req)
 		}
-		md, _ := metadata.FromIncomingContext(ctx)
-		account, err := a.Authenticate(ctx, md)
+		account, err := Identify(ctx, a)
 		if err != nil {
-			if _, ok := status.FromError(err); !ok {
-				err = status.Error(codes.Unauthenticated, err.Error())
-			}
 			return nil, err
 		}
 		return handler(WithAccount(ctx, account), req)
 	}
+}
+
+// Identify authenticates the caller of ctx and checks its account id.
+func Identify(ctx context.Context, a Authenticator) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	account, err := a.Authenticate(ctx, md)
+	if err != nil {
+		if _, ok := status.FromError(err); !ok {
+			err = status.Error(codes.Unauthenticated, err.Error())
+		}
+		return "", err
+	}
+	if err := domain.ValidateAccountID("identity", account); err != nil {
+		return "", status.Errorf(codes.Unauthenticated, "the caller's identity is not a valid account id: %v", err)
+	}
+	return account, nil
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -27,6 +28,10 @@ func TestUnaryInterceptor(t *testing.T) {
 		{"no identity", metadata.MD{}, "/falcon.v1.ThreadQueryService/GetThread", "", codes.Unauthenticated},
 		{"blank identity", metadata.Pairs(AccountHeader, " "), "/falcon.v1.ThreadQueryService/GetThread", "", codes.Unauthenticated},
 		{"health needs none", metadata.MD{}, "/grpc.health.v1.Health/Check", "", codes.OK},
+		{"no exemption for a made-up internal service", metadata.MD{}, "/falcon.internal.Anything/Do", "", codes.Unauthenticated},
+		{"markup as an account", metadata.Pairs(AccountHeader, "<script>alert(1)</script>"), "/falcon.v1.ThreadQueryService/GetThread", "", codes.Unauthenticated},
+		{"spaces inside an account", metadata.Pairs(AccountHeader, "bob smith"), "/falcon.v1.ThreadQueryService/GetThread", "", codes.Unauthenticated},
+		{"a 600 KB account", metadata.Pairs(AccountHeader, strings.Repeat("a", 600<<10)), "/falcon.v1.ThreadQueryService/GetThread", "", codes.Unauthenticated},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,12 +40,15 @@ func TestUnaryInterceptor(t *testing.T) {
 			if status.Code(err) != tc.code {
 				t.Fatalf("code %v, want %v (%v)", status.Code(err), tc.code, err)
 			}
+			if len(status.Convert(err).Message()) > 300 {
+				t.Fatalf("the error echoes the input: %d bytes", len(status.Convert(err).Message()))
+			}
 			if err == nil && got != tc.want {
 				t.Fatalf("account %q, want %q", got, tc.want)
 			}
 		})
 	}
-	if _, err := New("basic", JWTOptions{}); err == nil {
+	if _, err := New(context.Background(), "basic", JWTOptions{}); err == nil {
 		t.Fatal("an unknown auth mode was accepted")
 	}
 }

@@ -31,23 +31,32 @@ func (t *Thread) Decide(cmd Command, m Meta) (*Event, Result, error) {
 	if err := ValidateAccountID("actor", m.ActorID); err != nil {
 		return nil, Result{}, err
 	}
+	var hash string
 	if m.RequestID != "" {
 		if err := ValidateULID("request_id", m.RequestID); err != nil {
 			return nil, Result{}, err
 		}
-		if prev, ok := t.requests.lookup(m.RequestID); ok {
-			if prev.command != cmd.Name() {
-				return nil, Result{}, conflict("request_id %s was already used for %s; use a new request id for %s",
-					m.RequestID, prev.command, cmd.Name())
+		hash = RequestHash(cmd)
+		// A retry gets its first answer; the key is the account's own, so no
+		// one else's answer is ever replayed to it.
+		if prev, ok := t.requests.lookup(m.ActorID, m.RequestID); ok {
+			if prev.command != cmd.Name() || prev.hash != "" && prev.hash != hash {
+				return nil, Result{}, alreadyExists("request_id", "request_id %s was already used for another request (%s); use a new request id for each request",
+					m.RequestID, prev.command)
 			}
-			r := prev.result
-			r.Replayed = true
-			return nil, r, nil
+			// A destroyed thread answers nothing but the destroy again.
+			if !t.destroyed || prev.command == (DestroyThread{}).Name() {
+				r := prev.result
+				r.Replayed = true
+				return nil, r, nil
+			}
 		}
 	}
 	if _, create := cmd.(CreateThread); !create {
-		if !t.Exists() {
-			return nil, Result{}, notFound("thread_id", "thread %s does not exist", t.id)
+		// A thread that does not exist and one the actor cannot see answer
+		// alike: no existence oracle.
+		if !t.Exists() || !t.IsMember(m.ActorID) {
+			return nil, Result{}, notFound("thread_id", "thread %s does not exist, or account %s is not a member of it", t.id, m.ActorID)
 		}
 		if t.destroyed {
 			return nil, Result{}, conflict("thread %s was destroyed and accepts no more commands", t.id)
@@ -65,6 +74,7 @@ func (t *Thread) Decide(cmd Command, m Meta) (*Event, Result, error) {
 		ActorID:       m.ActorID,
 		RequestID:     m.RequestID,
 		CorrelationID: m.CorrelationID,
+		RequestHash:   hash,
 		Payload:       p,
 	}
 	return e, resultOf(*e), nil
@@ -102,7 +112,7 @@ func (t *Thread) decide(cmd Command, m Meta) (Payload, error) {
 
 func (t *Thread) create(c CreateThread, actor string) (Payload, error) {
 	if t.Exists() {
-		return nil, conflict("thread %s already exists", t.id)
+		return nil, alreadyExists("request_id", "thread %s already exists: a thread is named by the request that creates it, so each CreateThread needs a new request_id", t.id)
 	}
 	if err := validateTitle(c.Title); err != nil {
 		return nil, err

@@ -18,8 +18,11 @@ const (
 	// NotFound means the thread or message does not exist.
 	NotFound
 	// Conflict means the command is well formed but the thread's state
-	// refuses it (destroyed thread, last administrator, reused request id).
+	// refuses it (destroyed thread, last administrator).
 	Conflict
+	// AlreadyExists means the command collides with what exists: a thread
+	// created again, a request id reused for a different request.
+	AlreadyExists
 )
 
 func (k Kind) String() string {
@@ -32,6 +35,8 @@ func (k Kind) String() string {
 		return "not found"
 	case Conflict:
 		return "conflict"
+	case AlreadyExists:
+		return "already exists"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -61,6 +66,10 @@ func forbidden(format string, args ...any) error {
 
 func notFound(field, format string, args ...any) error {
 	return &Error{Kind: NotFound, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func alreadyExists(field, format string, args ...any) error {
+	return &Error{Kind: AlreadyExists, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 func conflict(format string, args ...any) error {

@@ -18,6 +18,9 @@ type Event struct {
 	RequestID string
 	// CorrelationID ties the event to the request or trace that caused it.
 	CorrelationID string
+	// RequestHash is RequestHash of the command that produced the event
+	// (empty in events written before it existed).
+	RequestHash string
 	// Payload is what happened.
 	Payload Payload
 }

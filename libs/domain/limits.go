@@ -1,7 +1,7 @@
 package domain
 
 import (
-	"strings"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
@@ -27,18 +27,34 @@ const (
 	MaxIndexedMessages = 10000
 )
 
-// ValidateULID checks an id field (thread, message, request id).
+// ValidateULID checks an id field (thread, message, request id): a ULID in
+// its canonical spelling, upper case (the transports canonicalize what
+// clients send with CanonicalULID, so that one id never has two spellings).
 func ValidateULID(field, id string) error {
-	if id == "" {
-		return invalid(field, "is required")
+	canonical, err := CanonicalULID(field, id)
+	if err != nil {
+		return err
 	}
-	if len(id) != ulid.EncodedSize {
-		return invalid(field, "%q is not a ULID (26 characters of Crockford base32)", id)
-	}
-	if _, err := ulid.ParseStrict(id); err != nil {
-		return invalid(field, "%q is not a ULID: %v", id, err)
+	if canonical != id {
+		return invalid(field, "%s is not in canonical form (upper case): %s", quote(id), canonical)
 	}
 	return nil
+}
+
+// CanonicalULID checks an id and returns its canonical spelling: Crockford
+// base32 is case-insensitive, and "01jd…" and "01JD…" are the same id.
+func CanonicalULID(field, id string) (string, error) {
+	if id == "" {
+		return "", invalid(field, "is required")
+	}
+	if len(id) != ulid.EncodedSize {
+		return "", invalid(field, "%s is not a ULID (26 characters of Crockford base32)", quote(id))
+	}
+	u, err := ulid.ParseStrict(id)
+	if err != nil {
+		return "", invalid(field, "%s is not a ULID: %v", quote(id), err)
+	}
+	return u.String(), nil
 }
 
 // ValidateAccountID checks one account id. Accounts are opaque strings owned
@@ -52,10 +68,24 @@ func ValidateAccountID(field, id string) error {
 	}
 	for _, r := range id {
 		if !accountRune(r) {
-			return invalid(field, "account id %q may contain only ASCII letters, digits and - _ . @ :", id)
+			return invalid(field, "account id %s may contain only ASCII letters, digits and - _ . @ :", quote(id))
 		}
 	}
 	return nil
+}
+
+// quote shows a value a client sent in an error message: quoted, and cut
+// short, so an error never echoes a large or hostile input whole.
+func quote(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }
 
 // accountSet validates ids and returns them without duplicates, in order.
@@ -78,12 +108,31 @@ func accountSet(field string, ids []string, max int) ([]string, error) {
 	return out, nil
 }
 
+// Text rules, for titles, remarks and bodies (the API documents them):
+// valid UTF-8; no control characters but newline and tab (C0, DEL, C1);
+// no bidirectional embeddings or overrides (U+202A–U+202E), which make
+// text display other than it reads; and required text is blank if nothing
+// but white space and invisible format characters (zero-width spaces,
+// joiners, byte order marks) remain.
 func validateText(field, s string, required bool, max int) error {
 	if !utf8.ValidString(s) {
 		return invalid(field, "is not valid UTF-8")
 	}
-	if required && strings.TrimSpace(s) == "" {
-		return invalid(field, "is required and must not be blank")
+	visible := false
+	for i, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+		case r < 0x20 || r >= 0x7F && r < 0xA0:
+			return invalid(field, "has a control character U+%04X at byte %d; only newline and tab are allowed", r, i)
+		case r >= 0x202A && r <= 0x202E:
+			return invalid(field, "has a bidirectional override U+%04X at byte %d, which makes text display other than it reads", r, i)
+		case unicode.IsSpace(r) || unicode.Is(unicode.Cf, r):
+		default:
+			visible = true
+		}
+	}
+	if required && !visible {
+		return invalid(field, "is required and must not be blank (white space and invisible characters only)")
 	}
 	if n := utf8.RuneCountInString(s); n > max {
 		return invalid(field, "is %d characters, at most %d allowed", n, max)

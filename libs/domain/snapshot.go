@@ -26,10 +26,12 @@ type Snapshot struct {
 // MessageRef is an indexed message and its author.
 type MessageRef struct{ ID, AuthorID string }
 
-// RequestRef is a remembered request id and the answer it got.
+// RequestRef is a remembered request and the answer it got.
 type RequestRef struct {
 	ID        string
+	AccountID string
 	Command   string
+	Hash      string
 	Version   uint64
 	MessageID string
 }
@@ -48,7 +50,8 @@ func (t *Thread) Snapshot() Snapshot {
 	n := len(t.requests.ring)
 	for i := 0; i < n; i++ {
 		e := t.requests.ring[(t.requests.next+i)%n]
-		s.Requests = append(s.Requests, RequestRef{ID: e.id, Command: e.command, Version: e.result.Version, MessageID: e.result.MessageID})
+		s.Requests = append(s.Requests, RequestRef{ID: e.key.id, AccountID: e.key.account, Command: e.command, Hash: e.hash,
+			Version: e.result.Version, MessageID: e.result.MessageID})
 	}
 	return s
 }
@@ -75,7 +78,7 @@ func Restore(s Snapshot) (*Thread, error) {
 		if r.Version > s.Version {
 			return nil, fmt.Errorf("snapshot of thread %s at version %d remembers request %s at version %d", s.ID, s.Version, r.ID, r.Version)
 		}
-		t.requests.remember(r.ID, r.Command, Result{Version: r.Version, MessageID: r.MessageID})
+		t.requests.remember(r.AccountID, r.ID, r.Command, r.Hash, Result{Version: r.Version, MessageID: r.MessageID})
 	}
 	return t, nil
 }

@@ -136,7 +136,7 @@ func (t *Thread) Apply(e Event) error {
 		// only ever added, and a newer writer may know what we do not.
 	}
 	t.version = e.Version
-	t.requests.remember(e.RequestID, commandOf(e.Payload), resultOf(e))
+	t.requests.remember(e.ActorID, e.RequestID, commandOf(e.Payload), e.RequestHash, resultOf(e))
 	return nil
 }
 

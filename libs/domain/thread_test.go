@@ -91,7 +91,7 @@ func TestCommands(t *testing.T) {
 	}{
 		{name: "create", actor: "alice", cmd: CreateThread{Title: "t"}},
 		{name: "create with members and admins", actor: "alice", cmd: CreateThread{Title: "t", MemberIDs: []string{"bob"}, AdministratorIDs: []string{"carol"}}},
-		{name: "create twice", actor: "alice", cmd: CreateThread{Title: "t"}, want: Conflict},
+		{name: "create twice", actor: "alice", cmd: CreateThread{Title: "t"}, want: AlreadyExists, field: "request_id"},
 		{name: "create blank title", actor: "alice", cmd: CreateThread{Title: "  "}, want: Invalid, field: "title"},
 		{name: "create title at limit", actor: "alice", cmd: CreateThread{Title: long(MaxTitleRunes)}},
 		{name: "create title too long", actor: "alice", cmd: CreateThread{Title: long(MaxTitleRunes + 1)}, want: Invalid, field: "title"},
@@ -123,7 +123,8 @@ func TestCommands(t *testing.T) {
 		{name: "remove member by admin", actor: "alice", cmd: RemoveMembers{AccountIDs: []string{"bob"}}},
 		{name: "member leaves", actor: "bob", cmd: RemoveMembers{AccountIDs: []string{"bob"}}},
 		{name: "member removes another", setup: func(f *fixture) { f.must("alice", AddMembers{AccountIDs: []string{"carol"}}) }, actor: "bob", cmd: RemoveMembers{AccountIDs: []string{"carol"}}, want: Forbidden},
-		{name: "non-member leaves", actor: "carol", cmd: RemoveMembers{AccountIDs: []string{"carol"}}, want: Forbidden},
+		// A thread a non-member cannot see answers as one that does not exist.
+		{name: "non-member leaves", actor: "carol", cmd: RemoveMembers{AccountIDs: []string{"carol"}}, want: NotFound, field: "thread_id"},
 		{name: "last admin leaves", actor: "alice", cmd: RemoveMembers{AccountIDs: []string{"alice"}}, want: Conflict},
 		{name: "admin leaves when another remains", setup: func(f *fixture) { f.must("alice", AddAdministrators{AccountIDs: []string{"bob"}}) }, actor: "alice", cmd: RemoveMembers{AccountIDs: []string{"alice"}}},
 
@@ -135,7 +136,7 @@ func TestCommands(t *testing.T) {
 		{name: "remove admin by member", actor: "bob", cmd: RemoveAdministrators{AccountIDs: []string{"alice"}}, want: Forbidden},
 
 		{name: "post by member", actor: "bob", cmd: PostMessage{Body: "hello"}},
-		{name: "post by non-member", actor: "carol", cmd: PostMessage{Body: "hello"}, want: Forbidden},
+		{name: "post by non-member", actor: "carol", cmd: PostMessage{Body: "hello"}, want: NotFound, field: "thread_id"},
 		{name: "post blank", actor: "bob", cmd: PostMessage{Body: " \n"}, want: Invalid, field: "body"},
 		{name: "post body at limit", actor: "bob", cmd: PostMessage{Body: long(MaxBodyRunes)}},
 		{name: "post body too long", actor: "bob", cmd: PostMessage{Body: long(MaxBodyRunes + 1)}, want: Invalid, field: "body"},
@@ -152,7 +153,7 @@ func TestCommands(t *testing.T) {
 		{name: "edit missing", actor: "bob", cmd: EditMessage{MessageID: id(9), Body: "x"}, want: NotFound, field: "message_id"},
 		{name: "edit bad id", actor: "bob", cmd: EditMessage{MessageID: "nope", Body: "x"}, want: Invalid, field: "message_id"},
 		{name: "edit blank", setup: post("bob"), actor: "bob", cmd: EditMessage{MessageID: id(3002), Body: ""}, want: Invalid, field: "body"},
-		{name: "edit by former member", setup: func(f *fixture) { post("bob")(f); f.must("bob", RemoveMembers{AccountIDs: []string{"bob"}}) }, actor: "bob", cmd: EditMessage{MessageID: id(3002), Body: "x"}, want: Forbidden},
+		{name: "edit by former member", setup: func(f *fixture) { post("bob")(f); f.must("bob", RemoveMembers{AccountIDs: []string{"bob"}}) }, actor: "bob", cmd: EditMessage{MessageID: id(3002), Body: "x"}, want: NotFound, field: "thread_id"},
 
 		{name: "delete own", setup: post("bob"), actor: "bob", cmd: DeleteMessage{MessageID: id(3002)}},
 		{name: "admin deletes other's", setup: post("bob"), actor: "alice", cmd: DeleteMessage{MessageID: id(3002)}},
@@ -232,8 +233,11 @@ func TestIdempotentRequestIDs(t *testing.T) {
 	if again.MessageID != first.MessageID || again.Version != first.Version || !again.Replayed {
 		t.Fatalf("retry answered %+v, first answer was %+v", again, first)
 	}
-	if _, _, err := f.thread.Decide(DestroyThread{}, Meta{ActorID: "alice", RequestID: m.RequestID, Now: t0}); KindOf(err) != Conflict {
-		t.Fatalf("request id reused for another command: got %v, want conflict", err)
+	if _, _, err := f.thread.Decide(UpdateThread{Title: str("x")}, Meta{ActorID: "bob", RequestID: m.RequestID, Now: t0}); KindOf(err) != AlreadyExists {
+		t.Fatalf("request id reused for another command: got %v, want already exists", err)
+	}
+	if _, _, err := f.thread.Decide(PostMessage{Body: "twice"}, Meta{ActorID: "bob", RequestID: m.RequestID, NewMessageID: id(7003), Now: t0}); KindOf(err) != AlreadyExists {
+		t.Fatalf("request id reused for another body: got %v, want already exists", err)
 	}
 	if _, _, err := f.thread.Decide(PostMessage{Body: "x"}, Meta{ActorID: "bob", RequestID: "not-a-ulid", NewMessageID: id(5), Now: t0}); KindOf(err) != Invalid {
 		t.Fatalf("bad request id: got %v, want invalid", err)
@@ -252,7 +256,7 @@ func TestRequestMemoryIsBounded(t *testing.T) {
 	if len(f.thread.requests.ring) != RecentRequests || len(f.thread.requests.index) != RecentRequests {
 		t.Fatalf("request log holds %d/%d entries, want %d", len(f.thread.requests.ring), len(f.thread.requests.index), RecentRequests)
 	}
-	if _, ok := f.thread.requests.lookup(firstReq.RequestID); ok {
+	if _, ok := f.thread.requests.lookup("bob", firstReq.RequestID); ok {
 		t.Fatal("the oldest request id is still remembered past the limit")
 	}
 }
@@ -329,4 +333,65 @@ func fill(n int) func(f *fixture) {
 
 func post(actor string) func(f *fixture) {
 	return func(f *fixture) { f.must(actor, PostMessage{Body: "hello"}) }
+}
+
+// TestRequestIDsAreTheCallersOwn: a request id is remembered per account,
+// with a hash of the request, and replays are answered only to their
+// account, on a thread that still takes commands.
+func TestRequestIDsAreTheCallersOwn(t *testing.T) {
+	f := standard(t)
+	m := f.meta("bob")
+	first, err := f.doMeta(PostMessage{Body: "secret plans"}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		cmd  Command
+		meta Meta
+		want Kind
+	}{
+		{"a non-member replaying a member's request id learns nothing", PostMessage{Body: "secret plans"},
+			Meta{ActorID: "carol", RequestID: m.RequestID, NewMessageID: id(8001), Now: t0}, NotFound},
+		{"the same request id with another body is refused", PostMessage{Body: "other plans"},
+			Meta{ActorID: "bob", RequestID: m.RequestID, NewMessageID: id(8002), Now: t0}, AlreadyExists},
+		{"another account creating the same thread id is refused", CreateThread{Title: "mine now"},
+			Meta{ActorID: "carol", RequestID: f.thread.ID(), Now: t0}, AlreadyExists},
+	}
+	for _, c := range cases {
+		e, r, err := f.thread.Decide(c.cmd, c.meta)
+		if KindOf(err) != c.want || e != nil || r.MessageID == first.MessageID {
+			t.Fatalf("%s: got %+v, %v; want %s", c.name, r, err, c.want)
+		}
+	}
+	// Another member reusing bob's request id makes a request of its own.
+	f.must("alice", AddMembers{AccountIDs: []string{"dave"}})
+	e, r, err := f.thread.Decide(PostMessage{Body: "secret plans"}, Meta{ActorID: "dave", RequestID: m.RequestID, EventID: id(8100), NewMessageID: id(8101), Now: t0})
+	if err != nil || e == nil || r.Replayed || r.MessageID == first.MessageID {
+		t.Fatalf("dave's request with bob's id: %+v, %v, event %v; want a new message", r, err, e)
+	}
+}
+
+// TestDestroyedThreadIsNotCreatedAgain: after a destroy, retrying the
+// request that created the thread does not answer success; retrying the
+// destroy does.
+func TestDestroyedThreadIsNotCreatedAgain(t *testing.T) {
+	f := newFixture(t)
+	create := Meta{ActorID: "alice", RequestID: f.thread.ID(), EventID: id(9001), Now: t0}
+	if _, err := f.doMeta(CreateThread{Title: "t"}, create); err != nil {
+		t.Fatal(err)
+	}
+	destroy := f.meta("alice")
+	if _, err := f.doMeta(DestroyThread{}, destroy); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.thread.Decide(CreateThread{Title: "t"}, create); KindOf(err) != AlreadyExists {
+		t.Fatalf("creating the destroyed thread again: %v, want already exists", err)
+	}
+	if _, r, err := f.thread.Decide(DestroyThread{}, destroy); err != nil || !r.Replayed {
+		t.Fatalf("retrying the destroy: %+v, %v; want its first answer", r, err)
+	}
+	if _, _, err := f.thread.Decide(PostMessage{Body: "x"}, f.meta("alice")); KindOf(err) != Conflict {
+		t.Fatalf("posting to the destroyed thread: %v, want conflict", err)
+	}
 }

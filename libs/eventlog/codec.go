@@ -47,6 +47,7 @@ func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
 		ActorId:       e.ActorID,
 		RequestId:     e.RequestID,
 		CorrelationId: e.CorrelationID,
+		RequestHash:   e.RequestHash,
 	}
 	switch p := e.Payload.(type) {
 	case domain.ThreadCreated:
@@ -87,6 +88,7 @@ func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
 		ActorID:       env.GetActorId(),
 		RequestID:     env.GetRequestId(),
 		CorrelationID: env.GetCorrelationId(),
+		RequestHash:   env.GetRequestHash(),
 	}
 	switch p := env.GetPayload().(type) {
 	case *falconv1.EventEnvelope_ThreadCreated:

@@ -13,7 +13,11 @@ import (
 
 // SnapshotSchemaVersion is the version of ThreadSnapshot this build writes
 // and reads. A field whose meaning changes bumps it; readers then replay.
-const SnapshotSchemaVersion = 1
+//
+// Version 2 remembers requests per account, with their hash: a version-1
+// snapshot does not say whose a request was, so it is not read, and the
+// partition is replayed from its events (which always had the actor).
+const SnapshotSchemaVersion = 2
 
 // CheckpointKey is the key of SnapshotCheckpoint records; thread ids (ULIDs)
 // never start with a zero byte.
@@ -42,7 +46,8 @@ func EncodeSnapshot(s domain.Snapshot) ([]byte, error) {
 		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID})
 	}
 	for _, r := range s.Requests {
-		m.Requests = append(m.Requests, &falconv1.RememberedRequest{RequestId: r.ID, Command: r.Command, Version: r.Version, MessageId: r.MessageID})
+		m.Requests = append(m.Requests, &falconv1.RememberedRequest{RequestId: r.ID, Command: r.Command, Version: r.Version, MessageId: r.MessageID,
+			AccountId: r.AccountID, RequestHash: r.Hash})
 	}
 	return proto.Marshal(m)
 }
@@ -64,7 +69,8 @@ func DecodeSnapshot(b []byte) (domain.Snapshot, error) {
 		s.Messages = append(s.Messages, domain.MessageRef{ID: msg.GetMessageId(), AuthorID: msg.GetAuthorId()})
 	}
 	for _, r := range m.GetRequests() {
-		s.Requests = append(s.Requests, domain.RequestRef{ID: r.GetRequestId(), Command: r.GetCommand(), Version: r.GetVersion(), MessageID: r.GetMessageId()})
+		s.Requests = append(s.Requests, domain.RequestRef{ID: r.GetRequestId(), AccountID: r.GetAccountId(), Command: r.GetCommand(),
+			Hash: r.GetRequestHash(), Version: r.GetVersion(), MessageID: r.GetMessageId()})
 	}
 	return s, nil
 }

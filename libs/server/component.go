@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -46,25 +46,40 @@ type RESTService interface {
 
 // Common is the configuration every service shares.
 type Common struct {
-	Auth        string
-	JWT         auth.JWTOptions
-	LogLevel    string
-	MetricsAddr string
+	// Auth is the identity mode; set before RegisterFlags, it is the flag's
+	// default (jwt otherwise).
+	Auth            string
+	InsecureDevAuth bool
+	JWT             auth.JWTOptions
+	LogLevel        string
+	MetricsAddr     string
+	Pprof           bool
 }
 
 // RegisterFlags adds the flags every service shares to fs.
 func (c *Common) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.Auth, "auth", "dev", "identity: dev (trusts X-Account-Id; development only) or jwt (Authorization: Bearer)")
-	fs.StringVar(&c.JWT.PublicKeyFile, "jwt-public-key-file", "", "--auth=jwt: PEM public key (RSA, ECDSA, Ed25519) of the token issuer")
-	fs.StringVar(&c.JWT.Issuer, "jwt-issuer", "", "--auth=jwt: required iss claim (empty: any)")
-	fs.StringVar(&c.JWT.Audience, "jwt-audience", "", "--auth=jwt: required aud claim (empty: any)")
+	if c.Auth == "" {
+		c.Auth = "jwt"
+	}
+	fs.StringVar(&c.Auth, "auth", c.Auth, "identity: jwt (Authorization: Bearer) or dev (trusts X-Account-Id; development only, loopback only unless --insecure-dev-auth)")
+	fs.BoolVar(&c.InsecureDevAuth, "insecure-dev-auth", false, "allow --auth=dev on a non-loopback address: anyone who reaches it can act as anyone")
+	fs.StringVar(&c.JWT.PublicKeyFile, "jwt-public-key-file", "", "--auth=jwt: PEM public key (RSA, ECDSA, Ed25519) of the token issuer, read again when it changes")
+	fs.StringVar(&c.JWT.JWKSFile, "jwt-jwks-file", "", "--auth=jwt: JWKS document of the issuer's keys (tokens pick one by kid), read again when it changes")
+	fs.StringVar(&c.JWT.JWKSURL, "jwt-jwks-url", "", "--auth=jwt: the issuer's JWKS endpoint (https), cached and fetched again on an unknown kid")
+	fs.DurationVar(&c.JWT.JWKSRefresh, "jwt-jwks-refresh", 5*time.Minute, "--auth=jwt: how long a fetched JWKS is kept")
+	fs.StringVar(&c.JWT.Issuer, "jwt-issuer", "", "--auth=jwt: the iss every token must carry (required)")
+	fs.StringVar(&c.JWT.Audience, "jwt-audience", "", "--auth=jwt: the aud every token must carry (required)")
+	fs.DurationVar(&c.JWT.MaxLifetime, "jwt-max-lifetime", auth.DefaultMaxTokenLifetime, "--auth=jwt: longest validity (exp - iat) a token may have")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "separate listen address for /metrics, /healthz and /readyz (default: on --http-addr)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "admin listen address: /metrics, /healthz, /readyz, and /debug/pprof with --pprof (default: the service's own admin address; services without REST serve them on --http-addr)")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve CPU, heap and goroutine profiles at /debug/pprof/ on the admin listener")
 }
 
 // Addrs are where a program's flags say it listens. An empty GRPC means no
-// gRPC server (and so no REST gateway); an empty HTTP serves health and
-// metrics on Metrics only.
+// gRPC server (and so no REST gateway). HTTP is the REST listener of a
+// service with REST routes; of one without, it is its admin listener.
+// Metrics is the admin listener of a service with REST routes: never the
+// same as HTTP, which clients reach.
 type Addrs struct {
 	GRPC    string
 	HTTP    string
@@ -78,15 +93,20 @@ type Listeners struct {
 	Metrics net.Listener
 }
 
-// Listen opens the listeners of addrs, each once (a Metrics address equal to
-// HTTP shares its listener); on an error it closes what it opened.
+// Listen opens the listeners of addrs; on an error it closes what it
+// opened. A Metrics address equal to HTTP is refused for a service with
+// REST routes (clients would reach the metrics) and is the same listener
+// otherwise.
 func (a Addrs) Listen() (Listeners, error) {
+	if a.GRPC != "" && a.HTTP != "" && a.Metrics == a.HTTP {
+		return Listeners{}, fmt.Errorf("--metrics-addr %s is the REST address: metrics and profiles are never served where clients reach; give the admin listener an address of its own", a.Metrics)
+	}
 	var ls Listeners
 	for _, x := range []struct {
 		what, addr string
 		l          *net.Listener
-	}{{"gRPC", a.GRPC, &ls.GRPC}, {"HTTP", a.HTTP, &ls.HTTP}, {"metrics", a.Metrics, &ls.Metrics}} {
-		if x.addr == "" || x.what == "metrics" && x.addr == a.HTTP {
+	}{{"gRPC", a.GRPC, &ls.GRPC}, {"HTTP", a.HTTP, &ls.HTTP}, {"admin", a.Metrics, &ls.Metrics}} {
+		if x.addr == "" || x.what == "admin" && x.addr == a.HTTP {
 			continue
 		}
 		l, err := Listen(x.what, x.addr)
@@ -108,9 +128,21 @@ func (ls Listeners) Close() {
 	}
 }
 
+// Serving is what Run needs besides the components: where to listen, who
+// calls (nil without gRPC), the metrics registry, and whether to serve
+// profiles.
+type Serving struct {
+	Log       *zap.Logger
+	Authn     auth.Authenticator
+	Registry  *prometheus.Registry
+	Listeners Listeners
+	Pprof     bool
+}
+
 // Run serves the components until ctx ends, then shuts the servers down
 // (draining in-flight requests) before stopping the components.
-func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *prometheus.Registry, ls Listeners, comps ...Component) error {
+func Run(ctx context.Context, sv Serving, comps ...Component) error {
+	log, reg, ls := sv.Log, sv.Registry, sv.Listeners
 	if ls.HTTP == nil && ls.Metrics == nil {
 		ls.Close()
 		return errors.New("no HTTP listener for health and metrics: set --http-addr or --metrics-addr")
@@ -139,7 +171,7 @@ func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *pr
 
 	var gateways []RegisterFunc
 	if ls.GRPC != nil {
-		gs := NewGRPC(log, authn, NewRPCMetrics(reg), hs)
+		gs := NewGRPC(log, sv.Authn, NewRPCMetrics(reg), hs)
 		for _, c := range comps {
 			if g, ok := c.(GRPCService); ok {
 				g.RegisterGRPC(gs)
@@ -152,9 +184,9 @@ func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *pr
 		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()))
 	}
 	if ls.HTTP != nil {
-		var gw http.Handler
+		mux := AdminMux(ready, reg, sv.Pprof)
 		if len(gateways) > 0 {
-			h, closeGW, err := NewGateway(ctx, ls.GRPC.Addr().String(), gateways...)
+			gw, closeGW, err := NewGateway(ctx, ls.GRPC.Addr().String(), gateways...)
 			if err != nil {
 				stopServing()
 				_ = servers.Wait()
@@ -162,16 +194,15 @@ func Run(ctx context.Context, log *zap.Logger, authn auth.Authenticator, reg *pr
 				return err
 			}
 			defer func() { _ = closeGW() }()
-			gw = h
+			mux = PublicMux(gw, ready)
 		}
-		mux := NewHTTPMux(gw, ready, reg)
 		servers.Go(func() error { return ServeHTTP(sctx, mux, ls.HTTP) })
 		log.Info("HTTP listening", zap.String("addr", ls.HTTP.Addr().String()))
 	}
 	if ls.Metrics != nil {
-		mux := NewHTTPMux(nil, ready, reg)
+		mux := AdminMux(ready, reg, sv.Pprof)
 		servers.Go(func() error { return ServeHTTP(sctx, mux, ls.Metrics) })
-		log.Info("metrics listening", zap.String("addr", ls.Metrics.Addr().String()))
+		log.Info("admin listening", zap.String("addr", ls.Metrics.Addr().String()), zap.Bool("pprof", sv.Pprof))
 	}
 	servers.Go(func() error { TrackReadiness(sctx, hs, ready); return nil })
 

@@ -35,12 +35,7 @@ func NewGateway(ctx context.Context, grpcAddr string, register ...RegisterFunc) 
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
-		runtime.WithIncomingHeaderMatcher(func(key string) (string, bool) {
-			if strings.EqualFold(key, auth.AccountHeader) {
-				return auth.AccountHeader, true
-			}
-			return runtime.DefaultHeaderMatcher(key)
-		}),
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
 	)
 	for _, r := range register {
 		if err := r(ctx, mux, conn); err != nil {
@@ -51,6 +46,20 @@ func NewGateway(ctx context.Context, grpcAddr string, register ...RegisterFunc) 
 	return mux, conn.Close, nil
 }
 
+// incomingHeader says which HTTP headers reach the gRPC services as
+// metadata: the identity headers and the standard ones grpc-gateway maps,
+// but no Grpc-Metadata-* header: a REST client cannot set metadata the
+// services use among themselves (the replicas' forwarding proof).
+func incomingHeader(key string) (string, bool) {
+	if strings.EqualFold(key, auth.AccountHeader) {
+		return auth.AccountHeader, true
+	}
+	if strings.HasPrefix(strings.ToLower(key), strings.ToLower(runtime.MetadataHeaderPrefix)) {
+		return "", false
+	}
+	return runtime.DefaultHeaderMatcher(key)
+}
+
 // MaxRequestBody bounds a REST request body; the largest valid command (a
 // 10,000-character message) is far below it.
 const MaxRequestBody = 1 << 20
@@ -58,9 +67,37 @@ const MaxRequestBody = 1 << 20
 // ReadyFunc says whether a service can take traffic; nil means ready.
 type ReadyFunc func() error
 
-// NewHTTPMux serves the REST gateway (if any) at /, plus /healthz, /readyz,
-// /metrics and /openapi.json.
-func NewHTTPMux(gateway http.Handler, ready ReadyFunc, g prometheus.Gatherer) *http.ServeMux {
+// PublicMux serves the REST gateway at / with /healthz, /readyz and
+// /openapi.json: what clients may reach. Metrics and profiles are not on it.
+func PublicMux(gateway http.Handler, ready ReadyFunc) *http.ServeMux {
+	mux := healthMux(ready)
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(falconproto.OpenAPI)
+	})
+	if gateway != nil {
+		mux.Handle("/", http.MaxBytesHandler(gateway, MaxRequestBody))
+	}
+	return mux
+}
+
+// AdminMux serves /healthz, /readyz and /metrics, and with withPprof the
+// profiles under /debug/pprof/: the admin listener, for the monitoring
+// system and operators only.
+func AdminMux(ready ReadyFunc, g prometheus.Gatherer, withPprof bool) *http.ServeMux {
+	mux := healthMux(ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	return mux
+}
+
+func healthMux(ready ReadyFunc) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -70,16 +107,5 @@ func NewHTTPMux(gateway http.Handler, ready ReadyFunc, g prometheus.Gatherer) *h
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	// Profiles, for measuring where time goes under load.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(falconproto.OpenAPI)
-	})
-	if gateway != nil {
-		mux.Handle("/", http.MaxBytesHandler(gateway, MaxRequestBody))
-	}
 	return mux
 }

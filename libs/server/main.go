@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,9 @@ type Flagger interface {
 func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var common Common
+	if d, ok := cfg.(interface{ DefaultAuth() string }); ok {
+		common.Auth = d.DefaultAuth()
+	}
 	cfg.RegisterFlags(fs)
 	common.RegisterFlags(fs)
 	return Command(fs, args, func(ctx context.Context, log *zap.Logger) error {
@@ -58,14 +62,17 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 		// Only a program that serves requests establishes who calls.
 		var authn auth.Authenticator
 		if addrs.GRPC != "" {
-			if authn, err = auth.New(common.Auth, common.JWT); err != nil {
+			if authn, err = auth.New(ctx, common.Auth, common.JWT); err != nil {
 				return err
 			}
 			if common.Auth == "dev" {
+				if err := devAuthAllowed(addrs, common.InsecureDevAuth); err != nil {
+					return err
+				}
 				log.Warn("--auth=dev: trusting the X-Account-Id header as the caller's identity; never use this in production")
 			}
 		}
-		if addrs.Metrics == "" {
+		if common.MetricsAddr != "" {
 			addrs.Metrics = common.MetricsAddr
 		}
 		// Every listener opens before anything runs, so a taken port fails
@@ -74,7 +81,7 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 		if err != nil {
 			return err
 		}
-		err = Run(ctx, log, authn, reg, ls, comps...)
+		err = Run(ctx, Serving{Log: log, Authn: authn, Registry: reg, Listeners: ls, Pprof: common.Pprof}, comps...)
 		log.Info("stopped", zap.Error(err))
 		return err
 	})
@@ -98,4 +105,26 @@ func Exit(program string, err error) {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// devAuthAllowed refuses --auth=dev where others can reach it: on a
+// non-loopback address anyone could act as anyone by naming an account in
+// a header. --insecure-dev-auth says the operator means it.
+func devAuthAllowed(addrs Addrs, insecure bool) error {
+	if insecure {
+		return nil
+	}
+	for _, a := range []string{addrs.GRPC, addrs.HTTP} {
+		if a == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("address %q: %w", a, err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--auth=dev trusts the X-Account-Id header from anyone, and %s is not a loopback address: use --auth=jwt, or give --insecure-dev-auth if this really is a closed development setup", a)
+		}
+	}
+	return nil
 }

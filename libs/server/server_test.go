@@ -16,18 +16,27 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func TestHTTPMux(t *testing.T) {
+// TestMetricsAndProfilesOnlyOnTheAdminListener: the public (REST) mux
+// serves health and the OpenAPI document but no metrics and no profiles;
+// the admin mux serves metrics, and profiles only when asked to.
+func TestMetricsAndProfilesOnlyOnTheAdminListener(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewRPCMetrics(reg)
 	_, _ = m.interceptor(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.Y/Z"},
 		func(context.Context, any) (any, error) { return nil, nil })
 	notReady := errors.New("partition 3 is still loading")
 	ready := error(nil)
-	mux := NewHTTPMux(nil, func() error { return ready }, reg)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	get := func(path string) (int, string) {
-		resp, err := http.Get(srv.URL + path)
+	readyFn := func() error { return ready }
+	servers := map[string]*httptest.Server{
+		"public":           httptest.NewServer(PublicMux(nil, readyFn)),
+		"admin":            httptest.NewServer(AdminMux(readyFn, reg, false)),
+		"admin with pprof": httptest.NewServer(AdminMux(readyFn, reg, true)),
+	}
+	for _, s := range servers {
+		defer s.Close()
+	}
+	get := func(server, path string) (int, string) {
+		resp, err := http.Get(servers[server].URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,27 +45,37 @@ func TestHTTPMux(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	cases := []struct {
-		path     string
-		notReady bool
-		code     int
-		contains string
+		server, path string
+		notReady     bool
+		code         int
+		contains     string
 	}{
-		{"/healthz", false, 200, "ok"},
-		{"/readyz", false, 200, "ready"},
-		{"/readyz", true, 503, "partition 3 is still loading"},
-		{"/healthz", true, 200, "ok"},
-		{"/metrics", false, 200, `falcon_grpc_requests_total{code="OK",method="/x.Y/Z"} 1`},
-		{"/openapi.json", false, 200, `"/v1/threads/{threadId}/messages"`},
+		{"public", "/healthz", false, 200, "ok"},
+		{"public", "/readyz", false, 200, "ready"},
+		{"public", "/readyz", true, 503, "partition 3 is still loading"},
+		{"public", "/openapi.json", false, 200, `"/v1/threads/{threadId}/messages"`},
+		{"public", "/metrics", false, 404, ""},
+		{"public", "/debug/pprof/", false, 404, ""},
+		{"public", "/debug/pprof/profile?seconds=1", false, 404, ""},
+		{"admin", "/healthz", true, 200, "ok"},
+		{"admin", "/readyz", true, 503, "partition 3 is still loading"},
+		{"admin", "/metrics", false, 200, `falcon_grpc_requests_total{code="OK",method="/x.Y/Z"} 1`},
+		{"admin", "/debug/pprof/", false, 404, ""},
+		{"admin with pprof", "/debug/pprof/", false, 200, "goroutine"},
 	}
 	for _, c := range cases {
 		ready = nil
 		if c.notReady {
 			ready = notReady
 		}
-		code, body := get(c.path)
+		code, body := get(c.server, c.path)
 		if code != c.code || !strings.Contains(body, c.contains) {
-			t.Errorf("GET %s (ready: %v): %d %q, want %d containing %q", c.path, ready, code, body, c.code, c.contains)
+			t.Errorf("GET %s on %s (ready: %v): %d %q, want %d containing %q", c.path, c.server, ready, code, body, c.code, c.contains)
 		}
+	}
+	if _, err := (Addrs{GRPC: "127.0.0.1:0", HTTP: "127.0.0.1:8080", Metrics: "127.0.0.1:8080"}).Listen(); err == nil ||
+		!strings.Contains(err.Error(), "never served where clients reach") {
+		t.Fatalf("metrics on the REST address: %v", err)
 	}
 }
 
@@ -65,5 +84,49 @@ func TestRecoveryTurnsPanicsIntoInternal(t *testing.T) {
 		func(context.Context, any) (any, error) { panic("boom") })
 	if status.Code(err) != codes.Internal || !strings.Contains(status.Convert(err).Message(), "/x.Y/Boom") {
 		t.Fatalf("got %v, want Internal naming the method", err)
+	}
+}
+
+// TestRESTClientsCannotSetInternalMetadata: the gateway passes the identity
+// headers on, and no Grpc-Metadata-* header, so a REST client cannot set
+// the replicas' forwarding proof or any other metadata they use.
+func TestRESTClientsCannotSetInternalMetadata(t *testing.T) {
+	cases := []struct {
+		header string
+		pass   bool
+	}{
+		{"X-Account-Id", true},
+		{"Authorization", true},
+		{"Grpc-Metadata-X-Falcon-Forwarded", false},
+		{"grpc-metadata-x-falcon-forwarded", false},
+		{"Grpc-Metadata-X-Account-Id", false},
+	}
+	for _, c := range cases {
+		if _, ok := incomingHeader(c.header); ok != c.pass {
+			t.Errorf("header %s passed=%v, want %v", c.header, ok, c.pass)
+		}
+	}
+}
+
+// TestDevIdentityOnlyOnLoopback: --auth=dev trusts a header anyone can
+// send; it is refused on an address others reach unless the operator says
+// --insecure-dev-auth.
+func TestDevIdentityOnlyOnLoopback(t *testing.T) {
+	cases := []struct {
+		addrs    Addrs
+		insecure bool
+		ok       bool
+	}{
+		{Addrs{GRPC: "127.0.0.1:9090", HTTP: "127.0.0.1:8080"}, false, true},
+		{Addrs{GRPC: "[::1]:9090", HTTP: "localhost:8080"}, false, true},
+		{Addrs{GRPC: "0.0.0.0:9090", HTTP: "127.0.0.1:8080"}, false, false},
+		{Addrs{GRPC: "127.0.0.1:9090", HTTP: ":8080"}, false, false},
+		{Addrs{GRPC: "10.0.0.5:9090"}, false, false},
+		{Addrs{GRPC: "0.0.0.0:9090", HTTP: "0.0.0.0:8080"}, true, true},
+	}
+	for _, c := range cases {
+		if err := devAuthAllowed(c.addrs, c.insecure); (err == nil) != c.ok {
+			t.Errorf("%+v insecure=%v: %v, want ok=%v", c.addrs, c.insecure, err, c.ok)
+		}
 	}
 }

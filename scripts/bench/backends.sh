@@ -40,7 +40,7 @@ say() { echo "== $*" >&2; }
 pipeline() {
 	local kafka=$1 name=$2 topic=bench_${2}_$RANDOM
 	say "$name: PostMessage through write-api alone"
-	bg "$WORK/w.log" $B/write-api --kafka-brokers "$kafka" --topic "$topic" --write-group "$topic-w" \
+	bg "$WORK/w.log" $B/write-api --auth dev --metrics-addr 127.0.0.1:0 --kafka-brokers "$kafka" --topic "$topic" --write-group "$topic-w" \
 		--grpc-addr 127.0.0.1:41191 --http-addr 127.0.0.1:41181 --log-level warn
 	local w=$LAST
 	ready 127.0.0.1:41181
@@ -73,7 +73,7 @@ pipeline() {
 takeover() {
 	local kafka=$1 name=$2 topic=bench_tk_${2}_$RANDOM
 	say "$name: filling one partition with $TAKEOVER_EVENTS events"
-	bg "$WORK/tk.log" $B/write-api --kafka-brokers "$kafka" --topic "$topic" --write-group "$topic-w" --partitions 1 \
+	bg "$WORK/tk.log" $B/write-api --auth dev --metrics-addr 127.0.0.1:0 --kafka-brokers "$kafka" --topic "$topic" --write-group "$topic-w" --partitions 1 \
 		--grpc-addr 127.0.0.1:41291 --http-addr 127.0.0.1:41281 --log-level warn
 	local w=$LAST
 	ready 127.0.0.1:41281
@@ -82,7 +82,7 @@ takeover() {
 	stop "$w"
 	for every in 50000 0; do
 		say "$name: takeover with --snapshot-every $every"
-		bg "$WORK/tk-$every.log" $B/write-api --kafka-brokers "$kafka" --topic "$topic" --write-group "$topic-w" --partitions 1 \
+		bg "$WORK/tk-$every.log" $B/write-api --auth dev --metrics-addr 127.0.0.1:0 --kafka-brokers "$kafka" --topic "$topic" --write-group "$topic-w" --partitions 1 \
 			--snapshot-every "$every" --grpc-addr 127.0.0.1:41291 --http-addr 127.0.0.1:41281 --log-level info
 		w=$LAST
 		ready 127.0.0.1:41281
@@ -97,13 +97,13 @@ lists() {
 	local store=$1 name=$2 topic=bench_ls_${2}_$RANDOM
 	say "ListMessages through $name"
 	$B/falcon store-init --store "$store" >/dev/null
-	bg "$WORK/lw.log" $B/write-api --kafka-brokers "$EMBEDDED_KAFKA" --topic "$topic" --write-group "$topic-w" \
+	bg "$WORK/lw.log" $B/write-api --auth dev --metrics-addr 127.0.0.1:0 --kafka-brokers "$EMBEDDED_KAFKA" --topic "$topic" --write-group "$topic-w" \
 		--grpc-addr 127.0.0.1:41391 --http-addr 127.0.0.1:41381 --log-level warn
 	local w=$LAST
 	bg "$WORK/lu.log" $B/read-model-updater --kafka-brokers "$EMBEDDED_KAFKA" --topic "$topic" --group "$topic-u" \
 		--store "$store" --http-addr 127.0.0.1:41382 --log-level warn
 	local u=$LAST
-	bg "$WORK/lr.log" $B/read-api --store "$store" --grpc-addr 127.0.0.1:41392 --http-addr 127.0.0.1:41383 --log-level warn
+	bg "$WORK/lr.log" $B/read-api --auth dev --metrics-addr 127.0.0.1:0 --store "$store" --grpc-addr 127.0.0.1:41392 --http-addr 127.0.0.1:41383 --log-level warn
 	local r=$LAST
 	ready 127.0.0.1:41381 && ready 127.0.0.1:41382 && ready 127.0.0.1:41383
 	$B/loadtest -write-addr 127.0.0.1:41391 -read-addr 127.0.0.1:41392 -scenario list -duration 15s | tee "$OUT/list-$name.txt"

@@ -57,8 +57,11 @@ fetch_jars() {
 		[ -f "$dir/.complete" ] && exit 0
 		log "downloading $(basename "$dir") and its dependencies from Maven Central"
 		rm -rf "$dir.tmp"
-		mvn -q -B -Dstyle.color=never -f "$pom" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-			-DincludeScope=runtime -DoutputDirectory="$dir.tmp" >&2
+		if ! mvn -q -B -Dstyle.color=never -f "$pom" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+			-DincludeScope=runtime -DoutputDirectory="$dir.tmp" >"$CACHE/mvn.log" 2>&1; then
+			cat "$CACHE/mvn.log" >&2
+			die "Maven could not download $(basename "$dir")"
+		fi
 		rm -rf "$dir" && mv "$dir.tmp" "$dir" && touch "$dir/.complete"
 	) 9>"$CACHE/.lock"
 }

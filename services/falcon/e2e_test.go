@@ -39,7 +39,7 @@ func startDev(t *testing.T, bin, dataDir string) *devProcess {
 	t.Helper()
 	httpAddr, grpcAddr, kafkaAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--http-addr", httpAddr, "--grpc-addr", grpcAddr,
-		"--kafka-addr", kafkaAddr, "--partitions", "4")
+		"--kafka-addr", kafkaAddr, "--metrics-addr", testenv.FreeAddr(t), "--partitions", "4")
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -197,8 +197,9 @@ func TestFalconDevEndToEnd(t *testing.T) {
 		body                  any
 		want                  int
 	}{
-		{"GET", "/v1/threads/" + tid + "/messages", "carol", nil, 403},
-		{"POST", "/v1/threads/" + tid + "/messages", "carol", map[string]any{"body": "let me in"}, 403},
+		// A thread a caller cannot see answers as one that does not exist.
+		{"GET", "/v1/threads/" + tid + "/messages", "carol", nil, 404},
+		{"POST", "/v1/threads/" + tid + "/messages", "carol", map[string]any{"body": "let me in"}, 404},
 		{"PATCH", "/v1/threads/" + tid + "/messages/" + posted[2].MessageID, "bob", map[string]any{"body": "not mine"}, 403},
 		{"GET", "/v1/threads/" + tid + "/messages/" + posted[0].MessageID, "bob", nil, 404},
 		{"GET", "/v1/threads/" + tid, "", nil, 401},

@@ -28,15 +28,15 @@ import (
 
 // writeReplica is one write-api process.
 type writeReplica struct {
-	grpcAddr, httpAddr string
-	proc               *proc
-	client             falconv1.ThreadCommandServiceClient
+	grpcAddr, httpAddr, adminAddr string
+	proc                          *proc
+	client                        falconv1.ThreadCommandServiceClient
 }
 
 func startWriteReplica(t *testing.T, be *backend, r *writeReplica) {
 	t.Helper()
 	if r.grpcAddr == "" {
-		r.grpcAddr, r.httpAddr = testenv.FreeAddr(t), testenv.FreeAddr(t)
+		r.grpcAddr, r.httpAddr, r.adminAddr = testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 		conn, err := grpc.NewClient(r.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
@@ -45,11 +45,12 @@ func startWriteReplica(t *testing.T, be *backend, r *writeReplica) {
 		r.client = falconv1.NewThreadCommandServiceClient(conn)
 	}
 	r.proc = startProc(t, binaries.writeAPI, be.writeArgs("--partitions", "6", "--grpc-addr", r.grpcAddr,
-		"--http-addr", r.httpAddr, "--route-wait", "3s", "--log-level", "warn")...)
+		"--http-addr", r.httpAddr, "--metrics-addr", r.adminAddr, "--route-wait", "3s", "--log-level", "warn")...)
 }
 
-func metricValue(t *testing.T, httpAddr, name string) float64 {
-	resp, err := http.Get("http://" + httpAddr + "/metrics")
+// metricValue reads a metric from a process's admin listener.
+func metricValue(t *testing.T, adminAddr, name string) float64 {
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
 	if err != nil {
 		return -1
 	}
@@ -231,7 +232,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 60*time.Second, "the other replica owning every partition", func() bool {
-		return metricValue(t, replicas[1].httpAddr, "falcon_write_owned_partitions") == 6
+		return metricValue(t, replicas[1].adminAddr, "falcon_write_owned_partitions") == 6
 	})
 	if err := paused.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
@@ -241,7 +242,7 @@ func TestPausedOwnerIsFenced(t *testing.T) {
 		t.Fatal(c)
 	}
 	testenv.Eventually(t, 30*time.Second, "the resumed replica fenced", func() bool {
-		return metricValue(t, replicas[0].httpAddr, "falcon_write_fenced_total") > 0
+		return metricValue(t, replicas[0].adminAddr, "falcon_write_fenced_total") > 0
 	})
 	checkTopic(t, be, load.answers)
 }
@@ -259,7 +260,7 @@ func startWriteCluster(t *testing.T, n int) (*backend, []*writeReplica) {
 	testenv.Eventually(t, 90*time.Second, fmt.Sprintf("%d ready replicas sharing the partitions", n), func() bool {
 		sum := 0.0
 		for _, r := range replicas {
-			v := metricValue(t, r.httpAddr, "falcon_write_owned_partitions")
+			v := metricValue(t, r.adminAddr, "falcon_write_owned_partitions")
 			if v <= 0 {
 				return false
 			}

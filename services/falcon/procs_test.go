@@ -164,7 +164,8 @@ func startKafka(t *testing.T) *backend {
 // writeArgs, updaterArgs and forwarderArgs point a service at the test's
 // Kafka, topic and a consumer group of the test's own.
 func (b *backend) writeArgs(extra ...string) []string {
-	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--write-group", b.topic + "_writers"}, extra...)
+	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--write-group", b.topic + "_writers",
+		"--replica-secret", "test-replica-secret", "--auth", "dev"}, extra...)
 }
 
 func (b *backend) updaterArgs(extra ...string) []string {

@@ -27,10 +27,11 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	}
 	be := startReadStore(t)
 	b := &binaries
-	wHTTP, uHTTP, rHTTP := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")...)
+	wHTTP, uHTTP, rHTTP, rAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
+	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP,
+		"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")...)
 	startProc(t, b.updater, be.updaterArgs("--http-addr", uHTTP, "--log-level", "warn")...)
-	startProc(t, b.readAPI, "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--log-level", "warn")
+	startProc(t, b.readAPI, "--auth", "dev", "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--metrics-addr", rAdmin, "--log-level", "warn")
 	for _, a := range []string{wHTTP, uHTTP, rHTTP} {
 		waitReady(t, a)
 	}
@@ -126,7 +127,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 		t.Fatalf("rebuild said:\n%s", out)
 	}
 	testenv.Eventually(t, 10*time.Second, "read-api on generation 1", func() bool {
-		resp, err := http.Get("http://" + rHTTP + "/metrics")
+		resp, err := http.Get("http://" + rAdmin + "/metrics")
 		if err != nil {
 			return false
 		}

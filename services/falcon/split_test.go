@@ -30,7 +30,8 @@ func TestSplitDeployment(t *testing.T) {
 	be := startReadStore(t)
 	b := &binaries
 	wHTTP := testenv.FreeAddr(t)
-	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--log-level", "warn")...)
+	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP,
+		"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")...)
 	waitReady(t, wHTTP)
 	var updaters []*proc
 	for i := 0; i < 2; i++ {
@@ -41,7 +42,8 @@ func TestSplitDeployment(t *testing.T) {
 	var readers []*devProcess
 	for i := 0; i < 3; i++ {
 		h := testenv.FreeAddr(t)
-		startProc(t, b.readAPI, "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", h, "--log-level", "warn")
+		startProc(t, b.readAPI, "--auth", "dev", "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", h,
+			"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")
 		waitReady(t, h)
 		readers = append(readers, &devProcess{base: "http://" + h})
 	}

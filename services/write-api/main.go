@@ -17,6 +17,6 @@ func main() {
 		if err != nil {
 			return server.Addrs{}, nil, err
 		}
-		return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, []server.Component{w}, nil
+		return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr, Metrics: "127.0.0.1:9101"}, []server.Component{w}, nil
 	}))
 }

@@ -47,7 +47,7 @@ spec:
       annotations:
         checksum/config: {{ include "falcon-lib.config" . | sha256sum }}
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ .Values.ports.http | quote }}
+        prometheus.io/port: {{ if .Values.ports.grpc }}{{ .Values.ports.admin | quote }}{{ else }}{{ .Values.ports.http | quote }}{{ end }}
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: false
@@ -81,11 +81,15 @@ spec:
           envFrom:
             - configMapRef:
                 name: {{ $name }}
-            {{- if .Values.uses.secret }}
-            - secretRef:
-                name: {{ include "falcon-lib.global" (dict "root" . "key" "secretName") }}
-            {{- end }}
           env:
+            {{- $secret := include "falcon-lib.global" (dict "root" . "key" "secretName") }}
+            {{- range .Values.secretEnv }}
+            - name: {{ . }}
+              valueFrom:
+                secretKeyRef:
+                  name: {{ $secret }}
+                  key: {{ . }}
+            {{- end }}
             - name: GOMEMLIMIT
               valueFrom:
                 resourceFieldRef:
@@ -108,16 +112,21 @@ spec:
             - name: http
               containerPort: {{ .Values.ports.http }}
               protocol: TCP
+            {{- if .Values.ports.grpc }}
+            - name: admin
+              containerPort: {{ .Values.ports.admin }}
+              protocol: TCP
+            {{- end }}
           readinessProbe:
             httpGet:
               path: /readyz
-              port: http
+              port: {{ include "falcon-lib.adminPortName" . }}
             periodSeconds: 5
             failureThreshold: 2
           livenessProbe:
             httpGet:
               path: /healthz
-              port: http
+              port: {{ include "falcon-lib.adminPortName" . }}
             initialDelaySeconds: 10
             periodSeconds: 10
             failureThreshold: 3
@@ -178,6 +187,12 @@ spec:
       port: {{ .Values.ports.http }}
       targetPort: http
       protocol: TCP
+    {{- if .Values.ports.grpc }}
+    - name: admin
+      port: {{ .Values.ports.admin }}
+      targetPort: admin
+      protocol: TCP
+    {{- end }}
 ---
 apiVersion: policy/v1
 kind: PodDisruptionBudget
@@ -237,15 +252,15 @@ spec:
     - ports:
         - port: grpc
         - port: http
-    {{- else }}
-    # Only Prometheus scrapes; kubelet probes are not subject to policies.
+    {{- end }}
+    # Only Prometheus reaches the admin listener (metrics, profiles); kubelet
+    # probes are not subject to policies.
     - from:
         - namespaceSelector:
             matchLabels:
               kubernetes.io/metadata.name: {{ .Values.networkPolicy.monitoringNamespace }}
       ports:
-        - port: http
-    {{- end }}
+        - port: {{ include "falcon-lib.adminPortName" . }}
   egress:
     # DNS.
     - to:

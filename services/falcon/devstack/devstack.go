@@ -37,6 +37,10 @@ type Config struct {
 	Partitions int
 }
 
+// DefaultAuth is falcon dev's identity mode unless --auth says otherwise:
+// the development header, on loopback addresses.
+func (c *Config) DefaultAuth() string { return "dev" }
+
 // RegisterFlags adds falcon dev's flags to fs with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./.falcon", "folder for all data (broker log, read store, legacy deliveries)")
@@ -97,6 +101,9 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	wcfg.Kafka, ucfg.Kafka, fcfg.Kafka = kafka, kafka, kafka
 	wcfg.Partitions = cfg.Partitions
 	wcfg.GRPCAddr, wcfg.AdvertiseAddr = cfg.GRPCAddr, cfg.GRPCAddr
+	// One replica: nobody else to prove forwarding to, but a secret keeps
+	// the warning about running without one for deployments.
+	wcfg.ReplicaSecret = hex.EncodeToString(secret)
 	fcfg.LegacyURL = legacyURL
 	fcfg.HMACSecret = hex.EncodeToString(secret)
 
@@ -120,7 +127,7 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 		zap.String("data_dir", dir), zap.String("rest", "http://"+cfg.HTTPAddr), zap.String("grpc", cfg.GRPCAddr),
 		zap.String("kafka", b.Addr()), zap.String("legacy_url", legacyURL), zap.String("legacy_out", legacyOut))
 	legacy := &legacyServer{l: legacyL, h: sim}
-	return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr}, []server.Component{w, r, u, f, legacy}, nil
+	return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr, Metrics: "127.0.0.1:9100"}, []server.Component{w, r, u, f, legacy}, nil
 }
 
 // legacyServer serves the legacy stand-in as a component of the stack.

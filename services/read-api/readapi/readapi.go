@@ -62,6 +62,7 @@ type ReadAPI struct {
 	store      readstore.Store
 	current    atomic.Pointer[readmodel.Reader]
 	status     *retry.Status
+	waits      waitLimit
 	generation atomic.Uint64
 	genGauge   prometheus.GaugeFunc
 }
@@ -133,7 +134,7 @@ func (a *ReadAPI) Run(ctx context.Context) error {
 
 // GetThread answers one thread, to its members.
 func (a *ReadAPI) GetThread(ctx context.Context, r *falconv1.GetThreadRequest) (*falconv1.GetThreadResponse, error) {
-	t, err := a.readableThread(ctx, r.ThreadId, r.MinVersion)
+	t, err := a.readableThread(ctx, &r.ThreadId, r.MinVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 			return nil, err
 		}
 	}
-	if _, err := a.readableThread(ctx, r.ThreadId, r.MinVersion); err != nil {
+	if _, err := a.readableThread(ctx, &r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
 	}
 	msgs, err := a.reader().Messages(ctx, r.ThreadId, after, newestFirst, size+1)
@@ -213,10 +214,10 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 
 // GetMessage answers one message, to the thread's members.
 func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest) (*falconv1.GetMessageResponse, error) {
-	if err := domain.ValidateULID("message_id", r.MessageId); err != nil {
-		return nil, invalidField("message_id", err.Error())
+	if err := canonical("message_id", &r.MessageId); err != nil {
+		return nil, err
 	}
-	if _, err := a.readableThread(ctx, r.ThreadId, r.MinVersion); err != nil {
+	if _, err := a.readableThread(ctx, &r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
 	}
 	m, ok, err := a.reader().Message(ctx, r.ThreadId, r.MessageId)
@@ -229,55 +230,78 @@ func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest)
 	return &falconv1.GetMessageResponse{Message: messageProto(m)}, nil
 }
 
-// readableThread returns the thread if the caller may read it, waiting for
-// minVersion first: NotFound for what does not exist, PermissionDenied for a
-// non-member.
-func (a *ReadAPI) readableThread(ctx context.Context, id string, minVersion uint64) (readmodel.Thread, error) {
+// readableThread returns the thread if the caller may read it. A thread the
+// caller cannot see (not a member, destroyed, or not there at all) is
+// NotFound, with one message for all three: no existence oracle. With a
+// minVersion the read model has not reached, it waits (bounded by
+// MinVersionWait, at most MaxWaitsPerAccount at a time per account): a
+// member waits for the version; a caller who cannot see the thread waits
+// the whole bound unless the thread becomes visible to it at that version
+// (a new member), so that the answer's timing says nothing either.
+func (a *ReadAPI) readableThread(ctx context.Context, id *string, minVersion uint64) (readmodel.Thread, error) {
 	account, ok := auth.Account(ctx)
 	if !ok {
 		return readmodel.Thread{}, status.Error(codes.Unauthenticated, "no caller identity")
 	}
-	if err := domain.ValidateULID("thread_id", id); err != nil {
-		return readmodel.Thread{}, invalidField("thread_id", err.Error())
+	if err := canonical("thread_id", id); err != nil {
+		return readmodel.Thread{}, err
 	}
-	t, found, err := a.waitFor(ctx, id, minVersion)
+	t, found, err := a.reader().Thread(ctx, *id)
+	if err != nil {
+		return readmodel.Thread{}, a.internal(err)
+	}
+	visible := found && !t.Destroyed && t.IsMember(account)
+	if minVersion == 0 || visible && t.Version >= minVersion {
+		if !visible {
+			return readmodel.Thread{}, notVisible(*id, account)
+		}
+		return t, nil
+	}
+	release, err := a.waits.take(account)
 	if err != nil {
 		return readmodel.Thread{}, err
 	}
-	if !found || t.Destroyed {
-		return readmodel.Thread{}, status.Errorf(codes.NotFound, "thread %s does not exist", id)
-	}
-	if !t.IsMember(account) {
-		return readmodel.Thread{}, status.Errorf(codes.PermissionDenied, "account %s is not a member of thread %s", account, id)
-	}
-	return t, nil
-}
-
-// waitFor reads the thread until it reaches minVersion, for at most
-// MinVersionWait (or the caller's deadline).
-func (a *ReadAPI) waitFor(ctx context.Context, id string, minVersion uint64) (readmodel.Thread, bool, error) {
+	defer release()
 	deadline := time.Now().Add(a.cfg.MinVersionWait)
 	pause := time.Millisecond
 	for {
-		t, found, err := a.reader().Thread(ctx, id)
-		if err != nil {
-			return t, false, a.internal(err)
-		}
-		if minVersion == 0 || t.Version >= minVersion {
-			return t, found, nil
-		}
 		if time.Now().Add(pause).After(deadline) {
-			return t, false, status.Errorf(codes.Unavailable,
+			if !visible {
+				return readmodel.Thread{}, notVisible(*id, account)
+			}
+			return t, status.Errorf(codes.Unavailable,
 				"the read model has version %d of thread %s, not yet min_version %d (waited %s); retry shortly",
-				t.Version, id, minVersion, a.cfg.MinVersionWait)
+				t.Version, *id, minVersion, a.cfg.MinVersionWait)
 		}
 		select {
 		case <-ctx.Done():
-			return t, false, status.FromContextError(ctx.Err()).Err()
+			return t, status.FromContextError(ctx.Err()).Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 20*time.Millisecond)
+		if t, found, err = a.reader().Thread(ctx, *id); err != nil {
+			return readmodel.Thread{}, a.internal(err)
+		}
+		visible = found && !t.Destroyed && t.IsMember(account)
+		if visible && t.Version >= minVersion {
+			return t, nil
+		}
 	}
+}
+
+func notVisible(id, account string) error {
+	return status.Errorf(codes.NotFound, "thread %s does not exist, or account %s is not a member of it", id, account)
+}
+
+// canonical checks an id the client sent and rewrites it in its canonical
+// spelling (upper case), so that both spellings reach the same thread.
+func canonical(field string, id *string) error {
+	c, err := domain.CanonicalULID(field, *id)
+	if err != nil {
+		return invalidField(field, err.Error())
+	}
+	*id = c
+	return nil
 }
 
 // internal maps a read-store failure: unreachable or not set up is

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +51,7 @@ func start(t *testing.T) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, testenv.Logger(t), auth.Dev{}, reg, ls, api)
+		done <- server.Run(ctx, server.Serving{Log: testenv.Logger(t), Authn: auth.Dev{}, Registry: reg, Listeners: ls}, api)
 	}()
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -155,11 +157,11 @@ func TestQueriesRefuseWhatTheyShould(t *testing.T) {
 		{"non-member reads thread", func() error {
 			_, err := f.client.GetThread(as("carol"), &falconv1.GetThreadRequest{ThreadId: tid})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.NotFound},
 		{"non-member lists messages", func() error {
 			_, err := f.client.ListMessages(as("carol"), &falconv1.ListMessagesRequest{ThreadId: tid})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.NotFound},
 		{"unknown thread", func() error {
 			_, err := f.client.GetThread(as("bob"), &falconv1.GetThreadRequest{ThreadId: ulid.Make().String()})
 			return err
@@ -214,7 +216,7 @@ func TestQueriesRefuseWhatTheyShould(t *testing.T) {
 		want          int
 	}{
 		{"/v1/threads/" + tid, "bob", 200},
-		{"/v1/threads/" + tid, "carol", 403},
+		{"/v1/threads/" + tid, "carol", 404},
 		{"/v1/threads/" + ulid.Make().String(), "bob", 404},
 		{"/v1/threads/" + tid + "?minVersion=99", "bob", 503},
 		{"/v1/threads/" + tid + "/messages?pageSize=500", "bob", 400},
@@ -278,5 +280,58 @@ func TestListThreadsMostRecentFirst(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[1 4 3 2 0]" {
 		t.Fatalf("bob's threads: %v, want [1 4 3 2 0]", got)
+	}
+}
+
+// TestNoExistenceOracle: a thread a caller cannot see answers exactly like
+// one that does not exist, with min_version too: the same code, the same
+// message but for the id, and the same wait (the whole bound), so neither
+// the answer nor its timing tells whether the thread exists or its version.
+func TestNoExistenceOracle(t *testing.T) {
+	f := start(t)
+	tid := ulid.Make().String()
+	f.do(t, tid, "alice", domain.CreateThread{Title: "private"})
+	missing := ulid.Make().String()
+	type outcome struct {
+		code codes.Code
+		msg  string
+		took time.Duration
+	}
+	ask := func(id string, minVersion uint64) outcome {
+		start := time.Now()
+		_, err := f.client.GetThread(as("mallory"), &falconv1.GetThreadRequest{ThreadId: id, MinVersion: minVersion})
+		st := status.Convert(err)
+		return outcome{st.Code(), strings.ReplaceAll(st.Message(), id, "ID"), time.Since(start)}
+	}
+	for _, minVersion := range []uint64{0, 1, 99} {
+		hidden, absent := ask(tid, minVersion), ask(missing, minVersion)
+		if hidden.code != codes.NotFound || hidden.code != absent.code || hidden.msg != absent.msg {
+			t.Fatalf("min_version %d: hidden thread %+v, missing thread %+v", minVersion, hidden, absent)
+		}
+		if minVersion > 0 && (hidden.took < 250*time.Millisecond || absent.took < 250*time.Millisecond) {
+			t.Fatalf("min_version %d: answered after %s and %s; both must wait the whole bound", minVersion, hidden.took, absent.took)
+		}
+	}
+	// The waits of one account are bounded.
+	var wg sync.WaitGroup
+	codesSeen := make(chan codes.Code, 2*readapi.MaxWaitsPerAccount)
+	for i := 0; i < 2*readapi.MaxWaitsPerAccount; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.client.GetThread(as("mallory"), &falconv1.GetThreadRequest{ThreadId: missing, MinVersion: 1})
+			codesSeen <- status.Code(err)
+		}()
+	}
+	wg.Wait()
+	close(codesSeen)
+	exhausted := 0
+	for c := range codesSeen {
+		if c == codes.ResourceExhausted {
+			exhausted++
+		}
+	}
+	if exhausted == 0 {
+		t.Fatalf("%d concurrent waits of one account were all admitted; at most %d may wait", 2*readapi.MaxWaitsPerAccount, readapi.MaxWaitsPerAccount)
 	}
 }

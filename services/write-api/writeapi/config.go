@@ -29,6 +29,9 @@ type Config struct {
 	// RouteWait bounds how long a command waits for its partition to get an
 	// owner during a rebalance before it fails with Unavailable.
 	RouteWait time.Duration
+	// ReplicaSecret is shared by the replicas: it proves a forwarded command
+	// came from one of them.
+	ReplicaSecret string
 	// SnapshotEvery is how many events a partition takes between snapshots
 	// of its changed threads; 0 turns snapshots off.
 	SnapshotEvery int
@@ -47,6 +50,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TxnTimeout, "txn-timeout", 10*time.Second, "Kafka transaction timeout")
 	fs.IntVar(&c.MaxBatch, "max-batch", 256, "most commands committed in one transaction (group commit)")
 	fs.DurationVar(&c.RouteWait, "route-wait", 5*time.Second, "how long a command waits for its partition's owner during a rebalance")
+	fs.StringVar(&c.ReplicaSecret, "replica-secret", "", "secret the replicas share to prove a forwarded command is theirs (from a Secret; empty: forwarded commands are not trusted as such)")
 	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 50000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
 }
 

@@ -25,7 +25,8 @@ const idleConnection = 5 * time.Minute
 // as the same RPC the client made, with the client's metadata (so the owner
 // checks its identity again) and the forwarded mark.
 type grpcForwarder struct {
-	metrics *metrics
+	metrics  *metrics
+	replicas replicaAuth
 
 	mu    sync.Mutex
 	conns map[string]*forwardConn
@@ -36,8 +37,8 @@ type forwardConn struct {
 	used time.Time
 }
 
-func newGRPCForwarder(m *metrics) *grpcForwarder {
-	return &grpcForwarder{metrics: m, conns: map[string]*forwardConn{}}
+func newGRPCForwarder(m *metrics, replicas replicaAuth) *grpcForwarder {
+	return &grpcForwarder{metrics: m, replicas: replicas, conns: map[string]*forwardConn{}}
 }
 
 // client returns a client of addr, and closes connections unused for
@@ -83,7 +84,10 @@ func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (do
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	out := md.Copy()
-	out.Set(forwardedHeader, "1")
+	out.Delete(forwardedHeader)
+	if token := f.replicas.token(time.Now()); token != "" {
+		out.Set(forwardedHeader, token)
+	}
 	res, err := send(metadata.NewOutgoingContext(ctx, out), client, c)
 	f.metrics.forwarded.WithLabelValues(status.Code(err).String()).Inc()
 	return res, err

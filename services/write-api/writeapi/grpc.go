@@ -18,20 +18,31 @@ import (
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
-// forwardedHeader marks a command another replica forwarded, so it is never
-// forwarded twice.
-const forwardedHeader = "x-falcon-forwarded"
-
 // GRPC is the transport of ThreadCommandService: it maps requests to
 // commands of the application layer and results and errors back.
 type GRPC struct {
 	falconv1.UnimplementedThreadCommandServiceServer
-	svc *Service
-	log *zap.Logger
+	svc      *Service
+	log      *zap.Logger
+	replicas replicaAuth
 }
 
-func newGRPC(svc *Service, log *zap.Logger) *GRPC {
-	return &GRPC{svc: svc, log: log}
+func newGRPC(svc *Service, log *zap.Logger, replicas replicaAuth) *GRPC {
+	return &GRPC{svc: svc, log: log, replicas: replicas}
+}
+
+// forwarded says whether another replica forwarded this call: only with a
+// proof that verifies; anyone else's marker is ignored.
+func (g *GRPC) forwarded(md metadata.MD) bool {
+	v := md.Get(forwardedHeader)
+	if len(v) == 0 {
+		return false
+	}
+	if err := g.replicas.verify(v[0], time.Now()); err != nil {
+		g.log.Warn("a forwarded-command marker that does not verify; treating the command as a client's", zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // execute runs one command through the service and maps its answer.
@@ -46,8 +57,7 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 		return zero, err
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd,
-		Forwarded: len(md.Get(forwardedHeader)) > 0}
+	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd, Forwarded: g.forwarded(md)}
 	res, err := g.svc.Execute(ctx, c)
 	if err != nil {
 		return zero, g.status(err)
@@ -55,24 +65,35 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 	return answer(res), nil
 }
 
-// ensureRequestID checks the client's request id, or picks one: every
-// command carries one, so an internal retry can never apply it twice.
+// ensureRequestID checks the client's request id (canonicalizing its
+// spelling), or picks one: every command carries one, so an internal retry
+// can never apply it twice.
 func ensureRequestID(id *string) error {
 	if *id == "" {
 		*id = ulid.Make().String()
 		return nil
 	}
-	if err := domain.ValidateULID("request_id", *id); err != nil {
+	return canonical("request_id", id)
+}
+
+// canonical checks an id the client sent and rewrites it in its canonical
+// spelling: a lower-case ULID names the same thread or message as its
+// upper-case form, and must reach the same one.
+func canonical(field string, id *string) error {
+	c, err := domain.CanonicalULID(field, *id)
+	if err != nil {
 		return domainStatus(err)
 	}
+	*id = c
 	return nil
 }
 
-func validThread(id string) error {
-	if err := domain.ValidateULID("thread_id", id); err != nil {
-		return domainStatus(err)
+// canonicalOptional is canonical for an id the client may leave empty.
+func canonicalOptional(field string, id *string) error {
+	if *id == "" {
+		return nil
 	}
-	return nil
+	return canonical(field, id)
 }
 
 // status maps an error of the application layer to a gRPC status; a
@@ -108,6 +129,8 @@ func domainStatus(err error) error {
 		domain.Forbidden: codes.PermissionDenied,
 		domain.NotFound:  codes.NotFound,
 		domain.Conflict:  codes.FailedPrecondition,
+		// 409 through the gateway.
+		domain.AlreadyExists: codes.AlreadyExists,
 	}[de.Kind]
 	st := status.New(code, de.Error())
 	if de.Field != "" && code == codes.InvalidArgument {
@@ -137,7 +160,7 @@ func (g *GRPC) CreateThread(ctx context.Context, r *falconv1.CreateThreadRequest
 
 // UpdateThread implements ThreadCommandService.
 func (g *GRPC) UpdateThread(ctx context.Context, r *falconv1.UpdateThreadRequest) (*falconv1.UpdateThreadResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.UpdateThread{Title: r.Title, Remarks: r.Remarks},
@@ -148,7 +171,7 @@ func (g *GRPC) UpdateThread(ctx context.Context, r *falconv1.UpdateThreadRequest
 
 // DestroyThread implements ThreadCommandService.
 func (g *GRPC) DestroyThread(ctx context.Context, r *falconv1.DestroyThreadRequest) (*falconv1.DestroyThreadResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.DestroyThread{},
@@ -159,7 +182,7 @@ func (g *GRPC) DestroyThread(ctx context.Context, r *falconv1.DestroyThreadReque
 
 // AddMembers implements ThreadCommandService.
 func (g *GRPC) AddMembers(ctx context.Context, r *falconv1.AddMembersRequest) (*falconv1.AddMembersResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.AddMembers{AccountIDs: r.AccountIds},
@@ -170,7 +193,7 @@ func (g *GRPC) AddMembers(ctx context.Context, r *falconv1.AddMembersRequest) (*
 
 // RemoveMembers implements ThreadCommandService.
 func (g *GRPC) RemoveMembers(ctx context.Context, r *falconv1.RemoveMembersRequest) (*falconv1.RemoveMembersResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.RemoveMembers{AccountIDs: r.AccountIds},
@@ -181,7 +204,7 @@ func (g *GRPC) RemoveMembers(ctx context.Context, r *falconv1.RemoveMembersReque
 
 // AddAdministrators implements ThreadCommandService.
 func (g *GRPC) AddAdministrators(ctx context.Context, r *falconv1.AddAdministratorsRequest) (*falconv1.AddAdministratorsResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.AddAdministrators{AccountIDs: r.AccountIds},
@@ -192,7 +215,7 @@ func (g *GRPC) AddAdministrators(ctx context.Context, r *falconv1.AddAdministrat
 
 // RemoveAdministrators implements ThreadCommandService.
 func (g *GRPC) RemoveAdministrators(ctx context.Context, r *falconv1.RemoveAdministratorsRequest) (*falconv1.RemoveAdministratorsResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.RemoveAdministrators{AccountIDs: r.AccountIds},
@@ -203,7 +226,10 @@ func (g *GRPC) RemoveAdministrators(ctx context.Context, r *falconv1.RemoveAdmin
 
 // PostMessage implements ThreadCommandService.
 func (g *GRPC) PostMessage(ctx context.Context, r *falconv1.PostMessageRequest) (*falconv1.PostMessageResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
+		return nil, err
+	}
+	if err := canonicalOptional("reply_to_message_id", &r.ReplyToMessageId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId,
@@ -215,7 +241,10 @@ func (g *GRPC) PostMessage(ctx context.Context, r *falconv1.PostMessageRequest) 
 
 // EditMessage implements ThreadCommandService.
 func (g *GRPC) EditMessage(ctx context.Context, r *falconv1.EditMessageRequest) (*falconv1.EditMessageResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
+		return nil, err
+	}
+	if err := canonical("message_id", &r.MessageId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.EditMessage{MessageID: r.MessageId, Body: r.Body},
@@ -226,7 +255,10 @@ func (g *GRPC) EditMessage(ctx context.Context, r *falconv1.EditMessageRequest) 
 
 // DeleteMessage implements ThreadCommandService.
 func (g *GRPC) DeleteMessage(ctx context.Context, r *falconv1.DeleteMessageRequest) (*falconv1.DeleteMessageResponse, error) {
-	if err := validThread(r.ThreadId); err != nil {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
+		return nil, err
+	}
+	if err := canonical("message_id", &r.MessageId); err != nil {
 		return nil, err
 	}
 	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.DeleteMessage{MessageID: r.MessageId},

@@ -36,9 +36,13 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, err
 	}
 	log = log.With(zap.String("component", "write-api"))
 	m := newMetrics(reg)
-	fwd := newGRPCForwarder(m)
+	replicas := replicaAuth{secret: []byte(cfg.ReplicaSecret)}
+	if cfg.ReplicaSecret == "" {
+		log.Warn("--replica-secret is empty: replicas cannot prove to each other that they forwarded a command; forwarded commands are treated as clients'")
+	}
+	fwd := newGRPCForwarder(m, replicas)
 	svc := &Service{forward: fwd, self: cfg.advertise(), wait: cfg.RouteWait}
-	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log), forward: fwd,
+	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log, replicas), forward: fwd,
 		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}, nil
 }
 

@@ -39,8 +39,10 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	cfg.RegisterFlags(flagSet())
 	cfg.Kafka.Brokers = []string{brokers}
 	cfg.Kafka.Topic = topic
-	// Replicas of one test share a group; tests sharing a real Kafka do not.
+	// Replicas of one test share a group (and the secret proving forwarded
+	// commands); tests sharing a real Kafka do not.
 	cfg.Group = topic + "_writers"
+	cfg.ReplicaSecret = "test-replica-secret"
 	cfg.Partitions = 4
 	for _, o := range options {
 		o(&cfg)
@@ -56,7 +58,7 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, log, auth.Dev{}, reg, ls, w)
+		done <- server.Run(ctx, server.Serving{Log: log, Authn: auth.Dev{}, Registry: reg, Listeners: ls}, w)
 	}()
 	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -113,10 +115,11 @@ func TestCommandsAreAppendedOnceAndAnsweredWithVersions(t *testing.T) {
 		call func() error
 		code codes.Code
 	}{
+		// A thread a caller cannot see answers as if it did not exist.
 		{"non-member posts", func() error {
 			_, err := r.client.PostMessage(as("carol"), &falconv1.PostMessageRequest{ThreadId: created.ThreadId, Body: "x"})
 			return err
-		}, codes.PermissionDenied},
+		}, codes.NotFound},
 		{"empty body", func() error {
 			_, err := r.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: created.ThreadId})
 			return err

@@ -38,6 +38,11 @@ type EventEnvelope struct {
 	// The client's request id; a retried command with the same id appends nothing.
 	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	CorrelationId string `protobuf:"bytes,7,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// A hash of the request as the client sent it (its command and fields), so
+	// that a request id reused for a different request is refused, also after
+	// the thread was rebuilt from the log. Empty in events written before it
+	// existed.
+	RequestHash string `protobuf:"bytes,8,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
 	// Types that are valid to be assigned to Payload:
 	//
 	//	*EventEnvelope_ThreadCreated
@@ -130,6 +135,13 @@ func (x *EventEnvelope) GetRequestId() string {
 func (x *EventEnvelope) GetCorrelationId() string {
 	if x != nil {
 		return x.CorrelationId
+	}
+	return ""
+}
+
+func (x *EventEnvelope) GetRequestHash() string {
+	if x != nil {
+		return x.RequestHash
 	}
 	return ""
 }
@@ -797,7 +809,7 @@ var File_falcon_v1_events_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\a\n" +
+	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\a\n" +
 	"\rEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -807,7 +819,8 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"\bactor_id\x18\x05 \x01(\tR\aactorId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12%\n" +
-	"\x0ecorrelation_id\x18\a \x01(\tR\rcorrelationId\x12A\n" +
+	"\x0ecorrelation_id\x18\a \x01(\tR\rcorrelationId\x12!\n" +
+	"\frequest_hash\x18\b \x01(\tR\vrequestHash\x12A\n" +
 	"\x0ethread_created\x18\n" +
 	" \x01(\v2\x18.falcon.v1.ThreadCreatedH\x00R\rthreadCreated\x12A\n" +
 	"\x0ethread_updated\x18\v \x01(\v2\x18.falcon.v1.ThreadUpdatedH\x00R\rthreadUpdated\x12G\n" +

@@ -215,11 +215,16 @@ func (x *IndexedMessage) GetAuthorId() string {
 }
 
 type RememberedRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	Command       string                 `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
-	Version       uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	MessageId     string                 `protobuf:"bytes,4,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	Command   string                 `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	Version   uint64                 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	MessageId string                 `protobuf:"bytes,4,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The account that made the request: request ids are remembered per
+	// account.
+	AccountId string `protobuf:"bytes,5,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The hash of the request (EventEnvelope.request_hash).
+	RequestHash   string `protobuf:"bytes,6,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -278,6 +283,20 @@ func (x *RememberedRequest) GetVersion() uint64 {
 func (x *RememberedRequest) GetMessageId() string {
 	if x != nil {
 		return x.MessageId
+	}
+	return ""
+}
+
+func (x *RememberedRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *RememberedRequest) GetRequestHash() string {
+	if x != nil {
+		return x.RequestHash
 	}
 	return ""
 }
@@ -374,14 +393,17 @@ const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\x0eIndexedMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
-	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\"\x85\x01\n" +
+	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\"\xc7\x01\n" +
 	"\x11RememberedRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
 	"\acommand\x18\x02 \x01(\tR\acommand\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x04R\aversion\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x04 \x01(\tR\tmessageId\"y\n" +
+	"message_id\x18\x04 \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x05 \x01(\tR\taccountId\x12!\n" +
+	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\"y\n" +
 	"\x12SnapshotCheckpoint\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
