@@ -25,8 +25,10 @@ const (
 	HeaderIdempotencyKey = "Idempotency-Key"
 	// HeaderTimestamp is the Unix time, in seconds, the delivery was signed.
 	HeaderTimestamp = "X-Falcon-Timestamp"
-	// HeaderSignature is "sha256=" and the hex HMAC-SHA256, keyed with the
-	// shared secret, of the timestamp, ".", and the body.
+	// HeaderSignature is "v2=" and the hex HMAC-SHA256, keyed with the
+	// shared secret, of the timestamp, ".", the idempotency key, ".", and
+	// the body. The key is signed too: otherwise a captured delivery could
+	// be sent again, within MaxSkew, under a new key and applied twice.
 	HeaderSignature = "X-Falcon-Signature"
 )
 
@@ -34,15 +36,22 @@ const (
 // before it is refused as a replay.
 const MaxSkew = 5 * time.Minute
 
-// Sign returns the signature header value for body signed at ts.
-func Sign(secret []byte, ts time.Time, body []byte) (timestamp, signature string) {
+// signaturePrefix names the scheme: v2 signs the idempotency key; the first
+// scheme ("sha256=", timestamp and body only) is no longer sent or accepted.
+const signaturePrefix = "v2="
+
+// Sign returns the timestamp and signature header values of a delivery of
+// body under idempotency key, signed at ts.
+func Sign(secret []byte, ts time.Time, key string, body []byte) (timestamp, signature string) {
 	timestamp = strconv.FormatInt(ts.Unix(), 10)
-	return timestamp, "sha256=" + hex.EncodeToString(mac(secret, timestamp, body))
+	return timestamp, signaturePrefix + hex.EncodeToString(mac(secret, timestamp, key, body))
 }
 
-func mac(secret []byte, timestamp string, body []byte) []byte {
+func mac(secret []byte, timestamp, key string, body []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(timestamp))
+	m.Write([]byte("."))
+	m.Write([]byte(key))
 	m.Write([]byte("."))
 	m.Write(body)
 	return m.Sum(nil)
@@ -51,13 +60,13 @@ func mac(secret []byte, timestamp string, body []byte) []byte {
 // Errors of Verify.
 var (
 	ErrUnsigned     = errors.New("delivery is not signed")
-	ErrBadSignature = errors.New("signature does not match the body")
+	ErrBadSignature = errors.New("signature does not match the idempotency key and body")
 	ErrStale        = errors.New("timestamp is too far from now (a replay?)")
 )
 
-// Verify checks a delivery's signature and that it was signed within MaxSkew
-// of now.
-func Verify(secret []byte, timestamp, signature string, body []byte, now time.Time) error {
+// Verify checks a delivery's signature over its idempotency key and body,
+// and that it was signed within MaxSkew of now.
+func Verify(secret []byte, timestamp, signature, key string, body []byte, now time.Time) error {
 	if timestamp == "" || signature == "" {
 		return ErrUnsigned
 	}
@@ -65,11 +74,11 @@ func Verify(secret []byte, timestamp, signature string, body []byte, now time.Ti
 	if err != nil {
 		return fmt.Errorf("%w: %s %q is not Unix seconds", ErrBadSignature, HeaderTimestamp, timestamp)
 	}
-	got, err := hex.DecodeString(strings.TrimPrefix(signature, "sha256="))
-	if err != nil || !strings.HasPrefix(signature, "sha256=") {
-		return fmt.Errorf("%w: %s must be sha256=<hex>", ErrBadSignature, HeaderSignature)
+	got, err := hex.DecodeString(strings.TrimPrefix(signature, signaturePrefix))
+	if err != nil || !strings.HasPrefix(signature, signaturePrefix) {
+		return fmt.Errorf("%w: %s must be %s<hex>", ErrBadSignature, HeaderSignature, signaturePrefix)
 	}
-	if !hmac.Equal(got, mac(secret, timestamp, body)) {
+	if !hmac.Equal(got, mac(secret, timestamp, key, body)) {
 		return ErrBadSignature
 	}
 	if d := now.Sub(time.Unix(secs, 0)); d > MaxSkew || d < -MaxSkew {

@@ -102,7 +102,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.opts.Secret != nil {
 		err := legacycontract.Verify(s.opts.Secret, r.Header.Get(legacycontract.HeaderTimestamp),
-			r.Header.Get(legacycontract.HeaderSignature), body, time.Now())
+			r.Header.Get(legacycontract.HeaderSignature), r.Header.Get(legacycontract.HeaderIdempotencyKey), body, time.Now())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return

@@ -60,7 +60,7 @@ func TestFaultsAndSignatures(t *testing.T) {
 	signed := func(body string) *http.Request {
 		req := httptest.NewRequest(http.MethodPost, "/events", strings.NewReader(body))
 		req.Header.Set("Idempotency-Key", body)
-		ts, sig := legacycontract.Sign(secret, time.Now(), []byte(body))
+		ts, sig := legacycontract.Sign(secret, time.Now(), body, []byte(body))
 		req.Header.Set(legacycontract.HeaderTimestamp, ts)
 		req.Header.Set(legacycontract.HeaderSignature, sig)
 		return req

@@ -108,7 +108,7 @@ func (p *poster) post(ctx context.Context, d Delivery) attempt {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(legacycontract.HeaderIdempotencyKey, d.EventID)
 	if p.secret != nil {
-		ts, sig := legacycontract.Sign(p.secret, time.Now(), d.Body)
+		ts, sig := legacycontract.Sign(p.secret, time.Now(), d.EventID, d.Body)
 		req.Header.Set(legacycontract.HeaderTimestamp, ts)
 		req.Header.Set(legacycontract.HeaderSignature, sig)
 	}
