@@ -223,6 +223,10 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 		}
 	}
 	checkIdentity(t, d, config)
+	checkTLS(t, d, config, adminPort)
+	if _, serves := config["FALCON_GRPC_ADDR"]; serves && config["FALCON_RATE_LIMIT"] != "true" {
+		t.Errorf("deployment %s serves clients without rate limits (FALCON_RATE_LIMIT)", d.Name)
+	}
 	ports := map[string]int32{}
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
@@ -294,8 +298,9 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 
 // secretSettings are the settings that are secrets: never in a ConfigMap.
 var secretSettings = map[string]bool{
-	"FALCON_HMAC_SECRET":    true,
-	"FALCON_REPLICA_SECRET": true,
+	"FALCON_HMAC_SECRET":         true,
+	"FALCON_REPLICA_SECRET":      true,
+	"FALCON_KAFKA_SASL_PASSWORD": true,
 }
 
 // requiredSecrets are the secrets each service cannot run safely without.
@@ -309,7 +314,6 @@ var requiredSecrets = map[string][]string{
 // is only ever an explicit, insecure choice.
 func checkIdentity(t *testing.T, d *appsv1.Deployment, config map[string]string) {
 	t.Helper()
-	c := d.Spec.Template.Spec.Containers[0]
 	switch config["FALCON_AUTH"] {
 	case "":
 		if _, ok := config["FALCON_GRPC_ADDR"]; ok {
@@ -330,20 +334,54 @@ func checkIdentity(t *testing.T, d *appsv1.Deployment, config map[string]string)
 			return
 		}
 		keyFile := config["FALCON_JWT_PUBLIC_KEY_FILE"] + config["FALCON_JWT_JWKS_FILE"]
-		mounted := false
-		for _, vm := range c.VolumeMounts {
-			for _, v := range d.Spec.Template.Spec.Volumes {
-				if v.Name == vm.Name && v.Secret != nil && keyFile != "" && strings.HasPrefix(keyFile, strings.TrimSuffix(vm.MountPath, "/")+"/") {
-					mounted = true
-				}
-			}
-		}
-		if !mounted {
+		if !onMountedSecret(d, keyFile) {
 			t.Errorf("deployment %s: --auth=jwt, but its key file %q is not on a mounted Secret", d.Name, keyFile)
 		}
 	default:
 		t.Errorf("deployment %s: FALCON_AUTH=%q", d.Name, config["FALCON_AUTH"])
 	}
+}
+
+// checkTLS: every file a TLS or Kafka security setting names is on a
+// mounted Secret; a service serving TLS is probed over HTTPS; SASL has its
+// password from a Secret.
+func checkTLS(t *testing.T, d *appsv1.Deployment, config map[string]string, adminPort string) {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, key := range []string{"FALCON_TLS_CERT_FILE", "FALCON_TLS_KEY_FILE", "FALCON_TLS_CLIENT_CA_FILE",
+		"FALCON_REPLICA_TLS_CA_FILE", "FALCON_REPLICA_TLS_CERT_FILE", "FALCON_REPLICA_TLS_KEY_FILE", "FALCON_KAFKA_TLS_CA_FILE"} {
+		if file, ok := config[key]; ok && !onMountedSecret(d, file) {
+			t.Errorf("deployment %s: %s=%q is not on a mounted Secret", d.Name, key, file)
+		}
+	}
+	if _, ok := config["FALCON_TLS_CERT_FILE"]; ok {
+		for what, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
+			if p == nil || p.HTTPGet == nil || p.HTTPGet.Scheme != corev1.URISchemeHTTPS {
+				t.Errorf("deployment %s serves TLS on its %s port, but its %s probe is not HTTPS", d.Name, adminPort, what)
+			}
+		}
+		if d.Spec.Template.Annotations["prometheus.io/scheme"] != "https" {
+			t.Errorf("deployment %s serves TLS, but Prometheus is told to scrape it over http", d.Name)
+		}
+	}
+	if config["FALCON_KAFKA_SASL_MECHANISM"] != "" {
+		if _, ok := config["FALCON_KAFKA_SASL_PASSWORD"]; !ok {
+			t.Errorf("deployment %s authenticates to Kafka with SASL, but no FALCON_KAFKA_SASL_PASSWORD from a Secret", d.Name)
+		}
+	}
+}
+
+// onMountedSecret says whether file is under a mount of a Secret volume.
+func onMountedSecret(d *appsv1.Deployment, file string) bool {
+	c := d.Spec.Template.Spec.Containers[0]
+	for _, vm := range c.VolumeMounts {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == vm.Name && v.Secret != nil && file != "" && strings.HasPrefix(file, strings.TrimSuffix(vm.MountPath, "/")+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // onlyFromNamespaces reports whether an ingress rule admits only pods of

@@ -4,6 +4,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -16,9 +17,23 @@ type Broker struct {
 	cluster *kfake.Cluster
 }
 
+// Option changes how the broker serves.
+type Option func(*[]kfake.Opt)
+
+// WithTLS makes the broker speak TLS only.
+func WithTLS(cfg *tls.Config) Option {
+	return func(o *[]kfake.Opt) { *o = append(*o, kfake.TLS(cfg)) }
+}
+
+// WithSASL makes the broker require SASL authentication, and adds a user
+// allowed everything (mechanism: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN).
+func WithSASL(mechanism, user, password string) Option {
+	return func(o *[]kfake.Opt) { *o = append(*o, kfake.EnableSASL(), kfake.Superuser(mechanism, user, password)) }
+}
+
 // Start listens on addr (host:port; port 0 picks a free one). With a
 // dataDir, topics, offsets and transactions survive a restart.
-func Start(dataDir, addr string) (*Broker, error) {
+func Start(dataDir, addr string, options ...Option) (*Broker, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker address %q: %w", addr, err)
@@ -43,6 +58,9 @@ func Start(dataDir, addr string) (*Broker, error) {
 	// Per-batch fsync (kfake.SyncWrites) cost two thirds of the write rate.
 	if dataDir != "" {
 		opts = append(opts, kfake.DataDir(dataDir))
+	}
+	for _, o := range options {
+		o(&opts)
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -77,15 +77,22 @@ func ValidateAccountID(field, id string) error {
 // quote shows a value a client sent in an error message: quoted, and cut
 // short, so an error never echoes a large or hostile input whole.
 func quote(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return strconv.Quote(s)
+	// The bound is on what is shown: escapes (\xa9, \u202e) take several
+	// characters per byte of input.
+	const max = 48
+	if q := strconv.Quote(s); len(q) <= max {
+		return q
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
+	cut := min(len(s), max)
+	for {
+		for cut > 0 && cut < len(s) && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		if q := strconv.Quote(s[:cut]); len(q) <= max || cut == 0 {
+			return q + "…"
+		}
 		cut--
 	}
-	return strconv.Quote(s[:cut]) + "…"
 }
 
 // accountSet validates ids and returns them without duplicates, in order.

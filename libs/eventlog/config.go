@@ -3,6 +3,7 @@ package eventlog
 import (
 	"errors"
 	"flag"
+	"fmt"
 
 	"github.com/IBM/sarama"
 
@@ -13,8 +14,9 @@ import (
 // the events topic. Every service that talks to Kafka registers this one
 // block, so the flags mean the same everywhere.
 type Config struct {
-	Brokers flagenv.List
-	Topic   string
+	Brokers  flagenv.List
+	Topic    string
+	Security Security
 }
 
 // DefaultTopic is the events topic unless --topic says otherwise.
@@ -25,6 +27,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Brokers = flagenv.List{"127.0.0.1:9092"}
 	fs.Var(&c.Brokers, "kafka-brokers", "Kafka bootstrap brokers, comma-separated")
 	fs.StringVar(&c.Topic, "topic", DefaultTopic, "thread events topic")
+	c.Security.RegisterFlags(fs)
 }
 
 // Validate checks the block before anything connects.
@@ -35,8 +38,28 @@ func (c *Config) Validate() error {
 	case c.Topic == "":
 		return errors.New("--topic is required")
 	}
-	return nil
+	return c.Security.Validate()
 }
 
-// Sarama is the sarama configuration of a client of this cluster.
-func (c *Config) Sarama(clientID string) *sarama.Config { return NewConfig(clientID) }
+// Client connects a sarama client to the brokers.
+func (c *Config) Client(clientID string) (sarama.Client, error) {
+	sc, err := c.Sarama(clientID)
+	if err != nil {
+		return nil, err
+	}
+	client, err := sarama.NewClient(c.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Kafka at %s: %w", c.Brokers.String(), err)
+	}
+	return client, nil
+}
+
+// Sarama is the sarama configuration of a client of this cluster, with its
+// TLS and SASL settings (their files read now).
+func (c *Config) Sarama(clientID string) (*sarama.Config, error) {
+	sc := NewConfig(clientID)
+	if err := c.Security.apply(sc); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}

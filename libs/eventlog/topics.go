@@ -65,9 +65,13 @@ func (l TopicLayout) DeadLettersTopic() *sarama.TopicDetail {
 // EnsureTopics creates every topic of details that does not exist yet, and
 // returns the ones it created.
 func EnsureTopics(ctx context.Context, k *Config, details map[string]*sarama.TopicDetail) ([]string, error) {
+	sc, err := k.Sarama("falcon-topics")
+	if err != nil {
+		return nil, err
+	}
 	var created []string
 	for name, d := range details {
-		made, err := EnsureTopic(ctx, k.Brokers, k.Sarama("falcon-topics"), name, d)
+		made, err := EnsureTopic(ctx, k.Brokers, sc, name, d)
 		if err != nil {
 			return created, err
 		}

@@ -71,7 +71,11 @@ func (l *TxnLog) Load(ctx context.Context) (Loaded, error) {
 		l.prod = nil
 	}
 	l.fullFrom = -1
-	prod, err := sarama.NewSyncProducer(l.cfg.Kafka.Brokers, l.producerConfig())
+	pc, err := l.producerConfig()
+	if err != nil {
+		return Loaded{}, err
+	}
+	prod, err := sarama.NewSyncProducer(l.cfg.Kafka.Brokers, pc)
 	if err != nil {
 		if isFenced(err) {
 			return Loaded{}, fmt.Errorf("%w: %v", ErrFenced, err)
@@ -163,8 +167,11 @@ func (l *TxnLog) seal() error {
 // producerConfig is the configuration of the partition's transactional
 // producer. Each producer has its own client: the transactional id is part
 // of the client's configuration.
-func (l *TxnLog) producerConfig() *sarama.Config {
-	c := l.cfg.Kafka.Sarama("falcon-write-api")
+func (l *TxnLog) producerConfig() (*sarama.Config, error) {
+	c, err := l.cfg.Kafka.Sarama("falcon-write-api")
+	if err != nil {
+		return nil, err
+	}
 	c.Producer.Idempotent = true
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Return.Successes = true
@@ -175,7 +182,7 @@ func (l *TxnLog) producerConfig() *sarama.Config {
 	c.Net.MaxOpenRequests = 1
 	c.Producer.Transaction.ID = l.cfg.TransactionalID
 	c.Producer.Transaction.Timeout = l.cfg.TxnTimeout
-	return c
+	return c, nil
 }
 
 // Append commits events in one transaction and returns the offset after

@@ -152,11 +152,17 @@ func clearErrors(t *testing.T, s *hbasestore.Store) {
 	if ok, err := s.Exists(ctx, "t", []byte("r")); ok || err != nil {
 		t.Fatalf("the refused put left a row (exists %v, %v)", ok, err)
 	}
-	for _, bad := range []string{"hbase+thrift://host", "hbase+thrift://h:1?transport=http", "hbase+thrift://h:1?pool=0", "hbase+thrift://h:1?timeout=-1s"} {
+	for _, bad := range []string{"hbase+thrift://host", "hbase+thrift://h:1?transport=http", "hbase+thrift://h:1?pool=0", "hbase+thrift://h:1?timeout=-1s",
+		"hbase+thrift://h:1?tls=yes", "hbase+thrift://h:1?tls_ca=/ca.pem"} {
 		u, _ := url.Parse(bad)
 		if _, err := hbasestore.ParseURL(u); err == nil {
 			t.Errorf("%s was accepted", bad)
 		}
+	}
+	u, _ := url.Parse("hbase+thrift://h:1?tls=true&tls_ca=/ca.pem&tls_server_name=hbase-thrift")
+	if o, err := hbasestore.ParseURL(u); err != nil || o.TLS == nil || o.TLS.CAFile != "/ca.pem" || o.TLS.ServerName != "hbase-thrift" ||
+		o.URL() != "hbase+thrift://h:1?namespace=falcon&tls=true&tls_ca=%2Fca.pem&tls_server_name=hbase-thrift" {
+		t.Errorf("TLS settings of %s: %+v %v", u, o, err)
 	}
 	if err := s.DropTable(ctx, "t"); err != nil {
 		t.Fatal(err)
@@ -180,7 +186,7 @@ func TestReconnectsAfterTheServerRestarts(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- hbaseserver.Serve(ctx, addr, h, false) }()
+		go func() { done <- hbaseserver.Serve(ctx, addr, h, hbaseserver.Options{}) }()
 		return func() { cancel(); <-done }
 	}
 	stop := serve()

@@ -8,11 +8,17 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/falcon-chat/falcon/libs/tlsfiles"
 )
 
 // Options of a connection to a Thrift2 gateway, from a store URL:
 //
 //	hbase+thrift://host:port?namespace=falcon&transport=buffered&pool=32&timeout=5s&retries=3
+//
+// TLS to the gateway: tls=true, with tls_ca (PEM CA file; default the
+// system's), tls_cert and tls_key (a client certificate for mutual TLS) and
+// tls_server_name (the name in the gateway's certificate).
 type Options struct {
 	Addr string
 	// Namespace prefixes every table: table "threads" is "falcon:threads".
@@ -25,6 +31,8 @@ type Options struct {
 	// Retries is how often an idempotent call is retried, on a fresh
 	// connection, after a transport error.
 	Retries int
+	// TLS, when not nil, is how the gateway is reached over TLS.
+	TLS *tlsfiles.Client
 }
 
 // ParseURL reads Options from a hbase+thrift:// URL.
@@ -53,6 +61,18 @@ func ParseURL(u *url.URL) (Options, error) {
 			*dst = n
 		}
 	}
+	switch q.Get("tls") {
+	case "", "false":
+		for _, k := range []string{"tls_ca", "tls_cert", "tls_key", "tls_server_name"} {
+			if q.Get(k) != "" {
+				return o, fmt.Errorf("store URL %q: %s needs tls=true", u.String(), k)
+			}
+		}
+	case "true":
+		o.TLS = &tlsfiles.Client{CAFile: q.Get("tls_ca"), CertFile: q.Get("tls_cert"), KeyFile: q.Get("tls_key"), ServerName: q.Get("tls_server_name")}
+	default:
+		return o, fmt.Errorf("store URL %q: tls must be true or false", u.String())
+	}
 	if v := q.Get("timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -73,6 +93,14 @@ func (o Options) URL() string {
 	}
 	if o.Framed {
 		q.Set("transport", "framed")
+	}
+	if o.TLS != nil {
+		q.Set("tls", "true")
+		for k, v := range map[string]string{"tls_ca": o.TLS.CAFile, "tls_cert": o.TLS.CertFile, "tls_key": o.TLS.KeyFile, "tls_server_name": o.TLS.ServerName} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

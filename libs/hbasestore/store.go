@@ -58,8 +58,17 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 }
 
 func (s *Store) dial() (*conn, error) {
-	conf := &thrift.TConfiguration{ConnectTimeout: s.opts.Timeout, SocketTimeout: s.opts.Timeout}
+	conf := &thrift.TConfiguration{ConnectTimeout: s.opts.Timeout, SocketTimeout: s.opts.Timeout,
+		MaxMessageSize: binproto.MaxMessageSize, MaxFrameSize: binproto.MaxFrameSize}
 	var trans thrift.TTransport = thrift.NewTSocketConf(s.opts.Addr, conf)
+	if s.opts.TLS != nil {
+		tc, err := s.opts.TLS.Config()
+		if err != nil {
+			return nil, fmt.Errorf("TLS to the HBase Thrift2 gateway %s: %w", s.opts.Addr, err)
+		}
+		conf.TLSConfig = tc
+		trans = thrift.NewTSSLSocketConf(s.opts.Addr, conf)
+	}
 	if s.opts.Framed {
 		trans = thrift.NewTFramedTransportConf(trans, conf)
 	} else {

@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,8 +15,10 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/falcon-chat/falcon/libs/auth"
+	"github.com/falcon-chat/falcon/libs/tlsfiles"
 )
 
 // Component is one service that runs alone or beside others in one process
@@ -54,6 +58,9 @@ type Common struct {
 	LogLevel        string
 	MetricsAddr     string
 	Pprof           bool
+	Limits          Limits
+	TLS             tlsfiles.Server
+	RateLimits      RateLimits
 }
 
 // RegisterFlags adds the flags every service shares to fs.
@@ -73,6 +80,9 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "admin listen address: /metrics, /healthz, /readyz, and /debug/pprof with --pprof (default: the service's own admin address; services without REST serve them on --http-addr)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve CPU, heap and goroutine profiles at /debug/pprof/ on the admin listener")
+	c.Limits.RegisterFlags(fs)
+	c.TLS.RegisterFlags(fs)
+	c.RateLimits.RegisterFlags(fs)
 }
 
 // Addrs are where a program's flags say it listens. An empty GRPC means no
@@ -98,7 +108,9 @@ type Listeners struct {
 // REST routes (clients would reach the metrics) and is the same listener
 // otherwise.
 func (a Addrs) Listen() (Listeners, error) {
-	if a.GRPC != "" && a.HTTP != "" && a.Metrics == a.HTTP {
+	// Port 0 is a fresh port each time: never the same listener.
+	same := a.Metrics == a.HTTP && !strings.HasSuffix(a.HTTP, ":0")
+	if a.GRPC != "" && a.HTTP != "" && same {
 		return Listeners{}, fmt.Errorf("--metrics-addr %s is the REST address: metrics and profiles are never served where clients reach; give the admin listener an address of its own", a.Metrics)
 	}
 	var ls Listeners
@@ -106,7 +118,7 @@ func (a Addrs) Listen() (Listeners, error) {
 		what, addr string
 		l          *net.Listener
 	}{{"gRPC", a.GRPC, &ls.GRPC}, {"HTTP", a.HTTP, &ls.HTTP}, {"admin", a.Metrics, &ls.Metrics}} {
-		if x.addr == "" || x.what == "admin" && x.addr == a.HTTP {
+		if x.addr == "" || x.what == "admin" && same {
 			continue
 		}
 		l, err := Listen(x.what, x.addr)
@@ -129,14 +141,38 @@ func (ls Listeners) Close() {
 }
 
 // Serving is what Run needs besides the components: where to listen, who
-// calls (nil without gRPC), the metrics registry, and whether to serve
-// profiles.
+// calls (nil without gRPC), the metrics registry, whether to serve
+// profiles, the limits on clients (zero fields: DefaultLimits) and TLS
+// (none when empty).
 type Serving struct {
 	Log       *zap.Logger
 	Authn     auth.Authenticator
 	Registry  *prometheus.Registry
 	Listeners Listeners
 	Pprof     bool
+	Limits    Limits
+	TLS       tlsfiles.Server
+	// RateLimits, when Enabled, are spent by every command and query.
+	RateLimits RateLimits
+}
+
+// tlsConfigs are the TLS configurations of Run's listeners (all nil
+// without TLS): clients of the gRPC and REST listeners show a certificate
+// when a client CA is set; the admin listener's (probes, Prometheus) do
+// not.
+type tlsConfigs struct{ grpc, rest, admin *tls.Config }
+
+func (sv Serving) tlsConfigs() (tlsConfigs, error) {
+	var c tlsConfigs
+	var err error
+	if c.grpc, err = sv.TLS.Config(true, "h2"); err != nil {
+		return c, err
+	}
+	if c.rest, err = sv.TLS.Config(true, "h2", "http/1.1"); err != nil {
+		return c, err
+	}
+	c.admin, err = sv.TLS.Config(false, "h2", "http/1.1")
+	return c, err
 }
 
 // Run serves the components until ctx ends, then shuts the servers down
@@ -146,6 +182,11 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 	if ls.HTTP == nil && ls.Metrics == nil {
 		ls.Close()
 		return errors.New("no HTTP listener for health and metrics: set --http-addr or --metrics-addr")
+	}
+	tlsc, err := sv.tlsConfigs()
+	if err != nil {
+		ls.Close()
+		return err
 	}
 	ready := func() error {
 		for _, c := range comps {
@@ -158,6 +199,15 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		return nil
 	}
 	hs := health.NewServer()
+	lim := sv.Limits.orDefaults()
+	// Client connections count against one cap; the admin listener's do not.
+	slots := clientConnections(lim.MaxConnections, reg)
+	if ls.GRPC != nil {
+		ls.GRPC = slots.Wrap(ls.GRPC)
+	}
+	if ls.HTTP != nil && ls.Metrics != nil {
+		ls.HTTP = slots.Wrap(ls.HTTP)
+	}
 	// The servers and the components outlive ctx: at its end the servers
 	// drain first, then the components stop.
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
@@ -169,9 +219,16 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 	defer stopComps()
 	compGroup, cctx := errgroup.WithContext(compCtx)
 
-	var gateways []RegisterFunc
+	var (
+		gateways     []RegisterFunc
+		gatewayConns *bufconn.Listener
+	)
 	if ls.GRPC != nil {
-		gs := NewGRPC(log, sv.Authn, NewRPCMetrics(reg), hs)
+		var rl *rateLimiter
+		if sv.RateLimits.Enabled {
+			rl = newRateLimiter(sv.RateLimits, reg)
+		}
+		gs := NewGRPC(log, sv.Authn, NewRPCMetrics(reg), hs, lim, rl)
 		for _, c := range comps {
 			if g, ok := c.(GRPCService); ok {
 				g.RegisterGRPC(gs)
@@ -180,13 +237,24 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 				gateways = append(gateways, r.Gateway()...)
 			}
 		}
-		servers.Go(func() error { return ServeGRPC(sctx, log, gs, ls.GRPC) })
-		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()))
+		grpcListeners := []net.Listener{ls.GRPC}
+		if tlsc.grpc != nil {
+			grpcListeners[0] = tls.NewListener(ls.GRPC, tlsc.grpc)
+		}
+		// The REST gateway reaches the gRPC server in memory: no port, no
+		// TLS to terminate twice, no slot of the connection cap.
+		gatewayConns = bufconn.Listen(1 << 20)
+		grpcListeners = append(grpcListeners, gatewayConns)
+		servers.Go(func() error { return ServeGRPC(sctx, log, gs, grpcListeners...) })
+		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()), zap.Bool("tls", tlsc.grpc != nil))
 	}
 	if ls.HTTP != nil {
 		mux := AdminMux(ready, reg, sv.Pprof)
+		httpTLS := tlsc.admin
 		if len(gateways) > 0 {
-			gw, closeGW, err := NewGateway(ctx, ls.GRPC.Addr().String(), gateways...)
+			httpTLS = tlsc.rest
+			dial := func(ctx context.Context, _ string) (net.Conn, error) { return gatewayConns.DialContext(ctx) }
+			gw, closeGW, err := NewGateway(ctx, log, dial, gateways...)
 			if err != nil {
 				stopServing()
 				_ = servers.Wait()
@@ -196,12 +264,12 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 			defer func() { _ = closeGW() }()
 			mux = PublicMux(gw, ready)
 		}
-		servers.Go(func() error { return ServeHTTP(sctx, mux, ls.HTTP) })
-		log.Info("HTTP listening", zap.String("addr", ls.HTTP.Addr().String()))
+		servers.Go(func() error { return ServeHTTP(sctx, log, mux, ls.HTTP, lim, httpTLS) })
+		log.Info("HTTP listening", zap.String("addr", ls.HTTP.Addr().String()), zap.Bool("tls", httpTLS != nil))
 	}
 	if ls.Metrics != nil {
 		mux := AdminMux(ready, reg, sv.Pprof)
-		servers.Go(func() error { return ServeHTTP(sctx, mux, ls.Metrics) })
+		servers.Go(func() error { return ServeHTTP(sctx, log, mux, ls.Metrics, lim, tlsc.admin) })
 		log.Info("admin listening", zap.String("addr", ls.Metrics.Addr().String()), zap.Bool("pprof", sv.Pprof))
 	}
 	servers.Go(func() error { TrackReadiness(sctx, hs, ready); return nil })

@@ -5,14 +5,18 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/falcon-chat/falcon/libs/auth"
@@ -62,10 +66,45 @@ func recovery(log *zap.Logger) grpc.UnaryServerInterceptor {
 	}
 }
 
-// NewGRPC returns a gRPC server with recovery, metrics and identity, and the
-// health service registered.
-func NewGRPC(log *zap.Logger, a auth.Authenticator, m *RPCMetrics, hs *health.Server) *grpc.Server {
-	s := grpc.NewServer(grpc.ChainUnaryInterceptor(recovery(log), m.interceptor, auth.UnaryInterceptor(a)))
+// NewGRPC returns a gRPC server with recovery, metrics, identity and, with
+// a rate limiter, the address budget before identity and the account
+// budget after; the message size limits, keepalive enforcement and the
+// stream limit; and the health service registered.
+func NewGRPC(log *zap.Logger, a auth.Authenticator, m *RPCMetrics, hs *health.Server, l Limits, rl *rateLimiter) *grpc.Server {
+	l = l.orDefaults()
+	chain := []grpc.UnaryServerInterceptor{recovery(log), m.interceptor}
+	if rl != nil {
+		chain = append(chain, rl.byAddressInterceptor, auth.UnaryInterceptor(a), rl.byAccountInterceptor)
+	} else {
+		chain = append(chain, auth.UnaryInterceptor(a))
+	}
+	s := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(chain...),
+		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.MaxSendMsgSize(MaxResponseBytes),
+		grpc.MaxConcurrentStreams(l.MaxStreams),
+		grpc.MaxHeaderListSize(MaxHeaderBytes),
+		grpc.ConnectionTimeout(l.ReadTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: l.KeepaliveMinInterval, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: l.IdleTimeout, Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.ForceServerCodecV2(stableCodec{encoding.GetCodecV2(protoCodecName)}),
+	)
 	healthpb.RegisterHealthServer(s, hs)
 	return s
+}
+
+const protoCodecName = "proto"
+
+// errMalformedMessage is what a client sending bytes that do not decode
+// reads, instead of the decoder's detail.
+var errMalformedMessage = errors.New("the request is not a well-formed protobuf message of the method's request type")
+
+// stableCodec is the proto codec with a fixed text for undecodable requests.
+type stableCodec struct{ encoding.CodecV2 }
+
+func (c stableCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if err := c.CodecV2.Unmarshal(data, v); err != nil {
+		return errMalformedMessage
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -21,14 +23,19 @@ import (
 // RegisterFunc registers a service's REST routes on the gateway.
 type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
 
-// NewGateway returns the REST gateway for the gRPC server at grpcAddr. It
-// calls the server over a loopback connection, so that REST requests pass
-// through the same interceptors (identity, metrics) as gRPC ones. Unknown
-// JSON fields are refused, not dropped.
-func NewGateway(ctx context.Context, grpcAddr string, register ...RegisterFunc) (http.Handler, func() error, error) {
-	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+// NewGateway returns the REST gateway of the gRPC server that dial
+// reaches. It calls the server over a connection of its own (in memory, in
+// Run), so that REST requests pass through the same interceptors
+// (identity, metrics) as gRPC ones. Unknown JSON fields are refused, not
+// dropped; the message limits are the server's; errors the gateway itself
+// makes get stable texts.
+func NewGateway(ctx context.Context, log *zap.Logger, dial func(context.Context, string) (net.Conn, error), register ...RegisterFunc) (http.Handler, func() error, error) {
+	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithContextDialer(dial),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes), grpc.MaxCallSendMsgSize(MaxRequestBytes)),
+		grpc.WithChainUnaryInterceptor(markServerErrors))
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway connection to %s: %w", grpcAddr, err)
+		return nil, nil, fmt.Errorf("gateway connection: %w", err)
 	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -36,6 +43,8 @@ func NewGateway(ctx context.Context, grpcAddr string, register ...RegisterFunc) 
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithErrorHandler(gatewayErrors(log)),
+		runtime.WithRoutingErrorHandler(routingErrors(log)),
 	)
 	for _, r := range register {
 		if err := r(ctx, mux, conn); err != nil {
@@ -60,10 +69,6 @@ func incomingHeader(key string) (string, bool) {
 	return runtime.DefaultHeaderMatcher(key)
 }
 
-// MaxRequestBody bounds a REST request body; the largest valid command (a
-// 10,000-character message) is far below it.
-const MaxRequestBody = 1 << 20
-
 // ReadyFunc says whether a service can take traffic; nil means ready.
 type ReadyFunc func() error
 
@@ -76,7 +81,7 @@ func PublicMux(gateway http.Handler, ready ReadyFunc) *http.ServeMux {
 		_, _ = w.Write(falconproto.OpenAPI)
 	})
 	if gateway != nil {
-		mux.Handle("/", http.MaxBytesHandler(gateway, MaxRequestBody))
+		mux.Handle("/", http.MaxBytesHandler(gateway, MaxRequestBytes))
 	}
 	return mux
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -55,6 +56,9 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 				closers[i]()
 			}
 		}()
+		if err := errors.Join(common.Limits.Validate(), common.TLS.Validate(), common.RateLimits.Validate()); err != nil {
+			return err
+		}
 		addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, closers: &closers})
 		if err != nil {
 			return err
@@ -81,7 +85,7 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 		if err != nil {
 			return err
 		}
-		err = Run(ctx, Serving{Log: log, Authn: authn, Registry: reg, Listeners: ls, Pprof: common.Pprof}, comps...)
+		err = Run(ctx, Serving{Log: log, Authn: authn, Registry: reg, Listeners: ls, Pprof: common.Pprof, Limits: common.Limits, TLS: common.TLS, RateLimits: common.RateLimits}, comps...)
 		log.Info("stopped", zap.Error(err))
 		return err
 	})

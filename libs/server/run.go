@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -26,14 +27,21 @@ func Listen(what, addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// ServeGRPC serves until ctx ends, then stops gracefully: in-flight RPCs
-// finish (bounded by DrainTimeout).
-func ServeGRPC(ctx context.Context, log *zap.Logger, s *grpc.Server, l net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
+// ServeGRPC serves on every listener until ctx ends, then stops
+// gracefully: in-flight RPCs finish (bounded by DrainTimeout).
+func ServeGRPC(ctx context.Context, log *zap.Logger, s *grpc.Server, ls ...net.Listener) error {
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() {
+			if err := s.Serve(l); err != nil {
+				errc <- fmt.Errorf("gRPC server on %s: %w", l.Addr(), err)
+			}
+		}()
+	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("gRPC server on %s: %w", l.Addr(), err)
+		s.Stop()
+		return err
 	case <-ctx.Done():
 	}
 	done := make(chan struct{})
@@ -47,11 +55,35 @@ func ServeGRPC(ctx context.Context, log *zap.Logger, s *grpc.Server, l net.Liste
 	return nil
 }
 
-// ServeHTTP serves until ctx ends, then shuts down gracefully.
-func ServeHTTP(ctx context.Context, h http.Handler, l net.Listener) error {
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// ServeHTTP serves until ctx ends, then shuts down gracefully; with a TLS
+// configuration, HTTPS only (HTTP/2 and 1.1). Reading a request, writing
+// an answer and idling between requests are bounded by lim, so a slow
+// client cannot hold a connection.
+func ServeHTTP(ctx context.Context, log *zap.Logger, h http.Handler, l net.Listener, lim Limits, tlsConfig *tls.Config) error {
+	lim = lim.orDefaults()
+	// Handshake failures and malformed requests are the clients' doing.
+	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.DebugLevel)
+	if err != nil {
+		return err
+	}
+	s := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, lim.ReadTimeout),
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		TLSConfig:         tlsConfig,
+		ErrorLog:          errLog,
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(l) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- s.ServeTLS(l, "", "")
+			return
+		}
+		errc <- s.Serve(l)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("HTTP server on %s: %w", l.Addr(), err)

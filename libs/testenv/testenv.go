@@ -69,6 +69,12 @@ func Context(t testing.TB, d time.Duration) context.Context {
 // fresh Pebble store, and returns its address.
 func ThriftStore(t testing.TB, framed bool) string {
 	t.Helper()
+	return ThriftStoreWith(t, hbaseserver.Options{Framed: framed})
+}
+
+// ThriftStoreWith is ThriftStore with the server's options.
+func ThriftStoreWith(t testing.TB, o hbaseserver.Options) string {
+	t.Helper()
 	p, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +86,7 @@ func ThriftStore(t testing.TB, framed bool) string {
 	addr := FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- hbaseserver.Serve(ctx, addr, h, framed) }()
+	go func() { done <- hbaseserver.Serve(ctx, addr, h, o) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

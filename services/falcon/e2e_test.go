@@ -206,7 +206,7 @@ func TestFalconDevEndToEnd(t *testing.T) {
 		{"POST", "/v1/threads", "alice", map[string]any{"title": ""}, 400},
 		{"POST", "/v1/threads", "alice", map[string]any{"title": "x", "color": "red"}, 400},
 		{"GET", "/v1/threads/not-an-id", "alice", nil, 400},
-		{"POST", "/v1/threads", "alice", map[string]any{"title": strings.Repeat("a", 2<<20)}, 400},
+		{"POST", "/v1/threads", "alice", map[string]any{"title": strings.Repeat("a", 2<<20)}, 413},
 		{"POST", "/v1/threads/" + tid + "/messages", "alice", map[string]any{"body": 42}, 400},
 		{"DELETE", "/v1/threads/" + tid + "/messages/" + posted[0].MessageID, "alice", nil, 404},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/libs/setup"
+	"github.com/falcon-chat/falcon/libs/tlsfiles"
 	"github.com/falcon-chat/falcon/services/falcon/devstack"
 )
 
@@ -127,8 +128,20 @@ func runStore(args []string) error {
 	fs := flag.NewFlagSet("falcon store", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./.falcon/store", "folder of the Pebble store")
 	addr := fs.String("addr", "127.0.0.1:9095", "address to serve THBaseService (TBinaryProtocol) on")
-	framed := fs.Bool("framed", false, "framed transport (HBase gateway -f); default buffered")
+	var o hbaseserver.Options
+	fs.BoolVar(&o.Framed, "framed", false, "framed transport (HBase gateway -f); default buffered")
+	fs.IntVar(&o.MaxConnections, "max-connections", hbaseserver.DefaultMaxConnections, "most client connections held at once; more wait to be accepted")
+	fs.DurationVar(&o.IdleTimeout, "idle-timeout", hbaseserver.DefaultIdleTimeout, "close a connection with no request for this long")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", hbaseserver.DefaultRequestTimeout, "longest time to read a request, from its first byte, and write its answer")
+	var tlsFiles tlsfiles.Server
+	fs.StringVar(&tlsFiles.CertFile, "tls-cert-file", "", "PEM certificate to serve TLS only with (read again when it changes)")
+	fs.StringVar(&tlsFiles.KeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	fs.StringVar(&tlsFiles.ClientCAFile, "tls-client-ca-file", "", "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
 	return server.Command(fs, args, func(ctx context.Context, _ *zap.Logger) error {
+		var err error
+		if o.TLS, err = tlsFiles.Config(true); err != nil {
+			return err
+		}
 		store, err := pebblestore.Open(*dataDir)
 		if err != nil {
 			return err
@@ -139,11 +152,14 @@ func runStore(args []string) error {
 			return err
 		}
 		transport := "buffered"
-		if *framed {
+		if o.Framed {
 			transport = "framed"
 		}
+		if o.TLS != nil {
+			transport += "&tls=true"
+		}
 		fmt.Printf("falcon store: hbase+thrift://%s?transport=%s (data in %s)\n", *addr, transport, *dataDir)
-		return hbaseserver.Serve(ctx, *addr, h, *framed)
+		return hbaseserver.Serve(ctx, *addr, h, o)
 	})
 }
 

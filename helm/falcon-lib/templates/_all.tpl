@@ -48,6 +48,9 @@ spec:
         checksum/config: {{ include "falcon-lib.config" . | sha256sum }}
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ if .Values.ports.grpc }}{{ .Values.ports.admin | quote }}{{ else }}{{ .Values.ports.http | quote }}{{ end }}
+        {{- if (include "falcon-lib.tlsValues" . | fromYaml).enabled }}
+        prometheus.io/scheme: https
+        {{- end }}
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: false
@@ -83,7 +86,11 @@ spec:
                 name: {{ $name }}
           env:
             {{- $secret := include "falcon-lib.global" (dict "root" . "key" "secretName") }}
-            {{- range .Values.secretEnv }}
+            {{- $secretEnv := .Values.secretEnv }}
+            {{- if and .Values.uses.kafka (include "falcon-lib.kafkaSecurityValues" . | fromYaml).saslMechanism }}
+            {{- $secretEnv = append $secretEnv "FALCON_KAFKA_SASL_PASSWORD" }}
+            {{- end }}
+            {{- range $secretEnv }}
             - name: {{ . }}
               valueFrom:
                 secretKeyRef:
@@ -117,16 +124,19 @@ spec:
               containerPort: {{ .Values.ports.admin }}
               protocol: TCP
             {{- end }}
+          {{- $scheme := ternary "HTTPS" "HTTP" ((include "falcon-lib.tlsValues" . | fromYaml).enabled | default false) }}
           readinessProbe:
             httpGet:
               path: /readyz
               port: {{ include "falcon-lib.adminPortName" . }}
+              scheme: {{ $scheme }}
             periodSeconds: 5
             failureThreshold: 2
           livenessProbe:
             httpGet:
               path: /healthz
               port: {{ include "falcon-lib.adminPortName" . }}
+              scheme: {{ $scheme }}
             initialDelaySeconds: 10
             periodSeconds: 10
             failureThreshold: 3
@@ -134,11 +144,14 @@ spec:
             preStop:
               sleep:
                 seconds: {{ .Values.preStopSeconds }}
-          {{- if include "falcon-lib.jwt" . }}
+          {{- $mounts := (include "falcon-lib.secretMounts" . | fromYaml).mounts }}
+          {{- if $mounts }}
           volumeMounts:
-            - name: jwt
-              mountPath: /etc/falcon/jwt
+            {{- range $mounts }}
+            - name: {{ .name }}
+              mountPath: {{ .mountPath }}
               readOnly: true
+            {{- end }}
           {{- end }}
           resources:
             {{- toYaml .Values.resources | nindent 12 }}
@@ -147,14 +160,20 @@ spec:
             readOnlyRootFilesystem: true
             capabilities:
               drop: ["ALL"]
-      {{- if include "falcon-lib.jwt" . }}
+      {{- if $mounts }}
       volumes:
-        - name: jwt
+        {{- range $mounts }}
+        - name: {{ .name }}
           secret:
-            secretName: {{ .Values.jwt.secretName }}
+            secretName: {{ .secret }}
+            {{- with .items }}
             items:
-              - key: public-key.pem
-                path: public-key.pem
+              {{- range . }}
+              - key: {{ . }}
+                path: {{ . }}
+              {{- end }}
+            {{- end }}
+        {{- end }}
       {{- end }}
       {{- with .Values.nodeSelector }}
       nodeSelector:

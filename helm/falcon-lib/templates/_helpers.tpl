@@ -28,6 +28,35 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml (mergeOverwrite (deepCopy .Values.jwt) ($g.jwt | default dict)) -}}
 {{- end -}}
 
+{{/* The service's TLS settings: global.tls over .Values.tls. */}}
+{{- define "falcon-lib.tlsValues" -}}
+{{- $g := .Values.global | default dict -}}
+{{- toYaml (mergeOverwrite (deepCopy .Values.tls) ($g.tls | default dict)) -}}
+{{- end -}}
+
+{{/* The service's Kafka security: global.kafkaSecurity over .Values.kafkaSecurity. */}}
+{{- define "falcon-lib.kafkaSecurityValues" -}}
+{{- $g := .Values.global | default dict -}}
+{{- toYaml (mergeOverwrite (deepCopy .Values.kafkaSecurity) ($g.kafkaSecurity | default dict)) -}}
+{{- end -}}
+
+{{/* The FALCON_* settings of Kafka security, for a service or a setup job: . is the kafkaSecurity values. */}}
+{{- define "falcon-lib.kafkaSecurityConfig" -}}
+{{- if .tls }}
+FALCON_KAFKA_TLS: "true"
+{{- if .caSecretName }}
+FALCON_KAFKA_TLS_CA_FILE: "/etc/falcon/kafka-tls/ca.crt"
+{{- end }}
+{{- end }}
+{{- if .saslMechanism }}
+{{- if and (eq .saslMechanism "PLAIN") (not .tls) }}
+{{- fail "kafkaSecurity.saslMechanism=PLAIN sends the password in clear: set kafkaSecurity.tls" }}
+{{- end }}
+FALCON_KAFKA_SASL_MECHANISM: {{ .saslMechanism | quote }}
+FALCON_KAFKA_SASL_USER: {{ required "kafkaSecurity.saslUser is required with a SASL mechanism" .saslUser | quote }}
+{{- end }}
+{{- end -}}
+
 {{/* The FALCON_* configuration of the service. */}}
 {{- define "falcon-lib.config" -}}
 {{- if .Values.ports.grpc }}
@@ -58,6 +87,21 @@ FALCON_GRPC_ADDR: "0.0.0.0:{{ .Values.ports.grpc }}"
 {{- if .Values.uses.kafka }}
 FALCON_KAFKA_BROKERS: {{ include "falcon-lib.global" (dict "root" . "key" "kafkaBrokers") | quote }}
 FALCON_TOPIC: {{ include "falcon-lib.global" (dict "root" . "key" "topic") | quote }}
+{{- include "falcon-lib.kafkaSecurityConfig" (include "falcon-lib.kafkaSecurityValues" . | fromYaml) }}
+{{- end }}
+{{- $tls := include "falcon-lib.tlsValues" . | fromYaml }}
+{{- if $tls.enabled }}
+FALCON_TLS_CERT_FILE: "/etc/falcon/tls/tls.crt"
+FALCON_TLS_KEY_FILE: "/etc/falcon/tls/tls.key"
+{{- if and $tls.clientAuth .Values.ports.grpc }}
+FALCON_TLS_CLIENT_CA_FILE: "/etc/falcon/tls/ca.crt"
+{{- end }}
+{{- if .Values.advertise }}
+FALCON_REPLICA_TLS_CA_FILE: "/etc/falcon/tls/ca.crt"
+FALCON_REPLICA_TLS_CERT_FILE: "/etc/falcon/tls/tls.crt"
+FALCON_REPLICA_TLS_KEY_FILE: "/etc/falcon/tls/tls.key"
+FALCON_REPLICA_TLS_SERVER_NAME: {{ $tls.replicaServerName | quote }}
+{{- end }}
 {{- end }}
 {{- if .Values.uses.store }}
 FALCON_STORE: {{ include "falcon-lib.global" (dict "root" . "key" "store") | quote }}
@@ -71,6 +115,23 @@ FALCON_STORE: {{ include "falcon-lib.global" (dict "root" . "key" "store") | quo
 {{- define "falcon-lib.jwt" -}}
 {{- $jwt := include "falcon-lib.jwtValues" . | fromYaml }}
 {{- if and .Values.ports.grpc (eq (include "falcon-lib.global" (dict "root" . "key" "auth")) "jwt") (not $jwt.jwksURL) }}true{{ end }}
+{{- end -}}
+
+{{/* The volumes the service mounts, as a list of {name, mountPath, secret, items}. */}}
+{{- define "falcon-lib.secretMounts" -}}
+{{- $mounts := list }}
+{{- if include "falcon-lib.jwt" . }}
+{{- $mounts = append $mounts (dict "name" "jwt" "mountPath" "/etc/falcon/jwt" "secret" .Values.jwt.secretName "items" (list "public-key.pem")) }}
+{{- end }}
+{{- $tls := include "falcon-lib.tlsValues" . | fromYaml }}
+{{- if $tls.enabled }}
+{{- $mounts = append $mounts (dict "name" "tls" "mountPath" "/etc/falcon/tls" "secret" (required "tls.secretName is required with tls.enabled" $tls.secretName) "items" (list)) }}
+{{- end }}
+{{- $ks := include "falcon-lib.kafkaSecurityValues" . | fromYaml }}
+{{- if and .Values.uses.kafka $ks.tls $ks.caSecretName }}
+{{- $mounts = append $mounts (dict "name" "kafka-tls" "mountPath" "/etc/falcon/kafka-tls" "secret" $ks.caSecretName "items" (list "ca.crt")) }}
+{{- end }}
+{{- toYaml (dict "mounts" $mounts) }}
 {{- end -}}
 
 {{/* The port probes and Prometheus use: the admin port of a service with REST, else its HTTP port (which is its admin listener). */}}

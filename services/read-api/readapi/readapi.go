@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/falcon-chat/falcon/libs/auth"
@@ -170,7 +172,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(listed[size-1].Cursor)
 	}
 	for _, l := range listed {
-		resp.Threads = append(resp.Threads, threadProto(l.Thread))
+		resp.Threads = append(resp.Threads, summaryProto(l.Thread, account))
 	}
 	return resp, nil
 }
@@ -199,15 +201,26 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 		return nil, a.internal(err)
 	}
 	resp := &falconv1.ListMessagesResponse{}
-	if len(msgs) > size {
+	more := len(msgs) > size
+	if more {
 		msgs = msgs[:size]
-		resp.NextPageToken = encodeMessageToken(newestFirst, msgs[size-1].ID)
 	}
-	if after != "" && len(msgs) > 0 {
-		resp.PrevPageToken = encodeMessageToken(!newestFirst, msgs[0].ID)
-	}
+	encoded := 0
 	for i := range msgs {
-		resp.Messages = append(resp.Messages, messageProto(msgs[i]))
+		m := messageProto(msgs[i])
+		// Long bodies end a page early rather than grow it past the budget;
+		// a page always has at least one message, so paging moves on.
+		if encoded += proto.Size(m); encoded > MaxPageBytes && i > 0 {
+			more = true
+			break
+		}
+		resp.Messages = append(resp.Messages, m)
+	}
+	if more {
+		resp.NextPageToken = encodeMessageToken(newestFirst, resp.Messages[len(resp.Messages)-1].MessageId)
+	}
+	if after != "" && len(resp.Messages) > 0 {
+		resp.PrevPageToken = encodeMessageToken(!newestFirst, resp.Messages[0].MessageId)
 	}
 	return resp, nil
 }
@@ -367,6 +380,34 @@ func threadProto(t readmodel.Thread) *falconv1.Thread {
 	return &falconv1.Thread{
 		ThreadId: t.ID, Title: t.Title, Remarks: t.Remarks,
 		MemberIds: t.Members, AdministratorIds: t.Administrators, CreatorId: t.CreatorID,
+		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
+		MessageCount: t.MessageCount, Version: t.Version,
+	}
+}
+
+// MemberPreviews is how many member ids a thread summary carries.
+const MemberPreviews = 5
+
+// MaxPageBytes bounds the encoded messages of a ListMessages page: 200
+// messages of 10,000 four-byte characters would otherwise be 8 MB.
+const MaxPageBytes = 1 << 20
+
+// summaryProto is a thread as listed to account: the member count and a few
+// members other than the caller, not the member array.
+func summaryProto(t readmodel.Thread, account string) *falconv1.ThreadSummary {
+	preview := make([]string, 0, MemberPreviews)
+	for _, m := range t.Members {
+		if len(preview) == MemberPreviews {
+			break
+		}
+		if m != account {
+			preview = append(preview, m)
+		}
+	}
+	return &falconv1.ThreadSummary{
+		ThreadId: t.ID, Title: t.Title,
+		MemberCount: uint32(len(t.Members)), MemberPreviewIds: preview,
+		CallerIsAdministrator: slices.Contains(t.Administrators, account), CreatorId: t.CreatorID,
 		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
 		MessageCount: t.MessageCount, Version: t.Version,
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -333,5 +335,110 @@ func TestNoExistenceOracle(t *testing.T) {
 	}
 	if exhausted == 0 {
 		t.Fatalf("%d concurrent waits of one account were all admitted; at most %d may wait", 2*readapi.MaxWaitsPerAccount, readapi.MaxWaitsPerAccount)
+	}
+}
+
+// TestListThreadsIsBoundedWhateverTheThreads: anyone may add anyone to
+// threads of 1,000 members; forty of them must not break the victim's
+// thread list. A list carries counts and a few member ids, so a full page
+// stays far below the message limit; the member arrays themselves would
+// not have fitted.
+func TestListThreadsIsBoundedWhateverTheThreads(t *testing.T) {
+	f := start(t)
+	members := make([]string, domain.MaxMembers-1)
+	for i := range members {
+		members[i] = fmt.Sprintf("%0*d", domain.MaxAccountIDBytes, i) // the longest ids
+	}
+	members[7] = "victim"
+	var full []*falconv1.Thread
+	for i := 0; i < 40; i++ {
+		id := ulid.Make().String()
+		f.do(t, id, "mallory", domain.CreateThread{Title: strings.Repeat("界", domain.MaxTitleRunes), MemberIDs: members})
+		th := f.threads[id]
+		full = append(full, &falconv1.Thread{ThreadId: id, MemberIds: th.Members(), AdministratorIds: []string{"mallory"}})
+	}
+	// Weakened: the same page with member arrays passes the gateway's limit.
+	if n := listSize(full); n <= server.MaxResponseBytes {
+		t.Fatalf("40 full threads encode to %d bytes, within the limit: the test no longer shows the attack", n)
+	}
+	resp, err := f.client.ListThreads(as("victim"), &falconv1.ListThreadsRequest{PageSize: 200})
+	if err != nil {
+		t.Fatalf("the victim's thread list: %v", err)
+	}
+	if len(resp.Threads) != 40 {
+		t.Fatalf("%d threads listed, want 40", len(resp.Threads))
+	}
+	for _, th := range resp.Threads {
+		if th.MemberCount != domain.MaxMembers || len(th.MemberPreviewIds) != readapi.MemberPreviews || slices.Contains(th.MemberPreviewIds, "victim") || th.CallerIsAdministrator {
+			t.Fatalf("summary %+v: want %d members, %d previews without the caller, not administrator", th, domain.MaxMembers, readapi.MemberPreviews)
+		}
+	}
+	// The bound by construction: a full page of the largest summaries.
+	worst := &falconv1.ListThreadsResponse{NextPageToken: strings.Repeat("t", 200)}
+	for range readapi.MaxPageSize {
+		worst.Threads = append(worst.Threads, resp.Threads[0])
+	}
+	if n := proto.Size(worst); n > server.MaxResponseBytes/4 {
+		t.Fatalf("a page of %d of the largest summaries is %d bytes: not bounded well below %d", readapi.MaxPageSize, n, server.MaxResponseBytes)
+	}
+	// And through the gateway, where the attack was seen.
+	req, _ := http.NewRequest("GET", f.httpBase+"/v1/threads?pageSize=200", nil)
+	req.Header.Set(auth.AccountHeader, "victim")
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	if hr.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/threads: %d", hr.StatusCode)
+	}
+}
+
+func listSize(threads []*falconv1.Thread) int {
+	n := 0
+	for _, th := range threads {
+		n += proto.Size(&falconv1.GetThreadResponse{Thread: th}) + 3
+	}
+	return n
+}
+
+// TestListMessagesPagesByBytes: 200 messages of the longest bodies would be
+// 8 MB in one page; pages end at the byte budget instead, and paging still
+// returns every message once, in order.
+func TestListMessagesPagesByBytes(t *testing.T) {
+	f := start(t)
+	tid := ulid.Make().String()
+	f.do(t, tid, "alice", domain.CreateThread{Title: "long"})
+	const n = 200
+	body := strings.Repeat("界", domain.MaxBodyRunes) // 30,000 bytes of UTF-8
+	var want []string
+	for range n {
+		want = append(want, f.do(t, tid, "alice", domain.PostMessage{Body: body}).MessageID)
+	}
+	var got []string
+	pages, token := 0, ""
+	for {
+		resp, err := f.client.ListMessages(as("alice"), &falconv1.ListMessagesRequest{ThreadId: tid, PageSize: 200, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		size := 0
+		for _, m := range resp.Messages {
+			got = append(got, m.MessageId)
+			size += proto.Size(m)
+		}
+		if size > readapi.MaxPageBytes {
+			t.Fatalf("page %d carries %d bytes of messages, over %d", pages, size, readapi.MaxPageBytes)
+		}
+		if token = resp.NextPageToken; token == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged %d messages (%d pages), want the %d posted in order", len(got), pages, n)
+	}
+	if pages < 2 {
+		t.Fatalf("%d MB in %d page", n*len(body)>>20, pages)
 	}
 }

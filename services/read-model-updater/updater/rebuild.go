@@ -54,9 +54,9 @@ func Rebuild(ctx context.Context, cfg Config, store readstore.Store, log *zap.Lo
 	}
 	fmt.Fprintf(out, "rebuilding generation %d into generation %d\n", st.Current, next)
 
-	client, err := sarama.NewClient(cfg.Kafka.Brokers, cfg.Kafka.Sarama("falcon-read-model-rebuild"))
+	client, err := cfg.Kafka.Client("falcon-read-model-rebuild")
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", []string(cfg.Kafka.Brokers), err)
+		return err
 	}
 	defer client.Close()
 	partitions, err := client.Partitions(cfg.Kafka.Topic)

@@ -179,9 +179,9 @@ func (u *Updater) Run(ctx context.Context) error {
 	brokers := u.cfg.Kafka.Brokers.String()
 	var client sarama.Client
 	if err := retry.Until(ctx, u.log, "connecting to Kafka at "+brokers, retry.Default, u.status, func(ctx context.Context) (err error) {
-		client, err = sarama.NewClient(u.cfg.Kafka.Brokers, u.cfg.Kafka.Sarama("falcon-read-model-updater"))
+		client, err = u.cfg.Kafka.Client("falcon-read-model-updater")
 		if err != nil {
-			return fmt.Errorf("connect to Kafka at %s: %w", brokers, err)
+			return err
 		}
 		u.status.Set(fmt.Errorf("waiting for topic %s to exist on Kafka at %s", u.cfg.Kafka.Topic, brokers))
 		if _, err := eventlog.WaitForTopic(ctx, client, u.cfg.Kafka.Topic); err != nil {

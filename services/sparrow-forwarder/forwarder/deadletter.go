@@ -58,14 +58,22 @@ func newDeadLetters(topic string, producer sarama.SyncProducer, log *zap.Logger)
 	return &deadLetters{topic: topic, producer: producer, log: log, held: map[string]int64{}}
 }
 
-func deadLetterProducerConfig(kafka *eventlog.Config) *sarama.Config {
-	c := kafka.Sarama("falcon-sparrow-forwarder")
+// deadLetterProducer is an idempotent producer that waits for every replica.
+func deadLetterProducer(kafka *eventlog.Config) (sarama.SyncProducer, error) {
+	c, err := kafka.Sarama("falcon-sparrow-forwarder")
+	if err != nil {
+		return nil, err
+	}
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Idempotent = true
 	c.Net.MaxOpenRequests = 1
 	c.Producer.Return.Successes = true
 	c.Producer.Partitioner = sarama.NewManualPartitioner
-	return c
+	p, err := sarama.NewSyncProducer(kafka.Brokers, c)
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter producer on Kafka at %s: %w", kafka.Brokers.String(), err)
+	}
+	return p, nil
 }
 
 // write appends a record and returns its offset; it is durable on return.
@@ -119,9 +127,9 @@ func (d *deadLetters) heldCount() int {
 // connection for the whole of a fetch's long-poll, which would stall the
 // event consumer sharing it.
 func (d *deadLetters) follow(ctx context.Context, kafka *eventlog.Config, caughtUp chan<- struct{}) error {
-	client, err := sarama.NewClient(kafka.Brokers, kafka.Sarama("falcon-sparrow-forwarder-dead-letters"))
+	client, err := kafka.Client("falcon-sparrow-forwarder-dead-letters")
 	if err != nil {
-		return fmt.Errorf("connect to Kafka at %s: %w", kafka.Brokers.String(), err)
+		return err
 	}
 	defer client.Close()
 	end, err := client.GetOffset(d.topic, 0, sarama.OffsetNewest)

@@ -69,7 +69,10 @@ func (f *Forwarder) Ready() error {
 // and opens the client and the dead-letter producer.
 func (f *Forwarder) connect(ctx context.Context, dlqTopic string) (sarama.Client, sarama.SyncProducer, error) {
 	brokers := f.cfg.Kafka.Brokers.String()
-	kcfg := f.cfg.Kafka.Sarama("falcon-sparrow-forwarder")
+	kcfg, err := f.cfg.Kafka.Sarama("falcon-sparrow-forwarder")
+	if err != nil {
+		return nil, nil, err
+	}
 	if f.cfg.CreateTopics {
 		if _, err := eventlog.EnsureTopic(ctx, f.cfg.Kafka.Brokers, kcfg, dlqTopic, eventlog.TopicLayout{Replication: 1}.DeadLettersTopic()); err != nil {
 			return nil, nil, err
@@ -86,10 +89,10 @@ func (f *Forwarder) connect(ctx context.Context, dlqTopic string) (sarama.Client
 			return nil, nil, err
 		}
 	}
-	producer, err := sarama.NewSyncProducer(f.cfg.Kafka.Brokers, deadLetterProducerConfig(&f.cfg.Kafka))
+	producer, err := deadLetterProducer(&f.cfg.Kafka)
 	if err != nil {
 		client.Close()
-		return nil, nil, fmt.Errorf("dead-letter producer on Kafka at %s: %w", brokers, err)
+		return nil, nil, err
 	}
 	return client, producer, nil
 }
@@ -329,7 +332,7 @@ func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, re
 // consumer's view of the end stops moving while back-pressure pauses it,
 // which is exactly when lag matters.
 func (f *Forwarder) measureLag(ctx context.Context) {
-	client, err := sarama.NewClient(f.cfg.Kafka.Brokers, f.cfg.Kafka.Sarama("falcon-sparrow-forwarder-lag"))
+	client, err := f.cfg.Kafka.Client("falcon-sparrow-forwarder-lag")
 	if err != nil {
 		f.log.Warn("no lag metric: cannot connect to Kafka", zap.Error(err))
 		return

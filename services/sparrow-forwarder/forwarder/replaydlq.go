@@ -33,9 +33,9 @@ func ReplayDeadLetters(ctx context.Context, cfg Config, log *zap.Logger, out io.
 		return err
 	}
 	topic := cfg.deadLetterTopic()
-	client, err := sarama.NewClient(cfg.Kafka.Brokers, cfg.Kafka.Sarama("falcon-replay-dlq"))
+	client, err := cfg.Kafka.Client("falcon-replay-dlq")
 	if err != nil {
-		return fmt.Errorf("connect to Kafka %v: %w", []string(cfg.Kafka.Brokers), err)
+		return err
 	}
 	defer client.Close()
 	end, err := client.GetOffset(topic, 0, sarama.OffsetNewest)
@@ -70,9 +70,9 @@ func ReplayDeadLetters(ctx context.Context, cfg Config, log *zap.Logger, out io.
 	if err != nil {
 		return fmt.Errorf("read %s: %w", topic, err)
 	}
-	producer, err := sarama.NewSyncProducer(cfg.Kafka.Brokers, deadLetterProducerConfig(&cfg.Kafka))
+	producer, err := deadLetterProducer(&cfg.Kafka)
 	if err != nil {
-		return fmt.Errorf("dead-letter producer: %w", err)
+		return err
 	}
 	defer producer.Close()
 	dead := newDeadLetters(topic, producer, log)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/tlsfiles"
 )
 
 // Config is write-api's configuration block.
@@ -32,6 +33,9 @@ type Config struct {
 	// ReplicaSecret is shared by the replicas: it proves a forwarded command
 	// came from one of them.
 	ReplicaSecret string
+	// ReplicaTLS is how a replica reaches another over TLS (a CA file turns
+	// it on); its certificate is presented when the others ask for one.
+	ReplicaTLS tlsfiles.Client
 	// SnapshotEvery is how many events a partition takes between snapshots
 	// of its changed threads; 0 turns snapshots off.
 	SnapshotEvery int
@@ -51,6 +55,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatch, "max-batch", 256, "most commands committed in one transaction (group commit)")
 	fs.DurationVar(&c.RouteWait, "route-wait", 5*time.Second, "how long a command waits for its partition's owner during a rebalance")
 	fs.StringVar(&c.ReplicaSecret, "replica-secret", "", "secret the replicas share to prove a forwarded command is theirs (from a Secret; empty: forwarded commands are not trusted as such)")
+	fs.StringVar(&c.ReplicaTLS.CAFile, "replica-tls-ca-file", "", "PEM CA bundle that signed the other replicas' certificates: forward commands over TLS, verifying them")
+	fs.StringVar(&c.ReplicaTLS.CertFile, "replica-tls-cert-file", "", "PEM certificate to present to other replicas (when they require mutual TLS); usually --tls-cert-file")
+	fs.StringVar(&c.ReplicaTLS.KeyFile, "replica-tls-key-file", "", "PEM private key of --replica-tls-cert-file")
+	fs.StringVar(&c.ReplicaTLS.ServerName, "replica-tls-server-name", "", "name the other replicas' certificates carry (they are reached by IP; default: the address's host)")
 	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 50000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
 }
 
@@ -68,6 +76,8 @@ func (c *Config) Validate() error {
 		return errors.New("--txn-timeout must be at least 1s")
 	case c.SnapshotEvery < 0:
 		return errors.New("--snapshot-every must not be negative")
+	case c.ReplicaTLS.CAFile == "" && (c.ReplicaTLS.CertFile != "" || c.ReplicaTLS.ServerName != ""):
+		return errors.New("--replica-tls-* settings need --replica-tls-ca-file, which turns TLS between replicas on")
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -27,6 +27,7 @@ const idleConnection = 5 * time.Minute
 type grpcForwarder struct {
 	metrics  *metrics
 	replicas replicaAuth
+	creds    credentials.TransportCredentials
 
 	mu    sync.Mutex
 	conns map[string]*forwardConn
@@ -37,8 +38,8 @@ type forwardConn struct {
 	used time.Time
 }
 
-func newGRPCForwarder(m *metrics, replicas replicaAuth) *grpcForwarder {
-	return &grpcForwarder{metrics: m, replicas: replicas, conns: map[string]*forwardConn{}}
+func newGRPCForwarder(m *metrics, replicas replicaAuth, creds credentials.TransportCredentials) *grpcForwarder {
+	return &grpcForwarder{metrics: m, replicas: replicas, creds: creds, conns: map[string]*forwardConn{}}
 }
 
 // client returns a client of addr, and closes connections unused for
@@ -55,7 +56,7 @@ func (f *grpcForwarder) client(addr string) (falconv1.ThreadCommandServiceClient
 	}
 	c, ok := f.conns[addr]
 	if !ok {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(f.creds))
 		if err != nil {
 			return nil, err
 		}

@@ -48,18 +48,25 @@ func newOwners(cfg *Config, log *zap.Logger, m *metrics, r Router, logOf func(p 
 
 // groupConfig advertises this replica's gRPC address in its member metadata,
 // so others can forward commands to it.
-func (o *owners) groupConfig() *sarama.Config {
-	c := o.cfg.Kafka.Sarama("falcon-write-api")
+func (o *owners) groupConfig() (*sarama.Config, error) {
+	c, err := o.cfg.Kafka.Sarama("falcon-write-api")
+	if err != nil {
+		return nil, err
+	}
 	c.Consumer.Group.Member.UserData = []byte(o.cfg.advertise())
 	// Ownership needs no history from the claim: writers replay on their own.
 	c.Consumer.Offsets.Initial = sarama.OffsetNewest
-	return c
+	return c, nil
 }
 
 // run joins the group and keeps ownership in step with it until ctx ends;
 // then it stops every writer, answering their queued commands.
 func (o *owners) run(ctx context.Context) error {
-	group, err := sarama.NewConsumerGroup(o.cfg.Kafka.Brokers, o.cfg.Group, o.groupConfig())
+	gc, err := o.groupConfig()
+	var group sarama.ConsumerGroup
+	if err == nil {
+		group, err = sarama.NewConsumerGroup(o.cfg.Kafka.Brokers, o.cfg.Group, gc)
+	}
 	if err != nil {
 		close(o.stopping)
 		return fmt.Errorf("join write-api group %s: %w", o.cfg.Group, err)

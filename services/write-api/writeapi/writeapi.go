@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/retry"
@@ -40,7 +42,15 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, err
 	if cfg.ReplicaSecret == "" {
 		log.Warn("--replica-secret is empty: replicas cannot prove to each other that they forwarded a command; forwarded commands are treated as clients'")
 	}
-	fwd := newGRPCForwarder(m, replicas)
+	creds := insecure.NewCredentials()
+	if cfg.ReplicaTLS.CAFile != "" {
+		tc, err := cfg.ReplicaTLS.Config()
+		if err != nil {
+			return nil, fmt.Errorf("--replica-tls-*: %w", err)
+		}
+		creds = credentials.NewTLS(tc)
+	}
+	fwd := newGRPCForwarder(m, replicas, creds)
 	svc := &Service{forward: fwd, self: cfg.advertise(), wait: cfg.RouteWait}
 	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log, replicas), forward: fwd,
 		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}, nil
@@ -65,7 +75,10 @@ func (c *cluster) close() {
 func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 	cfg := w.cfg
 	brokers, topic := cfg.Kafka.Brokers, cfg.Kafka.Topic
-	kcfg := cfg.Kafka.Sarama("falcon-write-api")
+	kcfg, err := cfg.Kafka.Sarama("falcon-write-api")
+	if err != nil {
+		return nil, err
+	}
 	if cfg.CreateTopics {
 		layout := cfg.layout()
 		topics := map[string]*sarama.TopicDetail{topic: layout.EventsTopic()}

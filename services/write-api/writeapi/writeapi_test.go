@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -21,6 +22,8 @@ import (
 	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/server"
 	"github.com/falcon-chat/falcon/libs/testenv"
+	"github.com/falcon-chat/falcon/libs/testpki"
+	"github.com/falcon-chat/falcon/libs/tlsfiles"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 	"github.com/falcon-chat/falcon/services/write-api/writeapi"
 )
@@ -35,6 +38,13 @@ type replica struct {
 
 func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi.Config)) *replica {
 	t.Helper()
+	return startReplicaTLS(t, brokers, topic, nil, options...)
+}
+
+// startReplicaTLS starts a replica whose listeners require mutual TLS with
+// pki's certificates, and which forwards over it, when pki is not nil.
+func startReplicaTLS(t *testing.T, brokers, topic string, pki *testpki.PKI, options ...func(*writeapi.Config)) *replica {
+	t.Helper()
 	var cfg writeapi.Config
 	cfg.RegisterFlags(flagSet())
 	cfg.Kafka.Brokers = []string{brokers}
@@ -44,6 +54,17 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	cfg.Group = topic + "_writers"
 	cfg.ReplicaSecret = "test-replica-secret"
 	cfg.Partitions = 4
+	var serverTLS tlsfiles.Server
+	clientCreds := insecure.NewCredentials()
+	if pki != nil {
+		serverTLS = tlsfiles.Server{CertFile: pki.ServerCert, KeyFile: pki.ServerKey, ClientCAFile: pki.CAFile}
+		cfg.ReplicaTLS = tlsfiles.Client{CAFile: pki.CAFile, CertFile: pki.ServerCert, KeyFile: pki.ServerKey}
+		tc, err := tlsfiles.Client{CAFile: pki.CAFile, CertFile: pki.ClientCert, KeyFile: pki.ClientKey}.Config()
+		if err != nil {
+			t.Fatal(err)
+		}
+		clientCreds = credentials.NewTLS(tc)
+	}
 	for _, o := range options {
 		o(&cfg)
 	}
@@ -58,9 +79,9 @@ func startReplica(t *testing.T, brokers, topic string, options ...func(*writeapi
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, server.Serving{Log: log, Authn: auth.Dev{}, Registry: reg, Listeners: ls}, w)
+		done <- server.Run(ctx, server.Serving{Log: log, Authn: auth.Dev{}, Registry: reg, Listeners: ls, TLS: serverTLS}, w)
 	}()
-	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(clientCreds))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,9 +250,16 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 }
 
 func TestCommandsForOtherPartitionsAreForwardedToTheirOwner(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testForwarding(t, nil) })
+	// Replicas that require mutual TLS of clients forward to each other
+	// over it, presenting their own certificates.
+	t.Run("mutual TLS", func(t *testing.T) { testForwarding(t, testpki.New(t)) })
+}
+
+func testForwarding(t *testing.T, pki *testpki.PKI) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
-	a := startReplica(t, brokers, topic)
-	b := startReplica(t, brokers, topic)
+	a := startReplicaTLS(t, brokers, topic, pki)
+	b := startReplicaTLS(t, brokers, topic, pki)
 	testenv.Eventually(t, 60*time.Second, "both replicas own partitions", func() bool {
 		return a.ready() == nil && b.ready() == nil &&
 			counter(t, a.metrics, "falcon_write_rebalances_total", nil) >= 2

@@ -189,6 +189,127 @@ func (x *Thread) GetVersion() uint64 {
 	return 0
 }
 
+// ThreadSummary is a thread as a list shows it. Its size does not grow with
+// the thread's membership: a count and a few member ids, never the member
+// array (GetThread has that, and the remarks).
+type ThreadSummary struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId    string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	Title       string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	MemberCount uint32                 `protobuf:"varint,3,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	// Up to 5 members other than the caller, in id order: enough for an
+	// avatar strip or a direct thread's name.
+	MemberPreviewIds      []string               `protobuf:"bytes,4,rep,name=member_preview_ids,json=memberPreviewIds,proto3" json:"member_preview_ids,omitempty"`
+	CallerIsAdministrator bool                   `protobuf:"varint,5,opt,name=caller_is_administrator,json=callerIsAdministrator,proto3" json:"caller_is_administrator,omitempty"`
+	CreatorId             string                 `protobuf:"bytes,6,opt,name=creator_id,json=creatorId,proto3" json:"creator_id,omitempty"`
+	CreatedAt             *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	LastActivityAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_activity_at,json=lastActivityAt,proto3" json:"last_activity_at,omitempty"`
+	MessageCount          uint64                 `protobuf:"varint,9,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
+	Version               uint64                 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *ThreadSummary) Reset() {
+	*x = ThreadSummary{}
+	mi := &file_falcon_v1_query_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ThreadSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ThreadSummary) ProtoMessage() {}
+
+func (x *ThreadSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_query_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ThreadSummary.ProtoReflect.Descriptor instead.
+func (*ThreadSummary) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ThreadSummary) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *ThreadSummary) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *ThreadSummary) GetMemberCount() uint32 {
+	if x != nil {
+		return x.MemberCount
+	}
+	return 0
+}
+
+func (x *ThreadSummary) GetMemberPreviewIds() []string {
+	if x != nil {
+		return x.MemberPreviewIds
+	}
+	return nil
+}
+
+func (x *ThreadSummary) GetCallerIsAdministrator() bool {
+	if x != nil {
+		return x.CallerIsAdministrator
+	}
+	return false
+}
+
+func (x *ThreadSummary) GetCreatorId() string {
+	if x != nil {
+		return x.CreatorId
+	}
+	return ""
+}
+
+func (x *ThreadSummary) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *ThreadSummary) GetLastActivityAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActivityAt
+	}
+	return nil
+}
+
+func (x *ThreadSummary) GetMessageCount() uint64 {
+	if x != nil {
+		return x.MessageCount
+	}
+	return 0
+}
+
+func (x *ThreadSummary) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 type Message struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	MessageId         string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
@@ -208,7 +329,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_falcon_v1_query_proto_msgTypes[1]
+	mi := &file_falcon_v1_query_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -220,7 +341,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[1]
+	mi := &file_falcon_v1_query_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -233,7 +354,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{1}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Message) GetMessageId() string {
@@ -309,7 +430,7 @@ type GetThreadRequest struct {
 
 func (x *GetThreadRequest) Reset() {
 	*x = GetThreadRequest{}
-	mi := &file_falcon_v1_query_proto_msgTypes[2]
+	mi := &file_falcon_v1_query_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +442,7 @@ func (x *GetThreadRequest) String() string {
 func (*GetThreadRequest) ProtoMessage() {}
 
 func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[2]
+	mi := &file_falcon_v1_query_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +455,7 @@ func (x *GetThreadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadRequest.ProtoReflect.Descriptor instead.
 func (*GetThreadRequest) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{2}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetThreadRequest) GetThreadId() string {
@@ -360,7 +481,7 @@ type GetThreadResponse struct {
 
 func (x *GetThreadResponse) Reset() {
 	*x = GetThreadResponse{}
-	mi := &file_falcon_v1_query_proto_msgTypes[3]
+	mi := &file_falcon_v1_query_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -372,7 +493,7 @@ func (x *GetThreadResponse) String() string {
 func (*GetThreadResponse) ProtoMessage() {}
 
 func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[3]
+	mi := &file_falcon_v1_query_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -385,7 +506,7 @@ func (x *GetThreadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetThreadResponse.ProtoReflect.Descriptor instead.
 func (*GetThreadResponse) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{3}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetThreadResponse) GetThread() *Thread {
@@ -406,7 +527,7 @@ type ListThreadsRequest struct {
 
 func (x *ListThreadsRequest) Reset() {
 	*x = ListThreadsRequest{}
-	mi := &file_falcon_v1_query_proto_msgTypes[4]
+	mi := &file_falcon_v1_query_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +539,7 @@ func (x *ListThreadsRequest) String() string {
 func (*ListThreadsRequest) ProtoMessage() {}
 
 func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[4]
+	mi := &file_falcon_v1_query_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +552,7 @@ func (x *ListThreadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsRequest.ProtoReflect.Descriptor instead.
 func (*ListThreadsRequest) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{4}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListThreadsRequest) GetPageSize() int32 {
@@ -451,7 +572,7 @@ func (x *ListThreadsRequest) GetPageToken() string {
 type ListThreadsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The caller's threads, most recent activity first.
-	Threads []*Thread `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
+	Threads []*ThreadSummary `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -460,7 +581,7 @@ type ListThreadsResponse struct {
 
 func (x *ListThreadsResponse) Reset() {
 	*x = ListThreadsResponse{}
-	mi := &file_falcon_v1_query_proto_msgTypes[5]
+	mi := &file_falcon_v1_query_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +593,7 @@ func (x *ListThreadsResponse) String() string {
 func (*ListThreadsResponse) ProtoMessage() {}
 
 func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[5]
+	mi := &file_falcon_v1_query_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,10 +606,10 @@ func (x *ListThreadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListThreadsResponse.ProtoReflect.Descriptor instead.
 func (*ListThreadsResponse) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{5}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *ListThreadsResponse) GetThreads() []*Thread {
+func (x *ListThreadsResponse) GetThreads() []*ThreadSummary {
 	if x != nil {
 		return x.Threads
 	}
@@ -517,7 +638,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_falcon_v1_query_proto_msgTypes[6]
+	mi := &file_falcon_v1_query_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +650,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[6]
+	mi := &file_falcon_v1_query_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +663,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{6}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListMessagesRequest) GetThreadId() string {
@@ -581,8 +702,10 @@ func (x *ListMessagesRequest) GetMinVersion() uint64 {
 }
 
 type ListMessagesResponse struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Messages []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most page_size messages, and fewer when they would pass 1 MiB
+	// encoded (long bodies): next_page_token then continues after the last.
+	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	// Continues in the same order; empty when there is nothing more.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// Pages back the other way from the first message of this page; empty on
@@ -594,7 +717,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_falcon_v1_query_proto_msgTypes[7]
+	mi := &file_falcon_v1_query_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +729,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[7]
+	mi := &file_falcon_v1_query_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +742,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{7}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -654,7 +777,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_falcon_v1_query_proto_msgTypes[8]
+	mi := &file_falcon_v1_query_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +789,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[8]
+	mi := &file_falcon_v1_query_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +802,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{8}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetMessageRequest) GetThreadId() string {
@@ -712,7 +835,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_falcon_v1_query_proto_msgTypes[9]
+	mi := &file_falcon_v1_query_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +847,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_query_proto_msgTypes[9]
+	mi := &file_falcon_v1_query_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +860,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_query_proto_rawDescGZIP(), []int{9}
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMessageResponse) GetMessage() *Message {
@@ -759,6 +882,20 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\n" +
 	"member_ids\x18\x04 \x03(\tR\tmemberIds\x12+\n" +
 	"\x11administrator_ids\x18\x05 \x03(\tR\x10administratorIds\x12\x1d\n" +
+	"\n" +
+	"creator_id\x18\x06 \x01(\tR\tcreatorId\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12D\n" +
+	"\x10last_activity_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0elastActivityAt\x12#\n" +
+	"\rmessage_count\x18\t \x01(\x04R\fmessageCount\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\x04R\aversion\"\xaa\x03\n" +
+	"\rThreadSummary\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12!\n" +
+	"\fmember_count\x18\x03 \x01(\rR\vmemberCount\x12,\n" +
+	"\x12member_preview_ids\x18\x04 \x03(\tR\x10memberPreviewIds\x126\n" +
+	"\x17caller_is_administrator\x18\x05 \x01(\bR\x15callerIsAdministrator\x12\x1d\n" +
 	"\n" +
 	"creator_id\x18\x06 \x01(\tR\tcreatorId\x129\n" +
 	"\n" +
@@ -788,9 +925,9 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\x12ListThreadsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"j\n" +
-	"\x13ListThreadsResponse\x12+\n" +
-	"\athreads\x18\x01 \x03(\v2\x11.falcon.v1.ThreadR\athreads\x12&\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
+	"\x13ListThreadsResponse\x122\n" +
+	"\athreads\x18\x01 \x03(\v2\x18.falcon.v1.ThreadSummaryR\athreads\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbe\x01\n" +
 	"\x13ListMessagesRequest\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1b\n" +
@@ -836,44 +973,47 @@ func file_falcon_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_falcon_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_falcon_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_falcon_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_falcon_v1_query_proto_goTypes = []any{
 	(MessageOrder)(0),             // 0: falcon.v1.MessageOrder
 	(*Thread)(nil),                // 1: falcon.v1.Thread
-	(*Message)(nil),               // 2: falcon.v1.Message
-	(*GetThreadRequest)(nil),      // 3: falcon.v1.GetThreadRequest
-	(*GetThreadResponse)(nil),     // 4: falcon.v1.GetThreadResponse
-	(*ListThreadsRequest)(nil),    // 5: falcon.v1.ListThreadsRequest
-	(*ListThreadsResponse)(nil),   // 6: falcon.v1.ListThreadsResponse
-	(*ListMessagesRequest)(nil),   // 7: falcon.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 8: falcon.v1.ListMessagesResponse
-	(*GetMessageRequest)(nil),     // 9: falcon.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),    // 10: falcon.v1.GetMessageResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*ThreadSummary)(nil),         // 2: falcon.v1.ThreadSummary
+	(*Message)(nil),               // 3: falcon.v1.Message
+	(*GetThreadRequest)(nil),      // 4: falcon.v1.GetThreadRequest
+	(*GetThreadResponse)(nil),     // 5: falcon.v1.GetThreadResponse
+	(*ListThreadsRequest)(nil),    // 6: falcon.v1.ListThreadsRequest
+	(*ListThreadsResponse)(nil),   // 7: falcon.v1.ListThreadsResponse
+	(*ListMessagesRequest)(nil),   // 8: falcon.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),  // 9: falcon.v1.ListMessagesResponse
+	(*GetMessageRequest)(nil),     // 10: falcon.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),    // 11: falcon.v1.GetMessageResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_falcon_v1_query_proto_depIdxs = []int32{
-	11, // 0: falcon.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
-	11, // 1: falcon.v1.Thread.last_activity_at:type_name -> google.protobuf.Timestamp
-	11, // 2: falcon.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	11, // 3: falcon.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
-	1,  // 4: falcon.v1.GetThreadResponse.thread:type_name -> falcon.v1.Thread
-	1,  // 5: falcon.v1.ListThreadsResponse.threads:type_name -> falcon.v1.Thread
-	0,  // 6: falcon.v1.ListMessagesRequest.order:type_name -> falcon.v1.MessageOrder
-	2,  // 7: falcon.v1.ListMessagesResponse.messages:type_name -> falcon.v1.Message
-	2,  // 8: falcon.v1.GetMessageResponse.message:type_name -> falcon.v1.Message
-	3,  // 9: falcon.v1.ThreadQueryService.GetThread:input_type -> falcon.v1.GetThreadRequest
-	5,  // 10: falcon.v1.ThreadQueryService.ListThreads:input_type -> falcon.v1.ListThreadsRequest
-	7,  // 11: falcon.v1.ThreadQueryService.ListMessages:input_type -> falcon.v1.ListMessagesRequest
-	9,  // 12: falcon.v1.ThreadQueryService.GetMessage:input_type -> falcon.v1.GetMessageRequest
-	4,  // 13: falcon.v1.ThreadQueryService.GetThread:output_type -> falcon.v1.GetThreadResponse
-	6,  // 14: falcon.v1.ThreadQueryService.ListThreads:output_type -> falcon.v1.ListThreadsResponse
-	8,  // 15: falcon.v1.ThreadQueryService.ListMessages:output_type -> falcon.v1.ListMessagesResponse
-	10, // 16: falcon.v1.ThreadQueryService.GetMessage:output_type -> falcon.v1.GetMessageResponse
-	13, // [13:17] is the sub-list for method output_type
-	9,  // [9:13] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 0: falcon.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
+	12, // 1: falcon.v1.Thread.last_activity_at:type_name -> google.protobuf.Timestamp
+	12, // 2: falcon.v1.ThreadSummary.created_at:type_name -> google.protobuf.Timestamp
+	12, // 3: falcon.v1.ThreadSummary.last_activity_at:type_name -> google.protobuf.Timestamp
+	12, // 4: falcon.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	12, // 5: falcon.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: falcon.v1.GetThreadResponse.thread:type_name -> falcon.v1.Thread
+	2,  // 7: falcon.v1.ListThreadsResponse.threads:type_name -> falcon.v1.ThreadSummary
+	0,  // 8: falcon.v1.ListMessagesRequest.order:type_name -> falcon.v1.MessageOrder
+	3,  // 9: falcon.v1.ListMessagesResponse.messages:type_name -> falcon.v1.Message
+	3,  // 10: falcon.v1.GetMessageResponse.message:type_name -> falcon.v1.Message
+	4,  // 11: falcon.v1.ThreadQueryService.GetThread:input_type -> falcon.v1.GetThreadRequest
+	6,  // 12: falcon.v1.ThreadQueryService.ListThreads:input_type -> falcon.v1.ListThreadsRequest
+	8,  // 13: falcon.v1.ThreadQueryService.ListMessages:input_type -> falcon.v1.ListMessagesRequest
+	10, // 14: falcon.v1.ThreadQueryService.GetMessage:input_type -> falcon.v1.GetMessageRequest
+	5,  // 15: falcon.v1.ThreadQueryService.GetThread:output_type -> falcon.v1.GetThreadResponse
+	7,  // 16: falcon.v1.ThreadQueryService.ListThreads:output_type -> falcon.v1.ListThreadsResponse
+	9,  // 17: falcon.v1.ThreadQueryService.ListMessages:output_type -> falcon.v1.ListMessagesResponse
+	11, // 18: falcon.v1.ThreadQueryService.GetMessage:output_type -> falcon.v1.GetMessageResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_falcon_v1_query_proto_init() }
@@ -887,7 +1027,7 @@ func file_falcon_v1_query_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_falcon_v1_query_proto_rawDesc), len(file_falcon_v1_query_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
