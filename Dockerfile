@@ -3,7 +3,9 @@
 # SERVICE is write-api, read-api, read-model-updater, sparrow-forwarder or falcon.
 # The build is static (CGO_ENABLED=0) and the runtime is distroless, non-root,
 # with no shell: configuration comes from FALCON_* environment variables.
-FROM golang:1.26 AS build
+FROM golang:1.27.3 AS build
+# The project's toolchain (go.work); the image has it, nothing is fetched.
+ENV GOTOOLCHAIN=go1.27.3
 ARG SERVICE=write-api
 WORKDIR /src
 COPY go.work go.work.sum ./

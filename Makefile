@@ -1,4 +1,7 @@
 # Falcon: `make run` starts everything on a laptop, `make test` checks everything.
+# The project's Go (go.work): the go command fetches it through the module
+# proxy when the machine's is older.
+export GOTOOLCHAIN ?= go1.27.3
 GO       ?= go
 BIN      := bin
 SERVICES := write-api read-api read-model-updater sparrow-forwarder
@@ -8,6 +11,9 @@ PKGS     := ./proto/... ./libs/... ./services/write-api/... ./services/read-api/
             ./deploycheck/...
 GOBIN    ?= $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
+# Analysers must be built by the toolchain of the code they read: they are
+# kept apart from GOBIN, per toolchain.
+TOOLS    := $(CURDIR)/.falcon/tools/$(GOTOOLCHAIN)
 
 .PHONY: build run test test-embedded test-real real-up real-down test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
 
@@ -20,13 +26,25 @@ build:
 run: build
 	./$(BIN)/falcon dev
 
+# schemathesis (PyPI) fuzzes the REST API from its OpenAPI document
+# (services/falcon TestOpenAPIContract); in a virtualenv of its own.
+SCHEMATHESIS_VERSION ?= 4.32.5
+SCHEMATHESIS         := $(CURDIR)/.falcon/tools/schemathesis-$(SCHEMATHESIS_VERSION)/bin/schemathesis
+
 # Everything: the suite on the embedded broker and store, then the suites
 # that talk to Kafka and HBase again on real Apache Kafka and HBase.
 test: test-embedded
 	$(MAKE) test-real
 
-test-embedded: proto-check lint build deploy-tools
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+test-embedded: proto-check lint build deploy-tools $(SCHEMATHESIS)
+	FALCON_SCHEMATHESIS=$(SCHEMATHESIS) $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+$(SCHEMATHESIS):
+	@echo "installing schemathesis $(SCHEMATHESIS_VERSION) from PyPI"
+	@venv=$(CURDIR)/.falcon/tools/schemathesis-$(SCHEMATHESIS_VERSION); rm -rf $$venv; \
+	python3 -m venv $$venv 2>/dev/null || { echo "python3 venv is missing: installing python3-venv"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q python3-venv >/dev/null && python3 -m venv $$venv; } && \
+	$$venv/bin/pip install -q --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 
 # Real Apache Kafka (KRaft, one node) and HBase (standalone + Thrift2
 # gateway) from Maven Central jars, on loopback (scripts/real/real.sh).
@@ -88,15 +106,36 @@ proto-check:
 # golangci-lint with the project's rules (.golangci.yml: errcheck, govet,
 # staticcheck, revive's doc-comment rules, gocritic, bodyclose, contextcheck,
 # depguard enforcing ARCHITECTURE.md's import rules), installed from the
-# module proxy when missing; then a check that depguard refuses a wrong-way
-# import.
+# module proxy when missing; a check that depguard refuses a wrong-way
+# import; then govulncheck of every program, which must find nothing.
 GOLANGCI_LINT_VERSION ?= v2.15.0
-lint:
+GOVULNCHECK_VERSION   ?= v1.9.0
+# The vulnerability database: vuln.go.dev where it is reachable, else (and
+# by default, so that a result does not change under a commit) the OSV
+# files of a pinned golang.org/x/vulndb from the module proxy. Bump the
+# version to see newer reports.
+VULNDB_VERSION        ?= v0.0.0-20261105234957-e22db6528018
+VULNDB                ?=
+VULN_MODULES          := services/write-api services/read-api services/read-model-updater services/sparrow-forwarder services/falcon loadtest
+lint: $(TOOLS)/golangci-lint $(TOOLS)/govulncheck
 	@out=$$(gofmt -l proto/*.go libs services loadtest deploycheck); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@command -v golangci-lint >/dev/null || { echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); }
-	golangci-lint run $(PKGS)
-	@scripts/lint/depguard-selftest.sh
+	$(TOOLS)/golangci-lint run $(PKGS)
+	@GOLANGCI_LINT=$(TOOLS)/golangci-lint scripts/lint/depguard-selftest.sh
+	@db="$(VULNDB)"; if [ -z "$$db" ]; then \
+		dir=$$(GOFLAGS= $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/.*"Dir": "\(.*\)",/\1/p') && [ -d "$$dir/data/osv" ] || { echo "govulncheck: cannot fetch golang.org/x/vulndb@$(VULNDB_VERSION)"; exit 1; }; \
+		db="file://$$dir/data/osv"; fi; \
+	echo "govulncheck ($$(go env GOVERSION), database $$db)"; \
+	for m in $(VULN_MODULES); do (cd $$m && $(TOOLS)/govulncheck -db "$$db" ./...) >/tmp/govulncheck.$$$$ 2>&1 \
+		&& echo "  $$m: no vulnerabilities" || { cat /tmp/govulncheck.$$$$; rm -f /tmp/govulncheck.$$$$; exit 1; }; done; rm -f /tmp/govulncheck.$$$$
+
+$(TOOLS)/golangci-lint:
+	@echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) ($(GOTOOLCHAIN))"
+	@GOFLAGS= GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(TOOLS)/govulncheck:
+	@echo "installing govulncheck $(GOVULNCHECK_VERSION) ($(GOTOOLCHAIN))"
+	@GOFLAGS= GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./libs/...

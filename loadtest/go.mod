@@ -1,6 +1,6 @@
 module github.com/falcon-chat/falcon/loadtest
 
-go 1.26.8
+go 1.27.3
 
 require (
 	github.com/falcon-chat/falcon/proto v0.0.0

@@ -39,7 +39,11 @@ func NewGateway(ctx context.Context, log *zap.Logger, dial func(context.Context,
 	}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			// Zero values are written (a version of "0", an empty list);
+			// unset messages are left out rather than written as null, as
+			// the OpenAPI document describes them (editedAt of a message
+			// never edited).
+			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),

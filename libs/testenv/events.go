@@ -98,3 +98,24 @@ func CreateTopic(t testing.TB, brokers, topic string, partitions int32) {
 		t.Fatal(err)
 	}
 }
+
+// EveryEventType is a thread's history with one event of every type, in an
+// order the domain accepts: for tests of what encodes or delivers events.
+func EveryEventType(t testing.TB) []domain.Event {
+	t.Helper()
+	h := NewHistory(t)
+	tid := ulid.Make().String()
+	title, remarks := "renamed", "notes"
+	h.Do(tid, "alice", domain.CreateThread{Title: "t", Remarks: "r", MemberIDs: []string{"bob"}})
+	h.Do(tid, "alice", domain.UpdateThread{Title: &title, Remarks: &remarks})
+	h.Do(tid, "alice", domain.AddMembers{AccountIDs: []string{"carol"}})
+	h.Do(tid, "alice", domain.AddAdministrators{AccountIDs: []string{"carol"}})
+	h.Do(tid, "alice", domain.RemoveAdministrators{AccountIDs: []string{"carol"}})
+	h.Do(tid, "alice", domain.RemoveMembers{AccountIDs: []string{"carol"}})
+	msg := h.Do(tid, "bob", domain.PostMessage{Body: "hello", MentionAccountIDs: []string{"alice"}}).MessageID
+	h.Do(tid, "bob", domain.PostMessage{Body: "a reply", ReplyToMessageID: msg})
+	h.Do(tid, "bob", domain.EditMessage{MessageID: msg, Body: "hello!"})
+	h.Do(tid, "alice", domain.DeleteMessage{MessageID: msg})
+	h.Do(tid, "alice", domain.DestroyThread{})
+	return h.Events
+}

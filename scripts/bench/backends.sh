@@ -7,6 +7,9 @@
 #
 #   scripts/bench/backends.sh [kfake|kafka|list|takeover]...   (default: all)
 set -euo pipefail
+# The Go toolchain of the project (go.work): fetched through the module
+# proxy when the machine's is older.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 cd "$(dirname "$0")/../.."
 B=./bin
 OUT=${OUT:-/tmp/falcon-bench}

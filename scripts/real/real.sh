@@ -21,6 +21,9 @@
 # Data: REAL_DIR (.falcon/real). Jars: FALCON_REAL_CACHE (~/.cache/falcon/real).
 # Needs Java 17 and Maven; JAVA_HOME is honoured.
 set -euo pipefail
+# The Go toolchain of the project (go.work): fetched through the module
+# proxy when the machine's is older.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)

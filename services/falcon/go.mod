@@ -1,6 +1,6 @@
 module github.com/falcon-chat/falcon/services/falcon
 
-go 1.26.8
+go 1.27.3
 
 require (
 	github.com/falcon-chat/falcon/libs v0.0.0

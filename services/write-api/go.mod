@@ -1,6 +1,6 @@
 module github.com/falcon-chat/falcon/services/write-api
 
-go 1.26.8
+go 1.27.3
 
 require (
 	github.com/IBM/sarama v1.61.1

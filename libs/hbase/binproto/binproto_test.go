@@ -146,3 +146,42 @@ func TestDecodesWhatItIsSent(t *testing.T) {
 		t.Fatal("decoded arguments differ from those written")
 	}
 }
+
+// FuzzDecode: the calls a server reads, decoded from any bytes, succeed or
+// fail with an error, and never allocate much more than what arrived.
+func FuzzDecode(f *testing.F) {
+	ctx := context.Background()
+	args := hbase.NewTHBaseServicePutMultipleArgs()
+	args.Table = []byte("falcon:threads")
+	args.Tputs = []*hbase.TPut{{Row: []byte("r"), ColumnValues: []*hbase.TColumnValue{{Family: []byte("d"), Qualifier: []byte("q"), Value: []byte("v")}}}}
+	buf := &thrift.TMemoryBuffer{Buffer: new(bytes.Buffer)}
+	if err := args.Write(ctx, thrift.NewTBinaryProtocolConf(buf, nil)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	scan := hbase.NewTHBaseServiceOpenScannerArgs()
+	scan.Table, scan.Tscan = []byte("falcon:messages"), hbase.NewTScan()
+	buf.Reset()
+	if err := scan.Write(ctx, thrift.NewTBinaryProtocolConf(buf, nil)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte{0x0f, 0x00, 0x02, 0x0c, 0x7f, 0xff, 0xff, 0xff})
+	conf := &thrift.TConfiguration{MaxMessageSize: MaxMessageSize}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, read := range []func(thrift.TProtocol) error{
+			func(p thrift.TProtocol) error { return hbase.NewTHBaseServicePutMultipleArgs().Read(ctx, p) },
+			func(p thrift.TProtocol) error { return hbase.NewTHBaseServiceOpenScannerArgs().Read(ctx, p) },
+			func(p thrift.TProtocol) error { return hbase.NewTHBaseServiceGetMultipleArgs().Read(ctx, p) },
+			func(p thrift.TProtocol) error { return hbase.NewTHBaseServiceMutateRowArgs().Read(ctx, p) },
+		} {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_ = read(New(&thrift.TMemoryBuffer{Buffer: bytes.NewBuffer(in)}, conf))
+			runtime.ReadMemStats(&after)
+			if got := after.TotalAlloc - before.TotalAlloc; got > uint64(64*len(in))+1<<20 {
+				t.Fatalf("%d bytes made the reader allocate %d", len(in), got)
+			}
+		}
+	})
+}

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
-	"time"
 
-	"github.com/oklog/ulid/v2"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/testenv"
 )
 
 // TestPayloadsMatchThePublishedSchema builds the delivery of every event
@@ -35,37 +33,7 @@ func TestPayloadsMatchThePublishedSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var events []domain.Event
-	th := domain.NewThread(ulid.Make().String())
-	title, remarks := "renamed", "notes"
-	msg := ulid.Make().String()
-	for _, cmd := range []struct {
-		actor string
-		cmd   domain.Command
-		id    string
-	}{
-		{"alice", domain.CreateThread{Title: "t", MemberIDs: []string{"bob"}}, ""},
-		{"alice", domain.UpdateThread{Title: &title, Remarks: &remarks}, ""},
-		{"alice", domain.AddMembers{AccountIDs: []string{"carol"}}, ""},
-		{"alice", domain.AddAdministrators{AccountIDs: []string{"carol"}}, ""},
-		{"alice", domain.RemoveAdministrators{AccountIDs: []string{"carol"}}, ""},
-		{"alice", domain.RemoveMembers{AccountIDs: []string{"carol"}}, ""},
-		{"bob", domain.PostMessage{Body: "hello", MentionAccountIDs: []string{"alice"}}, msg},
-		{"bob", domain.EditMessage{MessageID: msg, Body: "hello!"}, ""},
-		{"alice", domain.DeleteMessage{MessageID: msg}, ""},
-		{"alice", domain.DestroyThread{}, ""},
-	} {
-		m := domain.Meta{ActorID: cmd.actor, RequestID: ulid.Make().String(), EventID: ulid.Make().String(), NewMessageID: cmd.id, Now: time.Now()}
-		if m.NewMessageID == "" {
-			m.NewMessageID = ulid.Make().String()
-		}
-		e, _, err := th.Decide(cmd.cmd, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = th.Apply(*e)
-		events = append(events, *e)
-	}
+	events := testenv.EveryEventType(t)
 	seen := map[string]bool{}
 	for _, e := range events {
 		env, err := eventlog.ToProto(e)
