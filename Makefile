@@ -36,8 +36,19 @@ SCHEMATHESIS         := $(CURDIR)/.falcon/tools/schemathesis-$(SCHEMATHESIS_VERS
 test: test-embedded
 	$(MAKE) test-real
 
-test-embedded: proto-check lint build deploy-tools $(SCHEMATHESIS)
-	FALCON_SCHEMATHESIS=$(SCHEMATHESIS) $(GO) test -race -count=1 -timeout 20m $(PKGS)
+# Debian's chromium drives the web client in services/falcon
+# TestChatInTwoBrowsers (chromedp); its screenshots are kept in
+# .falcon/artifacts.
+CHROMIUM  ?= /usr/bin/chromium
+ARTIFACTS := $(CURDIR)/.falcon/artifacts
+
+test-embedded: proto-check lint build deploy-tools $(SCHEMATHESIS) $(CHROMIUM)
+	@mkdir -p $(ARTIFACTS)
+	FALCON_SCHEMATHESIS=$(SCHEMATHESIS) FALCON_BROWSER=$(CHROMIUM) $(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) $(PKGS)
+
+$(CHROMIUM):
+	@echo "installing chromium (Debian) for the browser test"
+	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q chromium >/dev/null
 
 $(SCHEMATHESIS):
 	@echo "installing schemathesis $(SCHEMATHESIS_VERSION) from PyPI"
@@ -54,7 +65,8 @@ export KAFKA_PORT HBASE_THRIFT_PORT
 # The packages whose tests talk to Kafka or HBase; FALCON_TEST_KAFKA and
 # FALCON_TEST_HBASE point them at the real servers.
 REAL_PKGS := ./libs/eventlog/... ./libs/hbasestore/... ./libs/setup/... ./services/write-api/... \
-             ./services/read-model-updater/... ./services/sparrow-forwarder/... ./services/falcon/...
+             ./services/read-api/stream/... ./services/read-model-updater/... ./services/sparrow-forwarder/... \
+             ./services/falcon/...
 
 real-up: build
 	@scripts/real/real.sh up

@@ -6,6 +6,7 @@
 //	loadtest -scenario list -concurrency 64 -duration 20s
 //	loadtest -scenario visibility -concurrency 16 -duration 20s
 //	loadtest -scenario drain -metrics-url http://127.0.0.1:8084/metrics -metric falcon_forwarder_delivered_total
+//	loadtest -scenario push -subscribers 10000 -members 10 -rate 2000 -metrics-url http://127.0.0.1:9100/metrics
 //	loadtest -scenario watch -metrics-url http://127.0.0.1:8084/metrics -metric process_resident_memory_bytes,falcon_forwarder_lag_events
 package main
 
@@ -40,13 +41,14 @@ type config struct {
 	metricsURL  string
 	metrics     string
 	maxOps      int64
+	push        pushConfig
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService; several, comma-separated, share the connections")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
-	flag.StringVar(&c.scenario, "scenario", "post", "post, list, visibility, drain or watch")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list, visibility, push, drain or watch")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
 	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
@@ -55,6 +57,9 @@ func main() {
 	flag.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:8084/metrics", "drain and watch: the Prometheus endpoint to read")
 	flag.StringVar(&c.metrics, "metric", "falcon_forwarder_delivered_total", "drain: the counter; watch: metrics, comma-separated")
 	flag.Int64Var(&c.maxOps, "max-ops", 0, "stop after this many operations, warm-up included, even before -duration ends (0: no limit)")
+	flag.IntVar(&c.push.subscribers, "subscribers", 1000, "push: idle stream subscribers, each an account of its own")
+	flag.IntVar(&c.push.members, "members", 10, "push: members of each thread (subscribers/members threads)")
+	flag.IntVar(&c.push.rate, "rate", 2000, "push: messages posted a second")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -105,6 +110,8 @@ func run(c config) error {
 		return drain(c.metricsURL, c.metrics, 3*time.Second, c.duration+10*time.Minute)
 	case "watch":
 		return watch(c.metricsURL, strings.Split(c.metrics, ","), 5*time.Second, c.duration)
+	case "push":
+		return push(c, c.push)
 	}
 	if c.concurrency < 1 || c.threads < 1 || c.conns < 1 || c.duration <= 0 {
 		return errors.New("-concurrency, -threads, -conns and -duration must be positive")

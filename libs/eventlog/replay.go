@@ -54,25 +54,63 @@ func fetchOnce(client sarama.Client, topic string, partition int32, offset int64
 	if err != nil {
 		return offset, err
 	}
+	next, err := fetchBlocks(broker, topic, map[int32]int64{partition: offset}, 250, func(_ int32, r Record) error { return fn(r) })
+	if err != nil {
+		return offset, err
+	}
+	return next[partition].offset, next[partition].err
+}
+
+// fetched is where one partition's fetch left off, or why it failed.
+type fetched struct {
+	offset int64
+	err    error
+}
+
+// fetchBlocks sends one read_committed fetch for every partition of
+// offsets (all led by broker), waiting up to maxWaitMs for data, and calls
+// fn for each committed record in each partition's order. It returns, per
+// partition, the offset to fetch next (past control markers and aborted
+// records) or the partition's error; the error it returns is the
+// request's own, or fn's.
+func fetchBlocks(broker *sarama.Broker, topic string, offsets map[int32]int64, maxWaitMs int32, fn func(int32, Record) error) (map[int32]fetched, error) {
 	req := &sarama.FetchRequest{
 		Version:     11,
-		MaxWaitTime: 250,
+		MaxWaitTime: maxWaitMs,
 		MinBytes:    1,
 		MaxBytes:    32 << 20,
 		Isolation:   sarama.ReadCommitted,
 	}
-	req.AddBlock(topic, partition, offset, 16<<20, -1)
+	for p, o := range offsets {
+		req.AddBlock(topic, p, o, 16<<20, -1)
+	}
 	resp, err := broker.Fetch(req)
 	if err != nil {
-		return offset, err
+		return nil, err
 	}
-	block := resp.GetBlock(topic, partition)
-	if block == nil {
-		return offset, fmt.Errorf("fetch response has no block for %s/%d", topic, partition)
+	out := make(map[int32]fetched, len(offsets))
+	for p, offset := range offsets {
+		block := resp.GetBlock(topic, p)
+		if block == nil {
+			out[p] = fetched{offset, fmt.Errorf("fetch response has no block for %s/%d", topic, p)}
+			continue
+		}
+		if !errors.Is(block.Err, sarama.ErrNoError) {
+			out[p] = fetched{offset, block.Err}
+			continue
+		}
+		next, err := committedRecords(block, offset, func(r Record) error { return fn(p, r) })
+		if err != nil {
+			return nil, err
+		}
+		out[p] = fetched{offset: next}
 	}
-	if !errors.Is(block.Err, sarama.ErrNoError) {
-		return offset, block.Err
-	}
+	return out, nil
+}
+
+// committedRecords calls fn for the committed records of block at or after
+// offset and returns the offset after the block's last batch.
+func committedRecords(block *sarama.FetchResponseBlock, offset int64, fn func(Record) error) (int64, error) {
 	aborted := block.AbortedTransactions
 	sort.Slice(aborted, func(i, j int) bool { return aborted[i].FirstOffset < aborted[j].FirstOffset })
 	abortedProducers := map[int64]struct{}{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 
 // TestProjectionAgreesWithTheAggregateOnMembership: over random histories
 // of membership commands (those the domain accepts), the read model's
-// members and administrators are the aggregate's, batch after batch.
+// members and administrators are the aggregate's, batch after batch; and
+// its history says, for every version so far, who was a member then: the
+// members before or after that version's event (one added sees its
+// addition, one removed sees its removal).
 func TestProjectionAgreesWithTheAggregateOnMembership(t *testing.T) {
 	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
@@ -40,15 +44,20 @@ func TestProjectionAgreesWithTheAggregateOnMembership(t *testing.T) {
 		id := ulid.Make().String()
 		th := domain.NewThread(id)
 		var batch []domain.Event
+		seenAt := map[uint64][]string{}
 		decide := func(actor string, cmd domain.Command) {
 			now = now.Add(time.Second)
 			e, _, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: now})
 			if err != nil || e == nil {
 				return // refused by the rules: nothing happens
 			}
+			before := th.Members()
 			if err := th.Apply(*e); err != nil {
 				t.Fatal(err)
 			}
+			seen := union(before, th.Members())
+			slices.Sort(seen)
+			seenAt[e.Version] = seen
 			batch = append(batch, *e)
 		}
 		decide("alice", domain.CreateThread{Title: "t", MemberIDs: pick(), AdministratorIDs: pick()})
@@ -77,6 +86,16 @@ func TestProjectionAgreesWithTheAggregateOnMembership(t *testing.T) {
 				if !reflect.DeepEqual(got.Members, th.Members()) || !reflect.DeepEqual(got.Administrators, th.Administrators()) {
 					t.Fatalf("thread %s at version %d: read model has members %v, administrators %v; the aggregate %v, %v",
 						id, th.Version(), got.Members, got.Administrators, th.Members(), th.Administrators())
+				}
+				for v := uint64(1); v <= th.Version(); v++ {
+					if at := got.History.MembersAt(v); !slices.Equal(at, seenAt[v]) {
+						t.Fatalf("thread %s: the history says %v were members at version %d; the aggregate had %v", id, at, v, seenAt[v])
+					}
+					for _, a := range accounts {
+						if got.MemberAt(a, v) != slices.Contains(seenAt[v], a) {
+							t.Fatalf("thread %s: MemberAt(%s, %d) = %v", id, a, v, got.MemberAt(a, v))
+						}
+					}
 				}
 			}
 		}

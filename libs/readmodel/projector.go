@@ -54,6 +54,7 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 		c.after = c.before
 		c.after.Members = slices.Clone(c.before.Members)
 		c.after.Administrators = slices.Clone(c.before.Administrators)
+		c.after.History = c.before.History.clone()
 		changes[string(r.Key)] = c
 	}
 
@@ -94,7 +95,7 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 	case domain.ThreadCreated:
 		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
 		t.CreatedAt, t.LastActivityAt = e.OccurredAt, e.OccurredAt
-		foldMembership(t, p)
+		t.historyChanged = append(t.historyChanged, t.FoldMembership(e)...)
 	case domain.ThreadUpdated:
 		if p.Title != nil {
 			t.Title = *p.Title
@@ -105,7 +106,7 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 	case domain.ThreadDestroyed:
 		t.Destroyed = true
 	case domain.MembersAdded, domain.MembersRemoved, domain.AdministratorsAdded, domain.AdministratorsRemoved:
-		foldMembership(t, p)
+		t.historyChanged = append(t.historyChanged, t.FoldMembership(e)...)
 	case domain.MessagePosted:
 		t.MessageCount++
 		t.LastActivityAt = e.OccurredAt
@@ -130,13 +131,6 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), DeleteRow: true}}
 	}
 	return nil
-}
-
-// foldMembership applies a membership change by the domain's rules.
-func foldMembership(t *Thread, payload any) {
-	m := domain.MembershipOf(payload)
-	t.Members = union(minus(t.Members, m.RemoveMembers), m.AddMembers)
-	t.Administrators = union(minus(t.Administrators, m.RemoveAdministrators), m.AddAdministrators)
 }
 
 // indexMutations moves the thread's rows in its members' thread lists: gone
@@ -168,6 +162,11 @@ func indexMutations(c *threadChange) []readstore.Mutation {
 
 func threadMutation(c *threadChange) readstore.Mutation {
 	m := readstore.Mutation{Table: TableThreads, Row: []byte(c.after.ID), Put: threadCells(&c.after)}
+	// Only the histories the batch changed are written: a large thread's
+	// other members cost nothing per message.
+	for _, a := range c.after.historyChanged {
+		m.Put[historyFamily+a] = encodeSpans(c.after.History[a])
+	}
 	for _, a := range minus(c.before.Members, c.after.Members) {
 		m.DeleteColumns = append(m.DeleteColumns, memberFamily+a)
 	}

@@ -17,7 +17,8 @@ import (
 // Tables of the read store.
 const (
 	// TableThreads: one row per thread id; family d holds the thread's
-	// fields, m a column per member, a a column per administrator.
+	// fields, m a column per member, a a column per administrator, h a
+	// column per account that ever was a member with its membership spans.
 	TableThreads = "threads"
 	// TableMessages: one row per message, keyed thread id + message ULID, so
 	// a range scan pages through a thread's history in time order.
@@ -30,7 +31,7 @@ const (
 
 // Tables lists every table with its column families, for schema creation.
 var Tables = map[string][]string{
-	TableThreads:        {"d", "m", "a"},
+	TableThreads:        {"d", "m", "a", "h"},
 	TableMessages:       {"d"},
 	TableAccountThreads: {"d"},
 	TableMeta:           {"d"},
@@ -40,16 +41,17 @@ var Tables = map[string][]string{
 var GenerationTables = []string{TableThreads, TableMessages, TableAccountThreads}
 
 const (
-	colTitle     = "d:title"
-	colRemarks   = "d:remarks"
-	colCreator   = "d:creator"
-	colCreated   = "d:created"
-	colLast      = "d:last"
-	colCount     = "d:count"
-	colVersion   = "d:version"
-	colDestroyed = "d:destroyed"
-	memberFamily = "m:"
-	adminFamily  = "a:"
+	colTitle      = "d:title"
+	colRemarks    = "d:remarks"
+	colCreator    = "d:creator"
+	colCreated    = "d:created"
+	colLast       = "d:last"
+	colCount      = "d:count"
+	colVersion    = "d:version"
+	colDestroyed  = "d:destroyed"
+	memberFamily  = "m:"
+	adminFamily   = "a:"
+	historyFamily = "h:"
 
 	colSender   = "d:sender"
 	colBody     = "d:body"

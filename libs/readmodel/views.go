@@ -21,6 +21,21 @@ type Thread struct {
 	MessageCount   uint64
 	Version        uint64
 	Destroyed      bool
+	// History is the membership history: who was a member at which
+	// versions. Threads projected before it was kept have none until a
+	// rebuild; MemberAt then falls back to the current members.
+	History History
+
+	// historyChanged lists the accounts whose history the projector changed.
+	historyChanged []string
+}
+
+// MemberAt reports whether account was a member at version v.
+func (t *Thread) MemberAt(account string, v uint64) bool {
+	if len(t.History) == 0 {
+		return t.IsMember(account)
+	}
+	return t.History.MemberAt(account, v)
 }
 
 // IsMember reports whether account may read the thread.
@@ -56,6 +71,11 @@ func threadFromRow(r readstore.Row) Thread {
 			t.Members = append(t.Members, a)
 		} else if a, ok := strings.CutPrefix(c, adminFamily); ok {
 			t.Administrators = append(t.Administrators, a)
+		} else if a, ok := strings.CutPrefix(c, historyFamily); ok {
+			if t.History == nil {
+				t.History = History{}
+			}
+			t.History[a] = decodeSpans(r.Cells[c])
 		}
 	}
 	slices.Sort(t.Members)

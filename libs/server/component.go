@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -41,6 +43,19 @@ type Readier interface {
 // GRPCService is a component that serves gRPC services.
 type GRPCService interface {
 	RegisterGRPC(s *grpc.Server)
+}
+
+// Streamer is a component with long-lived streams: at shutdown EndStreams
+// ends them (each with what its client needs to resume), so that the
+// servers can drain.
+type Streamer interface {
+	EndStreams()
+}
+
+// PageService is a component with pages of its own on the public HTTP
+// listener, beside the REST gateway (falcon dev's web client).
+type PageService interface {
+	Pages(mux *http.ServeMux)
 }
 
 // RESTService is a component with REST routes on the gateway.
@@ -228,10 +243,18 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		if sv.RateLimits.Enabled {
 			rl = newRateLimiter(sv.RateLimits, reg)
 		}
-		gs := NewGRPC(log, sv.Authn, NewRPCMetrics(reg), hs, lim, rl)
+		metrics := NewRPCMetrics(reg)
+		gs := NewGRPC(log, sv.Authn, metrics, hs, lim, rl) //nolint:contextcheck // each stream runs on its own context
+		// The REST gateway's calls share one in-memory connection: its
+		// streams (server-sent events) are not capped per connection; the
+		// HTTP side's connection cap bounds them.
+		inMemory := lim
+		inMemory.MaxStreams = math.MaxUint32
+		gws := NewGRPC(log, sv.Authn, metrics, hs, inMemory, rl) //nolint:contextcheck // each stream runs on its own context
 		for _, c := range comps {
 			if g, ok := c.(GRPCService); ok {
 				g.RegisterGRPC(gs)
+				g.RegisterGRPC(gws)
 			}
 			if r, ok := c.(RESTService); ok {
 				gateways = append(gateways, r.Gateway()...)
@@ -244,8 +267,8 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		// The REST gateway reaches the gRPC server in memory: no port, no
 		// TLS to terminate twice, no slot of the connection cap.
 		gatewayConns = bufconn.Listen(1 << 20)
-		grpcListeners = append(grpcListeners, gatewayConns)
 		servers.Go(func() error { return ServeGRPC(sctx, log, gs, grpcListeners...) })
+		servers.Go(func() error { return ServeGRPC(sctx, log, gws, gatewayConns) })
 		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()), zap.Bool("tls", tlsc.grpc != nil))
 	}
 	if ls.HTTP != nil {
@@ -263,6 +286,11 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 			}
 			defer func() { _ = closeGW() }()
 			mux = PublicMux(gw, ready)
+			for _, c := range comps {
+				if p, ok := c.(PageService); ok {
+					p.Pages(mux)
+				}
+			}
 		}
 		servers.Go(func() error { return ServeHTTP(sctx, log, mux, ls.HTTP, lim, httpTLS) })
 		log.Info("HTTP listening", zap.String("addr", ls.HTTP.Addr().String()), zap.Bool("tls", httpTLS != nil))
@@ -282,6 +310,11 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 	case <-ctx.Done():
 	case <-cctx.Done():
 	case <-sctx.Done():
+	}
+	for _, c := range comps {
+		if s, ok := c.(Streamer); ok {
+			s.EndStreams()
+		}
 	}
 	stopServing()
 	serveErr := servers.Wait()

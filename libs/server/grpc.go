@@ -78,8 +78,13 @@ func NewGRPC(log *zap.Logger, a auth.Authenticator, m *RPCMetrics, hs *health.Se
 	} else {
 		chain = append(chain, auth.UnaryInterceptor(a))
 	}
+	streams := make([]grpc.StreamServerInterceptor, len(chain))
+	for i, u := range chain {
+		streams[i] = streamFrom(u)
+	}
 	s := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(chain...),
+		grpc.ChainStreamInterceptor(streams...),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.MaxSendMsgSize(MaxResponseBytes),
 		grpc.MaxConcurrentStreams(l.MaxStreams),
@@ -108,3 +113,24 @@ func (c stableCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	return nil
 }
+
+// streamFrom applies a unary interceptor to a stream as a whole: its checks
+// (identity, budgets) run when the stream starts, its recovery and metrics
+// span the stream, and the handler gets the context it passes on.
+func streamFrom(u grpc.UnaryServerInterceptor) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		_, err := u(ss.Context(), nil, &grpc.UnaryServerInfo{Server: srv, FullMethod: info.FullMethod},
+			func(ctx context.Context, _ any) (any, error) {
+				return nil, handler(srv, contextStream{ServerStream: ss, ctx: ctx})
+			})
+		return err
+	}
+}
+
+// contextStream is a stream with the context the interceptors built.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s contextStream) Context() context.Context { return s.ctx }

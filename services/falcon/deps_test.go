@@ -68,8 +68,8 @@ func TestServicesWaitForTheirDependencies(t *testing.T) {
 	w := startProc(t, b.writeAPI, be.writeArgs(append([]string{"--partitions", "2", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP, "--metrics-addr", testenv.FreeAddr(t)}, quiet...)...)...)
 	u := startProc(t, b.updater, be.updaterArgs(append([]string{"--http-addr", uHTTP}, quiet...)...)...)
 	f := startProc(t, b.forwarder, be.forwarderArgs(append([]string{"--http-addr", fHTTP, "--legacy-url", "http://" + testenv.FreeAddr(t) + "/events"}, quiet...)...)...)
-	r := startProc(t, b.readAPI, append([]string{"--auth", "dev", "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP,
-		"--metrics-addr", testenv.FreeAddr(t)}, quiet...)...)
+	r := startProc(t, b.readAPI, be.readArgs(append([]string{"--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP,
+		"--metrics-addr", testenv.FreeAddr(t)}, quiet...)...)...)
 
 	waitNotReadyBecause(t, "write-api", w, wHTTP, be.kafka, "connection refused")
 	waitNotReadyBecause(t, "read-model-updater", u, uHTTP, be.kafka, "connection refused")

@@ -21,6 +21,7 @@ import (
 type devProcess struct {
 	cmd   *exec.Cmd
 	base  string
+	grpc  string
 	kafka string
 	logs  *bytes.Buffer
 }
@@ -45,7 +46,7 @@ func startDev(t *testing.T, bin, dataDir string) *devProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{cmd: cmd, base: "http://" + httpAddr, kafka: kafkaAddr, logs: logs}
+	p := &devProcess{cmd: cmd, base: "http://" + httpAddr, grpc: grpcAddr, kafka: kafkaAddr, logs: logs}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()

@@ -161,7 +161,7 @@ func startKafka(t *testing.T) *backend {
 	return b
 }
 
-// writeArgs, updaterArgs and forwarderArgs point a service at the test's
+// writeArgs, updaterArgs, readArgs and forwarderArgs point a service at the test's
 // Kafka, topic and a consumer group of the test's own.
 func (b *backend) writeArgs(extra ...string) []string {
 	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--write-group", b.topic + "_writers",
@@ -170,6 +170,12 @@ func (b *backend) writeArgs(extra ...string) []string {
 
 func (b *backend) updaterArgs(extra ...string) []string {
 	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--group", b.topic + "_updater", "--store", b.store}, extra...)
+}
+
+// readArgs points read-api at the test's store, and its stream at the
+// test's Kafka and topic.
+func (b *backend) readArgs(extra ...string) []string {
+	return append([]string{"--kafka-brokers", b.kafka, "--topic", b.topic, "--store", b.store, "--auth", "dev"}, extra...)
 }
 
 func (b *backend) forwarderArgs(extra ...string) []string {

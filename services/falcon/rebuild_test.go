@@ -31,7 +31,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP,
 		"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")...)
 	startProc(t, b.updater, be.updaterArgs("--http-addr", uHTTP, "--log-level", "warn")...)
-	startProc(t, b.readAPI, "--auth", "dev", "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--metrics-addr", rAdmin, "--log-level", "warn")
+	startProc(t, b.readAPI, be.readArgs("--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--metrics-addr", rAdmin, "--log-level", "warn")...)
 	for _, a := range []string{wHTTP, uHTTP, rHTTP} {
 		waitReady(t, a)
 	}

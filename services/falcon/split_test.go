@@ -42,8 +42,8 @@ func TestSplitDeployment(t *testing.T) {
 	var readers []*devProcess
 	for i := 0; i < 3; i++ {
 		h := testenv.FreeAddr(t)
-		startProc(t, b.readAPI, "--auth", "dev", "--store", be.store, "--grpc-addr", testenv.FreeAddr(t), "--http-addr", h,
-			"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")
+		startProc(t, b.readAPI, be.readArgs("--grpc-addr", testenv.FreeAddr(t), "--http-addr", h,
+			"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")...)
 		waitReady(t, h)
 		readers = append(readers, &devProcess{base: "http://" + h})
 	}

@@ -18,6 +18,10 @@ func main() {
 			return server.Addrs{}, nil, err
 		}
 		p.Defer(func() { _ = store.Close() })
-		return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr, Metrics: "127.0.0.1:9103"}, []server.Component{readapi.New(cfg, store, p.Log, p.Registry)}, nil
+		api, err := readapi.New(cfg, store, p.Log, p.Registry)
+		if err != nil {
+			return server.Addrs{}, nil, err
+		}
+		return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr, Metrics: "127.0.0.1:9103"}, []server.Component{api}, nil
 	}))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/legacysim"
 	"github.com/falcon-chat/falcon/libs/pebblestore"
 	"github.com/falcon-chat/falcon/libs/server"
+	"github.com/falcon-chat/falcon/services/falcon/web"
 	"github.com/falcon-chat/falcon/services/read-api/readapi"
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
 	"github.com/falcon-chat/falcon/services/sparrow-forwarder/forwarder"
@@ -98,7 +99,7 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 		register(flag.NewFlagSet("defaults", flag.ContinueOnError))
 	}
 	kafka := eventlog.Config{Brokers: brokers, Topic: cfg.Topic}
-	wcfg.Kafka, ucfg.Kafka, fcfg.Kafka = kafka, kafka, kafka
+	wcfg.Kafka, rcfg.Kafka, ucfg.Kafka, fcfg.Kafka = kafka, kafka, kafka, kafka
 	wcfg.Partitions = cfg.Partitions
 	wcfg.GRPCAddr, wcfg.AdvertiseAddr = cfg.GRPCAddr, cfg.GRPCAddr
 	// One replica: nobody else to prove forwarding to, but a secret keeps
@@ -122,12 +123,16 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 		legacyL.Close()
 		return server.Addrs{}, nil, err
 	}
-	r := readapi.New(rcfg, store, p.Log, p.Registry)
+	r, err := readapi.New(rcfg, store, p.Log, p.Registry)
+	if err != nil {
+		legacyL.Close()
+		return server.Addrs{}, nil, err
+	}
 	p.Log.Info("falcon dev",
 		zap.String("data_dir", dir), zap.String("rest", "http://"+cfg.HTTPAddr), zap.String("grpc", cfg.GRPCAddr),
 		zap.String("kafka", b.Addr()), zap.String("legacy_url", legacyURL), zap.String("legacy_out", legacyOut))
 	legacy := &legacyServer{l: legacyL, h: sim}
-	return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr, Metrics: "127.0.0.1:9100"}, []server.Component{w, r, u, f, legacy}, nil
+	return server.Addrs{GRPC: cfg.GRPCAddr, HTTP: cfg.HTTPAddr, Metrics: "127.0.0.1:9100"}, []server.Component{w, r, u, f, legacy, web.Client{}}, nil
 }
 
 // legacyServer serves the legacy stand-in as a component of the stack.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -25,11 +26,13 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/eventlog"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/retry"
 	"github.com/falcon-chat/falcon/libs/server"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+	"github.com/falcon-chat/falcon/services/read-api/stream"
 )
 
 // Page sizes of the list queries.
@@ -46,6 +49,10 @@ type Config struct {
 	// MinVersionWait bounds how long a query with min_version waits for
 	// the read model to reach it.
 	MinVersionWait time.Duration
+	// Kafka is the event log the stream (Subscribe) follows; without
+	// brokers the replica serves no stream.
+	Kafka  eventlog.Config
+	Stream stream.Config
 }
 
 // RegisterFlags adds read-api's flags to fs with their defaults.
@@ -54,6 +61,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", "127.0.0.1:9092", "gRPC listen address")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8083", "HTTP listen address (REST, health, metrics)")
 	fs.DurationVar(&c.MinVersionWait, "min-version-wait", 2*time.Second, "longest a query waits for min_version")
+	c.Kafka.RegisterFlags(fs)
+	c.Stream.RegisterFlags(fs)
+}
+
+// Validate checks the block before anything connects.
+func (c *Config) Validate() error {
+	if len(c.Kafka.Brokers) == 0 {
+		return nil
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
+	return c.Stream.Validate()
 }
 
 // ReadAPI is the read-api component.
@@ -67,11 +87,17 @@ type ReadAPI struct {
 	waits      waitLimit
 	generation atomic.Uint64
 	genGauge   prometheus.GaugeFunc
+	// hub serves Subscribe; nil without Kafka brokers.
+	hub   *stream.Hub
+	kafka *stream.Kafka
 }
 
 // New serves queries from store, reading the generation of read-model
 // tables the store's pointer names (a rebuild switches it while serving).
-func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Registerer) *ReadAPI {
+func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Registerer) (*ReadAPI, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.MinVersionWait <= 0 {
 		cfg.MinVersionWait = 2 * time.Second
 	}
@@ -81,7 +107,13 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 	a.genGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "falcon_read_model_generation",
 		Help: "Generation of read-model tables read-api serves from."}, func() float64 { return float64(a.generation.Load()) })
 	reg.MustRegister(a.genGauge)
-	return a
+	if len(cfg.Kafka.Brokers) > 0 {
+		a.kafka = stream.NewKafka(cfg.Kafka, "read-api")
+		a.hub = stream.NewHub(cfg.Stream, a.kafka, func(ctx context.Context, id string) (readmodel.Thread, bool, error) {
+			return a.reader().Thread(ctx, id)
+		}, log, reg)
+	}
+	return a, nil
 }
 
 func (a *ReadAPI) reader() *readmodel.Reader { return a.current.Load() }
@@ -91,17 +123,44 @@ func (a *ReadAPI) RegisterGRPC(s *grpc.Server) { falconv1.RegisterThreadQuerySer
 
 // Gateway returns ThreadQueryService's REST routes.
 func (a *ReadAPI) Gateway() []server.RegisterFunc {
-	return []server.RegisterFunc{falconv1.RegisterThreadQueryServiceHandler}
+	return []server.RegisterFunc{falconv1.RegisterThreadQueryServiceHandler, registerEventStream}
 }
 
-// Ready is nil while the read store answers: the generation pointer, read
-// every PollInterval, says so.
-func (a *ReadAPI) Ready() error { return a.status.Err() }
+// Ready is nil while the read store answers (the generation pointer, read
+// every PollInterval, says so) and the stream has read the recent events.
+func (a *ReadAPI) Ready() error {
+	if err := a.status.Err(); err != nil {
+		return err
+	}
+	if a.hub != nil {
+		return a.hub.Ready()
+	}
+	return nil
+}
+
+// EndStreams ends the subscriptions with their cursors: the servers can
+// then drain.
+func (a *ReadAPI) EndStreams() {
+	if a.hub != nil {
+		a.hub.EndStreams()
+	}
+}
 
 // Run follows the generation pointer until ctx ends: after a rebuild,
 // queries move to the new tables. A store that does not answer makes
 // read-api not ready until it does.
 func (a *ReadAPI) Run(ctx context.Context) error {
+	if a.hub == nil {
+		return a.followGeneration(ctx)
+	}
+	defer a.kafka.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.followGeneration(gctx) })
+	g.Go(func() error { return a.hub.Run(gctx) })
+	return g.Wait()
+}
+
+func (a *ReadAPI) followGeneration(ctx context.Context) error {
 	t := time.NewTicker(readmodel.PollInterval)
 	defer t.Stop()
 	failing := false

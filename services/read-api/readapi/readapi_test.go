@@ -49,7 +49,10 @@ func start(t *testing.T) *fixture {
 	ls := testenv.Listeners(t)
 	grpcAddr, httpAddr := ls.GRPC.Addr().String(), ls.HTTP.Addr().String()
 	reg := prometheus.NewRegistry()
-	api := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t), reg)
+	api, err := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -870,11 +870,392 @@ func (x *GetMessageResponse) GetMessage() *Message {
 	return nil
 }
 
+type SubscribeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: from now on. Else the cursor of the last event received: the
+	// stream resumes right after it, without gap or repeat. A cursor older than
+	// the replica keeps is refused with OUT_OF_RANGE: reload through the
+	// queries, then subscribe without a cursor.
+	Cursor        string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeRequest) Reset() {
+	*x = SubscribeRequest{}
+	mi := &file_falcon_v1_query_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeRequest) ProtoMessage() {}
+
+func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_query_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SubscribeRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// AccountEvent is one event of one of the caller's threads, as the queries
+// would show it.
+type AccountEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resumes the stream right after this event (SubscribeRequest.cursor,
+	// SSE Last-Event-ID).
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The event's type: ThreadCreated, ThreadUpdated, ThreadDestroyed,
+	// MembersAdded, MembersRemoved, AdministratorsAdded, AdministratorsRemoved,
+	// MessagePosted, MessageEdited, MessageDeleted; or Heartbeat, sent after
+	// 15 s of silence, with only a cursor (empty if it has not moved).
+	Type     string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	EventId  string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	ThreadId string `protobuf:"bytes,4,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// The thread's version after the event: min_version for the queries.
+	Version    uint64                 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	ActorId    string                 `protobuf:"bytes,7,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// Types that are valid to be assigned to Payload:
+	//
+	//	*AccountEvent_ThreadCreated
+	//	*AccountEvent_ThreadUpdated
+	//	*AccountEvent_ThreadDestroyed
+	//	*AccountEvent_MembersAdded
+	//	*AccountEvent_MembersRemoved
+	//	*AccountEvent_AdministratorsAdded
+	//	*AccountEvent_AdministratorsRemoved
+	//	*AccountEvent_MessagePosted
+	//	*AccountEvent_MessageEdited
+	//	*AccountEvent_MessageDeleted
+	Payload       isAccountEvent_Payload `protobuf_oneof:"payload"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccountEvent) Reset() {
+	*x = AccountEvent{}
+	mi := &file_falcon_v1_query_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccountEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccountEvent) ProtoMessage() {}
+
+func (x *AccountEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_query_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccountEvent.ProtoReflect.Descriptor instead.
+func (*AccountEvent) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AccountEvent) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *AccountEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *AccountEvent) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *AccountEvent) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *AccountEvent) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AccountEvent) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetActorId() string {
+	if x != nil {
+		return x.ActorId
+	}
+	return ""
+}
+
+func (x *AccountEvent) GetPayload() isAccountEvent_Payload {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetThreadCreated() *ThreadCreated {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_ThreadCreated); ok {
+			return x.ThreadCreated
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetThreadUpdated() *ThreadUpdated {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_ThreadUpdated); ok {
+			return x.ThreadUpdated
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetThreadDestroyed() *ThreadDestroyed {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_ThreadDestroyed); ok {
+			return x.ThreadDestroyed
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetMembersAdded() *MembersAdded {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_MembersAdded); ok {
+			return x.MembersAdded
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetMembersRemoved() *MembersRemoved {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_MembersRemoved); ok {
+			return x.MembersRemoved
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetAdministratorsAdded() *AdministratorsAdded {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_AdministratorsAdded); ok {
+			return x.AdministratorsAdded
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetAdministratorsRemoved() *AdministratorsRemoved {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_AdministratorsRemoved); ok {
+			return x.AdministratorsRemoved
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetMessagePosted() *Message {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_MessagePosted); ok {
+			return x.MessagePosted
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetMessageEdited() *MessageEdited {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_MessageEdited); ok {
+			return x.MessageEdited
+		}
+	}
+	return nil
+}
+
+func (x *AccountEvent) GetMessageDeleted() *MessageDeleted {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_MessageDeleted); ok {
+			return x.MessageDeleted
+		}
+	}
+	return nil
+}
+
+type isAccountEvent_Payload interface {
+	isAccountEvent_Payload()
+}
+
+type AccountEvent_ThreadCreated struct {
+	ThreadCreated *ThreadCreated `protobuf:"bytes,10,opt,name=thread_created,json=threadCreated,proto3,oneof"`
+}
+
+type AccountEvent_ThreadUpdated struct {
+	ThreadUpdated *ThreadUpdated `protobuf:"bytes,11,opt,name=thread_updated,json=threadUpdated,proto3,oneof"`
+}
+
+type AccountEvent_ThreadDestroyed struct {
+	ThreadDestroyed *ThreadDestroyed `protobuf:"bytes,12,opt,name=thread_destroyed,json=threadDestroyed,proto3,oneof"`
+}
+
+type AccountEvent_MembersAdded struct {
+	MembersAdded *MembersAdded `protobuf:"bytes,13,opt,name=members_added,json=membersAdded,proto3,oneof"`
+}
+
+type AccountEvent_MembersRemoved struct {
+	MembersRemoved *MembersRemoved `protobuf:"bytes,14,opt,name=members_removed,json=membersRemoved,proto3,oneof"`
+}
+
+type AccountEvent_AdministratorsAdded struct {
+	AdministratorsAdded *AdministratorsAdded `protobuf:"bytes,15,opt,name=administrators_added,json=administratorsAdded,proto3,oneof"`
+}
+
+type AccountEvent_AdministratorsRemoved struct {
+	AdministratorsRemoved *AdministratorsRemoved `protobuf:"bytes,16,opt,name=administrators_removed,json=administratorsRemoved,proto3,oneof"`
+}
+
+type AccountEvent_MessagePosted struct {
+	// The message as GetMessage shows it.
+	MessagePosted *Message `protobuf:"bytes,17,opt,name=message_posted,json=messagePosted,proto3,oneof"`
+}
+
+type AccountEvent_MessageEdited struct {
+	// The new body; edited_at is occurred_at.
+	MessageEdited *MessageEdited `protobuf:"bytes,18,opt,name=message_edited,json=messageEdited,proto3,oneof"`
+}
+
+type AccountEvent_MessageDeleted struct {
+	MessageDeleted *MessageDeleted `protobuf:"bytes,19,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
+}
+
+func (*AccountEvent_ThreadCreated) isAccountEvent_Payload() {}
+
+func (*AccountEvent_ThreadUpdated) isAccountEvent_Payload() {}
+
+func (*AccountEvent_ThreadDestroyed) isAccountEvent_Payload() {}
+
+func (*AccountEvent_MembersAdded) isAccountEvent_Payload() {}
+
+func (*AccountEvent_MembersRemoved) isAccountEvent_Payload() {}
+
+func (*AccountEvent_AdministratorsAdded) isAccountEvent_Payload() {}
+
+func (*AccountEvent_AdministratorsRemoved) isAccountEvent_Payload() {}
+
+func (*AccountEvent_MessagePosted) isAccountEvent_Payload() {}
+
+func (*AccountEvent_MessageEdited) isAccountEvent_Payload() {}
+
+func (*AccountEvent_MessageDeleted) isAccountEvent_Payload() {}
+
+// StreamEnd is the data of the last server-sent event ("end") of a stream
+// the server ended; its id is the cursor to resume from.
+type StreamEnd struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code's name: RESOURCE_EXHAUSTED (the client fell
+	// behind), UNAVAILABLE (the replica is shutting down).
+	Code          string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamEnd) Reset() {
+	*x = StreamEnd{}
+	mi := &file_falcon_v1_query_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamEnd) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamEnd) ProtoMessage() {}
+
+func (x *StreamEnd) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_query_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
+func (*StreamEnd) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_query_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StreamEnd) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *StreamEnd) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_falcon_v1_query_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x15falcon/v1/query.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x03\n" +
+	"\x15falcon/v1/query.proto\x12\tfalcon.v1\x1a\x16falcon/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x03\n" +
 	"\x06Thread\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
@@ -948,17 +1329,44 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\vmin_version\x18\x03 \x01(\x04R\n" +
 	"minVersion\"B\n" +
 	"\x12GetMessageResponse\x12,\n" +
-	"\amessage\x18\x01 \x01(\v2\x12.falcon.v1.MessageR\amessage*m\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.falcon.v1.MessageR\amessage\"*\n" +
+	"\x10SubscribeRequest\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\"\xba\a\n" +
+	"\fAccountEvent\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12\x1b\n" +
+	"\tthread_id\x18\x04 \x01(\tR\bthreadId\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\x12;\n" +
+	"\voccurred_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x19\n" +
+	"\bactor_id\x18\a \x01(\tR\aactorId\x12A\n" +
+	"\x0ethread_created\x18\n" +
+	" \x01(\v2\x18.falcon.v1.ThreadCreatedH\x00R\rthreadCreated\x12A\n" +
+	"\x0ethread_updated\x18\v \x01(\v2\x18.falcon.v1.ThreadUpdatedH\x00R\rthreadUpdated\x12G\n" +
+	"\x10thread_destroyed\x18\f \x01(\v2\x1a.falcon.v1.ThreadDestroyedH\x00R\x0fthreadDestroyed\x12>\n" +
+	"\rmembers_added\x18\r \x01(\v2\x17.falcon.v1.MembersAddedH\x00R\fmembersAdded\x12D\n" +
+	"\x0fmembers_removed\x18\x0e \x01(\v2\x19.falcon.v1.MembersRemovedH\x00R\x0emembersRemoved\x12S\n" +
+	"\x14administrators_added\x18\x0f \x01(\v2\x1e.falcon.v1.AdministratorsAddedH\x00R\x13administratorsAdded\x12Y\n" +
+	"\x16administrators_removed\x18\x10 \x01(\v2 .falcon.v1.AdministratorsRemovedH\x00R\x15administratorsRemoved\x12;\n" +
+	"\x0emessage_posted\x18\x11 \x01(\v2\x12.falcon.v1.MessageH\x00R\rmessagePosted\x12A\n" +
+	"\x0emessage_edited\x18\x12 \x01(\v2\x18.falcon.v1.MessageEditedH\x00R\rmessageEdited\x12D\n" +
+	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeletedB\t\n" +
+	"\apayload\"9\n" +
+	"\tStreamEnd\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage*m\n" +
 	"\fMessageOrder\x12\x1d\n" +
 	"\x19MESSAGE_ORDER_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aMESSAGE_ORDER_OLDEST_FIRST\x10\x01\x12\x1e\n" +
-	"\x1aMESSAGE_ORDER_NEWEST_FIRST\x10\x022\xc6\x02\n" +
+	"\x1aMESSAGE_ORDER_NEWEST_FIRST\x10\x022\x8b\x03\n" +
 	"\x12ThreadQueryService\x12F\n" +
 	"\tGetThread\x12\x1b.falcon.v1.GetThreadRequest\x1a\x1c.falcon.v1.GetThreadResponse\x12L\n" +
 	"\vListThreads\x12\x1d.falcon.v1.ListThreadsRequest\x1a\x1e.falcon.v1.ListThreadsResponse\x12O\n" +
 	"\fListMessages\x12\x1e.falcon.v1.ListMessagesRequest\x1a\x1f.falcon.v1.ListMessagesResponse\x12I\n" +
 	"\n" +
-	"GetMessage\x12\x1c.falcon.v1.GetMessageRequest\x1a\x1d.falcon.v1.GetMessageResponseB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
+	"GetMessage\x12\x1c.falcon.v1.GetMessageRequest\x1a\x1d.falcon.v1.GetMessageResponse\x12C\n" +
+	"\tSubscribe\x12\x1b.falcon.v1.SubscribeRequest\x1a\x17.falcon.v1.AccountEvent0\x01B<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
 
 var (
 	file_falcon_v1_query_proto_rawDescOnce sync.Once
@@ -973,7 +1381,7 @@ func file_falcon_v1_query_proto_rawDescGZIP() []byte {
 }
 
 var file_falcon_v1_query_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_falcon_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_falcon_v1_query_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_falcon_v1_query_proto_goTypes = []any{
 	(MessageOrder)(0),             // 0: falcon.v1.MessageOrder
 	(*Thread)(nil),                // 1: falcon.v1.Thread
@@ -987,33 +1395,58 @@ var file_falcon_v1_query_proto_goTypes = []any{
 	(*ListMessagesResponse)(nil),  // 9: falcon.v1.ListMessagesResponse
 	(*GetMessageRequest)(nil),     // 10: falcon.v1.GetMessageRequest
 	(*GetMessageResponse)(nil),    // 11: falcon.v1.GetMessageResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*SubscribeRequest)(nil),      // 12: falcon.v1.SubscribeRequest
+	(*AccountEvent)(nil),          // 13: falcon.v1.AccountEvent
+	(*StreamEnd)(nil),             // 14: falcon.v1.StreamEnd
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*ThreadCreated)(nil),         // 16: falcon.v1.ThreadCreated
+	(*ThreadUpdated)(nil),         // 17: falcon.v1.ThreadUpdated
+	(*ThreadDestroyed)(nil),       // 18: falcon.v1.ThreadDestroyed
+	(*MembersAdded)(nil),          // 19: falcon.v1.MembersAdded
+	(*MembersRemoved)(nil),        // 20: falcon.v1.MembersRemoved
+	(*AdministratorsAdded)(nil),   // 21: falcon.v1.AdministratorsAdded
+	(*AdministratorsRemoved)(nil), // 22: falcon.v1.AdministratorsRemoved
+	(*MessageEdited)(nil),         // 23: falcon.v1.MessageEdited
+	(*MessageDeleted)(nil),        // 24: falcon.v1.MessageDeleted
 }
 var file_falcon_v1_query_proto_depIdxs = []int32{
-	12, // 0: falcon.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
-	12, // 1: falcon.v1.Thread.last_activity_at:type_name -> google.protobuf.Timestamp
-	12, // 2: falcon.v1.ThreadSummary.created_at:type_name -> google.protobuf.Timestamp
-	12, // 3: falcon.v1.ThreadSummary.last_activity_at:type_name -> google.protobuf.Timestamp
-	12, // 4: falcon.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	12, // 5: falcon.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	15, // 0: falcon.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
+	15, // 1: falcon.v1.Thread.last_activity_at:type_name -> google.protobuf.Timestamp
+	15, // 2: falcon.v1.ThreadSummary.created_at:type_name -> google.protobuf.Timestamp
+	15, // 3: falcon.v1.ThreadSummary.last_activity_at:type_name -> google.protobuf.Timestamp
+	15, // 4: falcon.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	15, // 5: falcon.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: falcon.v1.GetThreadResponse.thread:type_name -> falcon.v1.Thread
 	2,  // 7: falcon.v1.ListThreadsResponse.threads:type_name -> falcon.v1.ThreadSummary
 	0,  // 8: falcon.v1.ListMessagesRequest.order:type_name -> falcon.v1.MessageOrder
 	3,  // 9: falcon.v1.ListMessagesResponse.messages:type_name -> falcon.v1.Message
 	3,  // 10: falcon.v1.GetMessageResponse.message:type_name -> falcon.v1.Message
-	4,  // 11: falcon.v1.ThreadQueryService.GetThread:input_type -> falcon.v1.GetThreadRequest
-	6,  // 12: falcon.v1.ThreadQueryService.ListThreads:input_type -> falcon.v1.ListThreadsRequest
-	8,  // 13: falcon.v1.ThreadQueryService.ListMessages:input_type -> falcon.v1.ListMessagesRequest
-	10, // 14: falcon.v1.ThreadQueryService.GetMessage:input_type -> falcon.v1.GetMessageRequest
-	5,  // 15: falcon.v1.ThreadQueryService.GetThread:output_type -> falcon.v1.GetThreadResponse
-	7,  // 16: falcon.v1.ThreadQueryService.ListThreads:output_type -> falcon.v1.ListThreadsResponse
-	9,  // 17: falcon.v1.ThreadQueryService.ListMessages:output_type -> falcon.v1.ListMessagesResponse
-	11, // 18: falcon.v1.ThreadQueryService.GetMessage:output_type -> falcon.v1.GetMessageResponse
-	15, // [15:19] is the sub-list for method output_type
-	11, // [11:15] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	15, // 11: falcon.v1.AccountEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	16, // 12: falcon.v1.AccountEvent.thread_created:type_name -> falcon.v1.ThreadCreated
+	17, // 13: falcon.v1.AccountEvent.thread_updated:type_name -> falcon.v1.ThreadUpdated
+	18, // 14: falcon.v1.AccountEvent.thread_destroyed:type_name -> falcon.v1.ThreadDestroyed
+	19, // 15: falcon.v1.AccountEvent.members_added:type_name -> falcon.v1.MembersAdded
+	20, // 16: falcon.v1.AccountEvent.members_removed:type_name -> falcon.v1.MembersRemoved
+	21, // 17: falcon.v1.AccountEvent.administrators_added:type_name -> falcon.v1.AdministratorsAdded
+	22, // 18: falcon.v1.AccountEvent.administrators_removed:type_name -> falcon.v1.AdministratorsRemoved
+	3,  // 19: falcon.v1.AccountEvent.message_posted:type_name -> falcon.v1.Message
+	23, // 20: falcon.v1.AccountEvent.message_edited:type_name -> falcon.v1.MessageEdited
+	24, // 21: falcon.v1.AccountEvent.message_deleted:type_name -> falcon.v1.MessageDeleted
+	4,  // 22: falcon.v1.ThreadQueryService.GetThread:input_type -> falcon.v1.GetThreadRequest
+	6,  // 23: falcon.v1.ThreadQueryService.ListThreads:input_type -> falcon.v1.ListThreadsRequest
+	8,  // 24: falcon.v1.ThreadQueryService.ListMessages:input_type -> falcon.v1.ListMessagesRequest
+	10, // 25: falcon.v1.ThreadQueryService.GetMessage:input_type -> falcon.v1.GetMessageRequest
+	12, // 26: falcon.v1.ThreadQueryService.Subscribe:input_type -> falcon.v1.SubscribeRequest
+	5,  // 27: falcon.v1.ThreadQueryService.GetThread:output_type -> falcon.v1.GetThreadResponse
+	7,  // 28: falcon.v1.ThreadQueryService.ListThreads:output_type -> falcon.v1.ListThreadsResponse
+	9,  // 29: falcon.v1.ThreadQueryService.ListMessages:output_type -> falcon.v1.ListMessagesResponse
+	11, // 30: falcon.v1.ThreadQueryService.GetMessage:output_type -> falcon.v1.GetMessageResponse
+	13, // 31: falcon.v1.ThreadQueryService.Subscribe:output_type -> falcon.v1.AccountEvent
+	27, // [27:32] is the sub-list for method output_type
+	22, // [22:27] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_falcon_v1_query_proto_init() }
@@ -1021,13 +1454,26 @@ func file_falcon_v1_query_proto_init() {
 	if File_falcon_v1_query_proto != nil {
 		return
 	}
+	file_falcon_v1_events_proto_init()
+	file_falcon_v1_query_proto_msgTypes[12].OneofWrappers = []any{
+		(*AccountEvent_ThreadCreated)(nil),
+		(*AccountEvent_ThreadUpdated)(nil),
+		(*AccountEvent_ThreadDestroyed)(nil),
+		(*AccountEvent_MembersAdded)(nil),
+		(*AccountEvent_MembersRemoved)(nil),
+		(*AccountEvent_AdministratorsAdded)(nil),
+		(*AccountEvent_AdministratorsRemoved)(nil),
+		(*AccountEvent_MessagePosted)(nil),
+		(*AccountEvent_MessageEdited)(nil),
+		(*AccountEvent_MessageDeleted)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_falcon_v1_query_proto_rawDesc), len(file_falcon_v1_query_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -23,6 +23,7 @@ const (
 	ThreadQueryService_ListThreads_FullMethodName  = "/falcon.v1.ThreadQueryService/ListThreads"
 	ThreadQueryService_ListMessages_FullMethodName = "/falcon.v1.ThreadQueryService/ListMessages"
 	ThreadQueryService_GetMessage_FullMethodName   = "/falcon.v1.ThreadQueryService/GetMessage"
+	ThreadQueryService_Subscribe_FullMethodName    = "/falcon.v1.ThreadQueryService/Subscribe"
 )
 
 // ThreadQueryServiceClient is the client API for ThreadQueryService service.
@@ -37,6 +38,12 @@ type ThreadQueryServiceClient interface {
 	ListThreads(ctx context.Context, in *ListThreadsRequest, opts ...grpc.CallOption) (*ListThreadsResponse, error)
 	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
 	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
+	// Subscribe streams every event of every thread the caller is a member of,
+	// from the join on (the removal is the last event of a thread it leaves),
+	// each with the cursor to resume after it. REST: GET /v1/events:stream as
+	// server-sent events. An event pushed at version v is readable through
+	// this service with min_version = v.
+	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AccountEvent], error)
 }
 
 type threadQueryServiceClient struct {
@@ -87,6 +94,25 @@ func (c *threadQueryServiceClient) GetMessage(ctx context.Context, in *GetMessag
 	return out, nil
 }
 
+func (c *threadQueryServiceClient) Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AccountEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ThreadQueryService_ServiceDesc.Streams[0], ThreadQueryService_Subscribe_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribeRequest, AccountEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ThreadQueryService_SubscribeClient = grpc.ServerStreamingClient[AccountEvent]
+
 // ThreadQueryServiceServer is the server API for ThreadQueryService service.
 // All implementations must embed UnimplementedThreadQueryServiceServer
 // for forward compatibility.
@@ -99,6 +125,12 @@ type ThreadQueryServiceServer interface {
 	ListThreads(context.Context, *ListThreadsRequest) (*ListThreadsResponse, error)
 	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
 	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
+	// Subscribe streams every event of every thread the caller is a member of,
+	// from the join on (the removal is the last event of a thread it leaves),
+	// each with the cursor to resume after it. REST: GET /v1/events:stream as
+	// server-sent events. An event pushed at version v is readable through
+	// this service with min_version = v.
+	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[AccountEvent]) error
 	mustEmbedUnimplementedThreadQueryServiceServer()
 }
 
@@ -120,6 +152,9 @@ func (UnimplementedThreadQueryServiceServer) ListMessages(context.Context, *List
 }
 func (UnimplementedThreadQueryServiceServer) GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMessage not implemented")
+}
+func (UnimplementedThreadQueryServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[AccountEvent]) error {
+	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
 }
 func (UnimplementedThreadQueryServiceServer) mustEmbedUnimplementedThreadQueryServiceServer() {}
 func (UnimplementedThreadQueryServiceServer) testEmbeddedByValue()                            {}
@@ -214,6 +249,17 @@ func _ThreadQueryService_GetMessage_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreadQueryService_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribeRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ThreadQueryServiceServer).Subscribe(m, &grpc.GenericServerStream[SubscribeRequest, AccountEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ThreadQueryService_SubscribeServer = grpc.ServerStreamingServer[AccountEvent]
+
 // ThreadQueryService_ServiceDesc is the grpc.ServiceDesc for ThreadQueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -238,6 +284,12 @@ var ThreadQueryService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ThreadQueryService_GetMessage_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Subscribe",
+			Handler:       _ThreadQueryService_Subscribe_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "falcon/v1/query.proto",
 }

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+)
+
+// pushConfig is the push scenario: idle subscribers held while messages
+// are posted at a fixed rate into threads of a few members each.
+type pushConfig struct {
+	subscribers int
+	members     int
+	rate        int
+}
+
+// streamsPerConn keeps each connection under the server's stream limit
+// per connection (256 by default).
+const streamsPerConn = 200
+
+// push subscribes c.subscribers accounts (member-sized groups share a
+// thread), posts at p.rate messages/s for c.duration (open loop: a post
+// starts on its schedule whatever the others do), and reports the push
+// latency from each event's decision (occurred_at, just before its commit)
+// to its arrival at a subscriber, and the read side's memory per idle
+// subscriber from its metrics.
+func push(c config, p pushConfig) error {
+	if p.subscribers < p.members || p.members < 1 || p.rate < 1 {
+		return errors.New("-subscribers must be at least -members, both positive, and -rate positive")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cl, closeAll, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+
+	threads := make([]string, p.subscribers/p.members)
+	for i := range threads {
+		var members []string
+		for m := 1; m < p.members; m++ {
+			members = append(members, subscriber(i*p.members+m))
+		}
+		resp, err := cl.cmd[0].CreateThread(as(ctx, subscriber(i*p.members)), &falconv1.CreateThreadRequest{
+			Title: fmt.Sprintf("push %d", i), MemberIds: members})
+		if err != nil {
+			return fmt.Errorf("create thread: %w", err)
+		}
+		threads[i] = resp.ThreadId
+	}
+
+	before, err := scrape(c.metricsURL, "process_resident_memory_bytes", "go_goroutines")
+	if err != nil {
+		fmt.Printf("no memory figures: %v\n", err)
+	}
+	var (
+		conns    []*grpc.ClientConn
+		lat      = &samples{}
+		received atomic.Int64
+		measure  atomic.Bool
+		failures atomic.Int64
+		lastErr  atomic.Value
+		ready    sync.WaitGroup
+		done     sync.WaitGroup
+	)
+	defer func() {
+		for _, cc := range conns {
+			cc.Close()
+		}
+	}()
+	for i := 0; i < p.subscribers; i++ {
+		if i%streamsPerConn == 0 {
+			cc, err := grpc.NewClient(c.readAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				return err
+			}
+			conns = append(conns, cc)
+		}
+		q := falconv1.NewThreadQueryServiceClient(conns[len(conns)-1])
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			st, err := q.Subscribe(as(ctx, subscriber(i)), &falconv1.SubscribeRequest{})
+			if err == nil {
+				_, err = st.Header()
+			}
+			ready.Done()
+			if err != nil {
+				failures.Add(1)
+				lastErr.Store(err)
+				return
+			}
+			for {
+				ev, err := st.Recv()
+				if err != nil {
+					if ctx.Err() == nil && !errors.Is(err, io.EOF) {
+						failures.Add(1)
+						lastErr.Store(err)
+					}
+					return
+				}
+				if ev.Type != "MessagePosted" || !measure.Load() {
+					continue
+				}
+				received.Add(1)
+				lat.record(time.Since(ev.OccurredAt.AsTime()))
+			}
+		}()
+	}
+	ready.Wait()
+	if n := failures.Load(); n > 0 {
+		return fmt.Errorf("%d of %d subscriptions failed; last: %v", n, p.subscribers, lastErr.Load())
+	}
+	fmt.Printf("scenario push: %d subscribers held over %d connections, %d threads of %d members, %d posts/s for %s\n",
+		p.subscribers, len(conns), len(threads), p.members, p.rate, c.duration)
+	time.Sleep(2 * time.Second) // let the server settle before measuring its memory
+	if after, err := scrape(c.metricsURL, "process_resident_memory_bytes", "go_goroutines"); err == nil && before != nil {
+		rss := after["process_resident_memory_bytes"] - before["process_resident_memory_bytes"]
+		fmt.Printf("  server memory with the subscribers idle: RSS +%.1f MiB, %.1f KB per subscriber; goroutines +%.0f\n",
+			rss/(1<<20), rss/1024/float64(p.subscribers), after["go_goroutines"]-before["go_goroutines"])
+	}
+
+	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure)
+	time.Sleep(time.Second) // the last pushes
+	measure.Store(false)
+	got := lat.take()
+	fmt.Printf("  posted %d in the measured part (%.0f/s), %d errors; %d pushes received (%d expected)\n",
+		posted, float64(posted)/c.duration.Seconds(), postErrs, received.Load(), posted*int64(p.members))
+	printLatencies("push latency (decision to arrival)", got, 0)
+	if n := failures.Load(); n > 0 {
+		fmt.Printf("  streams that failed: %d (last: %v)\n", n, lastErr.Load())
+	}
+	cancel()
+	done.Wait()
+	return nil
+}
+
+func subscriber(i int) string { return fmt.Sprintf("push-%d", i) }
+
+// postAtRate posts p.rate messages a second, each by a member of its
+// thread, for warm-up plus measured time; measure is on for the measured
+// part. It returns the posts acknowledged while measuring and the errors.
+func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration, measure *atomic.Bool) (int64, int64) {
+	var posted, errs atomic.Int64
+	interval := time.Second / time.Duration(p.rate)
+	start := time.Now()
+	end := start.Add(warmup + measured)
+	sem := make(chan struct{}, 512) // posts in flight at most
+	var wg sync.WaitGroup
+	for n := 0; ; n++ {
+		at := start.Add(time.Duration(n) * interval)
+		if at.After(end) {
+			break
+		}
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		if !measure.Load() && time.Since(start) >= warmup {
+			measure.Store(true)
+		}
+		counted := measure.Load()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t := n % len(threads)
+			_, err := cl.cmd[n%len(cl.cmd)].PostMessage(as(ctx, subscriber(t*p.members+n%p.members)),
+				&falconv1.PostMessageRequest{ThreadId: threads[t], Body: "push"})
+			switch {
+			case err != nil:
+				errs.Add(1)
+			case counted:
+				posted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return posted.Load(), errs.Load()
+}

@@ -1,0 +1,164 @@
+package stream
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
+)
+
+// Subscription is one subscriber's stream. Next is called by one
+// goroutine, the stream's; the hub hands events to it without waiting.
+type Subscription struct {
+	h       *Hub
+	account string
+	ch      chan delivery
+	// pending counts, per partition, events handed to ch and not yet taken:
+	// while none is, the subscriber stands wherever its partition stands.
+	pending []atomic.Int64
+	joined  []bool // per partition, under its lock
+
+	// Owned by the stream's goroutine:
+	pos     Cursor
+	backlog []delivery // retained events from the cursor on, sent first
+	left    []int      // backlog events per partition
+
+	end     chan struct{}
+	endOnce sync.Once
+	endErr  error
+}
+
+type delivery struct {
+	p  int32
+	it *item
+}
+
+// deliver hands it to the subscriber, or ends a subscriber that is Buffer
+// events behind.
+func (s *Subscription) deliver(p int32, it *item) {
+	s.pending[p].Add(1)
+	select {
+	case s.ch <- delivery{p: p, it: it}:
+	default:
+		s.pending[p].Add(-1)
+		s.h.m.ended.WithLabelValues("too_slow").Inc()
+		s.stop(codes.ResourceExhausted, "SUBSCRIBER_TOO_SLOW",
+			"the stream fell more than its buffer behind; resume with its cursor")
+	}
+}
+
+func (s *Subscription) stop(code codes.Code, reason, msg string) {
+	s.endOnce.Do(func() {
+		s.endErr = endError{code: code, reason: reason, msg: msg}
+		close(s.end)
+	})
+}
+
+// endError is why a stream ended; Err adds the cursor to resume with.
+type endError struct {
+	code   codes.Code
+	reason string
+	msg    string
+}
+
+func (e endError) Error() string { return e.msg }
+
+// Next returns the subscriber's next event, with the cursor after it. It
+// returns nil, nil when idle passes without one, and an error once the
+// stream has ended (Status gives it with the cursor to resume from).
+func (s *Subscription) Next(ctx context.Context, idle time.Duration) (*falconv1.AccountEvent, error) {
+	var timer <-chan time.Time
+	for {
+		if len(s.backlog) > 0 {
+			d := s.backlog[0]
+			s.backlog[0] = delivery{}
+			s.backlog = s.backlog[1:]
+			s.left[d.p]--
+			if ev := s.take(d); ev != nil {
+				return ev, nil
+			}
+			continue
+		}
+		if timer == nil {
+			t := time.NewTimer(idle)
+			defer t.Stop()
+			timer = t.C
+		}
+		select {
+		case d := <-s.ch:
+			s.pending[d.p].Add(-1)
+			if ev := s.take(d); ev != nil {
+				return ev, nil
+			}
+		case <-s.end:
+			return nil, s.Err()
+		case <-s.h.stopping:
+			s.stop(codes.Unavailable, "REPLICA_SHUTTING_DOWN", "this read-api replica is shutting down; resume with the cursor (another replica will answer)")
+			return nil, s.Err()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer:
+			return nil, nil
+		}
+	}
+}
+
+// take moves the subscriber past d and returns its event, or nil for an
+// event before the subscriber's position (a cursor from a replica further
+// on).
+func (s *Subscription) take(d delivery) *falconv1.AccountEvent {
+	if d.it.offset < s.pos[d.p] {
+		return nil
+	}
+	s.pos[d.p] = d.it.offset + 1
+	ev := d.it.event
+	s.h.m.pushed.Inc()
+	return &falconv1.AccountEvent{Cursor: s.Cursor(), Type: ev.Type, EventId: ev.EventId, ThreadId: ev.ThreadId,
+		Version: ev.Version, OccurredAt: ev.OccurredAt, ActorId: ev.ActorId, Payload: ev.Payload}
+}
+
+// Cursor is where the subscriber stands: after the last event it was given
+// and, in partitions where nothing is waiting for it, after everything
+// dispatched (events it may not see move it on too, so that an idle
+// subscriber's cursor does not age out).
+func (s *Subscription) Cursor() string {
+	parts := *s.h.parts.Load()
+	for _, p := range parts {
+		// Read the position first: an event before it destined here was
+		// counted in pending before the position passed it.
+		at := p.next.Load()
+		if s.left[p.id] == 0 && s.pending[p.id].Load() == 0 && at > s.pos[p.id] {
+			s.pos[p.id] = at
+		}
+	}
+	return s.pos.Encode(s.account)
+}
+
+// Err is why the stream ended, as a gRPC status carrying the cursor to
+// resume from (ErrorInfo metadata "cursor"); nil while it runs.
+func (s *Subscription) Err() error {
+	select {
+	case <-s.end:
+	default:
+		return nil
+	}
+	e := s.endErr.(endError)
+	st := status.New(e.code, e.msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: e.reason, Domain: "falcon.chat",
+		Metadata: map[string]string{"cursor": s.Cursor()}}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// Close ends the subscription and frees its place.
+func (s *Subscription) Close() {
+	s.stop(codes.Canceled, "CLOSED", "the stream was closed")
+	s.h.remove(s)
+}
