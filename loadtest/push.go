@@ -131,12 +131,14 @@ func push(c config, p pushConfig) error {
 			rss/(1<<20), rss/1024/float64(p.subscribers), after["go_goroutines"]-before["go_goroutines"])
 	}
 
-	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure)
+	acks := &samples{}
+	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure, acks)
 	time.Sleep(time.Second) // the last pushes
 	measure.Store(false)
 	got := lat.take()
 	fmt.Printf("  posted %d in the measured part (%.0f/s), %d errors; %d pushes received (%d expected)\n",
 		posted, float64(posted)/c.duration.Seconds(), postErrs, received.Load(), posted*int64(p.members))
+	printLatencies("post acknowledged", acks.take(), 0)
 	printLatencies("push latency (decision to arrival)", got, 0)
 	if n := failures.Load(); n > 0 {
 		fmt.Printf("  streams that failed: %d (last: %v)\n", n, lastErr.Load())
@@ -150,8 +152,9 @@ func subscriber(i int) string { return fmt.Sprintf("push-%d", i) }
 
 // postAtRate posts p.rate messages a second, each by a member of its
 // thread, for warm-up plus measured time; measure is on for the measured
-// part. It returns the posts acknowledged while measuring and the errors.
-func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration, measure *atomic.Bool) (int64, int64) {
+// part. It returns the posts acknowledged while measuring, with their
+// latencies in acks, and the errors.
+func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration, measure *atomic.Bool, acks *samples) (int64, int64) {
 	var posted, errs atomic.Int64
 	interval := time.Second / time.Duration(p.rate)
 	start := time.Now()
@@ -175,6 +178,7 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			t := n % len(threads)
+			sent := time.Now()
 			_, err := cl.cmd[n%len(cl.cmd)].PostMessage(as(ctx, subscriber(t*p.members+n%p.members)),
 				&falconv1.PostMessageRequest{ThreadId: threads[t], Body: "push"})
 			switch {
@@ -182,6 +186,7 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 				errs.Add(1)
 			case counted:
 				posted.Add(1)
+				acks.record(time.Since(sent))
 			}
 		}()
 	}

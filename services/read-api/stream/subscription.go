@@ -23,6 +23,9 @@ type Subscription struct {
 	// while none is, the subscriber stands wherever its partition stands.
 	pending []atomic.Int64
 	joined  []bool // per partition, under its lock
+	// dropped is set once an event could not be queued: the cursor then
+	// stays before it (no longer moves with the partitions).
+	dropped atomic.Bool
 
 	// Owned by the stream's goroutine:
 	pos     Cursor
@@ -32,6 +35,7 @@ type Subscription struct {
 	end     chan struct{}
 	endOnce sync.Once
 	endErr  error
+	idle    *time.Timer // Next's, reused
 }
 
 type delivery struct {
@@ -46,6 +50,7 @@ func (s *Subscription) deliver(p int32, it *item) {
 	select {
 	case s.ch <- delivery{p: p, it: it}:
 	default:
+		s.dropped.Store(true) // before pending falls back: Cursor reads them the other way round
 		s.pending[p].Add(-1)
 		s.h.m.ended.WithLabelValues("too_slow").Inc()
 		s.stop(codes.ResourceExhausted, "SUBSCRIBER_TOO_SLOW",
@@ -74,6 +79,11 @@ func (e endError) Error() string { return e.msg }
 // stream has ended (Status gives it with the cursor to resume from).
 func (s *Subscription) Next(ctx context.Context, idle time.Duration) (*falconv1.AccountEvent, error) {
 	var timer <-chan time.Time
+	defer func() {
+		if s.idle != nil {
+			s.idle.Stop()
+		}
+	}()
 	for {
 		if len(s.backlog) > 0 {
 			d := s.backlog[0]
@@ -85,10 +95,23 @@ func (s *Subscription) Next(ctx context.Context, idle time.Duration) (*falconv1.
 			}
 			continue
 		}
+		// An event already queued is taken without arming the timer.
+		select {
+		case d := <-s.ch:
+			s.pending[d.p].Add(-1)
+			if ev := s.take(d); ev != nil {
+				return ev, nil
+			}
+			continue
+		default:
+		}
 		if timer == nil {
-			t := time.NewTimer(idle)
-			defer t.Stop()
-			timer = t.C
+			if s.idle == nil {
+				s.idle = time.NewTimer(idle)
+			} else {
+				s.idle.Reset(idle)
+			}
+			timer = s.idle.C
 		}
 		select {
 		case d := <-s.ch:
@@ -126,14 +149,14 @@ func (s *Subscription) take(d delivery) *falconv1.AccountEvent {
 // Cursor is where the subscriber stands: after the last event it was given
 // and, in partitions where nothing is waiting for it, after everything
 // dispatched (events it may not see move it on too, so that an idle
-// subscriber's cursor does not age out).
+// subscriber's cursor does not age out) unless an event was dropped for it.
 func (s *Subscription) Cursor() string {
 	parts := *s.h.parts.Load()
 	for _, p := range parts {
 		// Read the position first: an event before it destined here was
 		// counted in pending before the position passed it.
 		at := p.next.Load()
-		if s.left[p.id] == 0 && s.pending[p.id].Load() == 0 && at > s.pos[p.id] {
+		if s.left[p.id] == 0 && s.pending[p.id].Load() == 0 && !s.dropped.Load() && at > s.pos[p.id] {
 			s.pos[p.id] = at
 		}
 	}
