@@ -36,7 +36,6 @@ type Hub struct {
 	caughtUp atomic.Int32
 	// unreachable is why the log could not be read at start, if so.
 	unreachable atomic.Pointer[error]
-	started     chan struct{}
 	stopping    chan struct{}
 	stopOnce    sync.Once
 
@@ -80,7 +79,7 @@ type partition struct {
 // meets mid-history through read.
 func NewHub(cfg Config, src Source, read ThreadReader, log *zap.Logger, reg prometheus.Registerer) *Hub {
 	h := &Hub{cfg: cfg.orDefaults(), log: log.With(zap.String("component", "stream")), src: src, read: read,
-		started: make(chan struct{}), stopping: make(chan struct{}), byAccount: map[string]map[*Subscription]struct{}{}}
+		stopping: make(chan struct{}), byAccount: map[string]map[*Subscription]struct{}{}}
 	h.m = newMetrics(reg, h)
 	return h
 }
@@ -133,7 +132,6 @@ func (h *Hub) Run(ctx context.Context) error {
 		parts[id], from[id] = p, f
 	}
 	h.parts.Store(&parts)
-	close(h.started)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, p := range parts {
 		if p.target <= p.start {

@@ -60,7 +60,7 @@ func (m *membership) load(ctx context.Context, e domain.Event) (*readmodel.Threa
 		m.keep(t)
 		return t, nil
 	}
-	wait, waited := 5*time.Millisecond, time.Duration(0)
+	wait, waited, warned := 5*time.Millisecond, time.Duration(0), false
 	for {
 		t, ok, err := m.read(ctx, e.ThreadID)
 		if err == nil && ok && t.Version+1 >= e.Version {
@@ -78,7 +78,8 @@ func (m *membership) load(ctx context.Context, e domain.Event) (*readmodel.Threa
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if waited >= 10*time.Second && waited-wait < 10*time.Second {
+		if waited >= 10*time.Second && !warned {
+			warned = true
 			m.log.Warn("the read model is behind the event stream; the partition's events wait for it",
 				zap.String("thread_id", e.ThreadID), zap.Uint64("version", e.Version), zap.Error(err))
 		}
