@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ type config struct {
 	metrics     string
 	maxOps      int64
 	push        pushConfig
+	cpuProfile  string
 }
 
 func main() {
@@ -60,11 +62,37 @@ func main() {
 	flag.IntVar(&c.push.subscribers, "subscribers", 1000, "push: idle stream subscribers, each an account of its own")
 	flag.IntVar(&c.push.members, "members", 10, "push: members of each thread (subscribers/members threads)")
 	flag.IntVar(&c.push.rate, "rate", 2000, "push: messages posted a second")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine)")
 	flag.Parse()
-	if err := run(c); err != nil {
+	if err := runProfiled(c); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
+}
+
+// runProfiled runs c, under a CPU profile when one is asked for.
+func runProfiled(c config) error {
+	if c.cpuProfile != "" {
+		stop, err := profileCPU(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return run(c)
+}
+
+// profileCPU starts a CPU profile written to path; stop ends it.
+func profileCPU(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 type clients struct {

@@ -78,6 +78,7 @@ func push(c config, p pushConfig) error {
 			cc.Close()
 		}
 	}()
+	codec := newArrivalCodec()
 	for i := 0; i < p.subscribers; i++ {
 		if i%streamsPerConn == 0 {
 			cc, err := grpc.NewClient(c.readAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -91,7 +92,7 @@ func push(c config, p pushConfig) error {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			st, err := q.Subscribe(as(ctx, subscriber(i)), &falconv1.SubscribeRequest{})
+			st, err := q.Subscribe(as(ctx, subscriber(i)), &falconv1.SubscribeRequest{}, grpc.ForceCodecV2(codec))
 			if err == nil {
 				_, err = st.Header()
 			}
@@ -101,20 +102,20 @@ func push(c config, p pushConfig) error {
 				lastErr.Store(err)
 				return
 			}
+			var ev arrival
 			for {
-				ev, err := st.Recv()
-				if err != nil {
+				if err := st.RecvMsg(&ev); err != nil {
 					if ctx.Err() == nil && !errors.Is(err, io.EOF) {
 						failures.Add(1)
 						lastErr.Store(err)
 					}
 					return
 				}
-				if ev.Type != "MessagePosted" || !measure.Load() {
+				if ev.typ != "MessagePosted" || !measure.Load() {
 					continue
 				}
 				received.Add(1)
-				lat.record(time.Since(ev.OccurredAt.AsTime()))
+				lat.record(time.Since(ev.occurred))
 			}
 		}()
 	}

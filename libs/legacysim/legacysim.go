@@ -95,7 +95,11 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body unreadable or over 1 MiB", http.StatusBadRequest)
 		return
 	}
-	var obj map[string]any
+	// Only the type is read; decoding into a struct still checks that the
+	// body is one JSON object, without building a map of every field.
+	var obj struct {
+		EventType string `json:"eventType"`
+	}
 	if err := json.Unmarshal(body, &obj); err != nil {
 		http.Error(w, "body is not a JSON object: "+err.Error(), http.StatusBadRequest)
 		return
@@ -108,7 +112,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	eventType, _ := obj["eventType"].(string)
+	eventType := obj.EventType
 	if code, msg := s.opts.Faults.inject(r.Context(), time.Since(s.started), eventType); code != 0 {
 		if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")

@@ -147,8 +147,13 @@ func (s generationStore) Scan(ctx context.Context, table string, sc readstore.Sc
 
 func (s generationStore) Apply(ctx context.Context, ms []readstore.Mutation) error {
 	renamed := make([]readstore.Mutation, len(ms))
+	// Mutations come grouped by table: each name is made once per run.
+	var from, to string
 	for i, m := range ms {
-		m.Table = s.name(m.Table)
+		if m.Table != from {
+			from, to = m.Table, s.name(m.Table)
+		}
+		m.Table = to
 		renamed[i] = m
 	}
 	return s.store.Apply(ctx, renamed)

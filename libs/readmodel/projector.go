@@ -58,7 +58,10 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 		changes[string(r.Key)] = c
 	}
 
-	var msgs []readstore.Mutation
+	// One slice in the order of writing: messages, the account index, then
+	// the thread rows. Sized for the common batch of posts to threads of a
+	// few members, so that it rarely grows.
+	all := make([]readstore.Mutation, 0, len(events)+len(ids)*(1+2*8))
 	applied := 0
 	for _, e := range events {
 		c := changes[e.ThreadID]
@@ -66,31 +69,31 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 			continue
 		}
 		applied++
-		msgs = append(msgs, apply(&c.after, e)...)
+		all = apply(all, &c.after, e)
 		c.after.Version = e.Version
 	}
 	if applied == 0 {
 		return 0, nil
 	}
-	var index, threads []readstore.Mutation
 	for _, id := range ids {
-		c := changes[string(id)]
-		if c.after.Version == c.before.Version {
-			continue
+		if c := changes[string(id)]; c.after.Version != c.before.Version {
+			all = appendIndexMutations(all, c)
 		}
-		index = append(index, indexMutations(c)...)
-		threads = append(threads, threadMutation(c))
 	}
-	all := append(append(msgs, index...), threads...)
+	for _, id := range ids {
+		if c := changes[string(id)]; c.after.Version != c.before.Version {
+			all = append(all, threadMutation(c))
+		}
+	}
 	if err := p.store.Apply(ctx, all); err != nil {
 		return 0, fmt.Errorf("write %d read-model mutations: %w", len(all), err)
 	}
 	return applied, nil
 }
 
-// apply folds one event into the thread's read model and returns the
-// message-row mutations it implies.
-func apply(t *Thread, e domain.Event) []readstore.Mutation {
+// apply folds one event into the thread's read model and appends the
+// message-row mutations it implies to ms.
+func apply(ms []readstore.Mutation, t *Thread, e domain.Event) []readstore.Mutation {
 	switch p := e.Payload.(type) {
 	case domain.ThreadCreated:
 		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
@@ -110,34 +113,34 @@ func apply(t *Thread, e domain.Event) []readstore.Mutation {
 	case domain.MessagePosted:
 		t.MessageCount++
 		t.LastActivityAt = e.OccurredAt
-		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
+		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
 			colSender:   []byte(e.ActorID),
 			colBody:     []byte(p.Body),
 			colReplyTo:  []byte(p.ReplyToMessageID),
 			colMentions: encList(p.MentionAccountIDs),
 			colCreated:  encTime(e.OccurredAt),
 			colVersion:  encUint(e.Version),
-		}}}
+		}})
 	case domain.MessageEdited:
-		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
+		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
 			colBody:    []byte(p.Body),
 			colEdited:  encTime(e.OccurredAt),
 			colVersion: encUint(e.Version),
-		}}}
+		}})
 	case domain.MessageDeleted:
 		if t.MessageCount > 0 {
 			t.MessageCount--
 		}
-		return []readstore.Mutation{{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), DeleteRow: true}}
+		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), DeleteRow: true})
 	}
-	return nil
+	return ms
 }
 
-// indexMutations moves the thread's rows in its members' thread lists: gone
-// for accounts that left (or all, once destroyed), new or moved where the
-// last activity changed.
-func indexMutations(c *threadChange) []readstore.Mutation {
-	var ms []readstore.Mutation
+// appendIndexMutations moves the thread's rows in its members' thread
+// lists: gone for accounts that left (or all, once destroyed), new or moved
+// where the last activity changed. The rows share one cell map and one
+// column list (stores only read them).
+func appendIndexMutations(ms []readstore.Mutation, c *threadChange) []readstore.Mutation {
 	id := c.after.ID
 	moved := !c.after.LastActivityAt.Equal(c.before.LastActivityAt)
 	var keep []string
@@ -147,21 +150,34 @@ func indexMutations(c *threadChange) []readstore.Mutation {
 	if c.exists && !c.before.Destroyed {
 		for _, a := range c.before.Members {
 			if moved || !slices.Contains(keep, a) {
-				ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.before.LastActivityAt, id), DeleteColumns: []string{colThread}})
+				ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.before.LastActivityAt, id), DeleteColumns: threadColumn})
 			}
 		}
 	}
+	var put map[string][]byte
 	for _, a := range keep {
 		if moved || !slices.Contains(c.before.Members, a) {
-			ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.after.LastActivityAt, id),
-				Put: map[string][]byte{colThread: []byte(id)}})
+			if put == nil {
+				put = map[string][]byte{colThread: []byte(id)}
+			}
+			ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.after.LastActivityAt, id), Put: put})
 		}
 	}
 	return ms
 }
 
+// threadColumn is the account index's one column.
+var threadColumn = []string{colThread}
+
+// threadMutation writes the cells of the thread row that the batch changed:
+// a message changes three of them, whatever the thread's size, and cells
+// rewritten unchanged would only cost the store compactions and reads.
 func threadMutation(c *threadChange) readstore.Mutation {
-	m := readstore.Mutation{Table: TableThreads, Row: []byte(c.after.ID), Put: threadCells(&c.after)}
+	var before *Thread
+	if c.exists {
+		before = &c.before
+	}
+	m := readstore.Mutation{Table: TableThreads, Row: []byte(c.after.ID), Put: changedThreadCells(before, &c.after)}
 	// Only the histories the batch changed are written: a large thread's
 	// other members cost nothing per message.
 	for _, a := range c.after.historyChanged {

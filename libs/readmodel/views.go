@@ -83,6 +83,51 @@ func threadFromRow(r readstore.Row) Thread {
 	return t
 }
 
+// changedThreadCells is the cells of t's row that differ from before's (all
+// of them when before is nil, a new row). Cells that t no longer has are
+// the caller's to delete.
+func changedThreadCells(before, t *Thread) map[string][]byte {
+	if before == nil {
+		return threadCells(t)
+	}
+	cells := map[string][]byte{}
+	if t.Title != before.Title {
+		cells[colTitle] = []byte(t.Title)
+	}
+	if t.Remarks != before.Remarks {
+		cells[colRemarks] = []byte(t.Remarks)
+	}
+	if t.CreatorID != before.CreatorID {
+		cells[colCreator] = []byte(t.CreatorID)
+	}
+	if !t.CreatedAt.Equal(before.CreatedAt) {
+		cells[colCreated] = encTime(t.CreatedAt)
+	}
+	if !t.LastActivityAt.Equal(before.LastActivityAt) {
+		cells[colLast] = encTime(t.LastActivityAt)
+	}
+	if t.MessageCount != before.MessageCount {
+		cells[colCount] = encUint(t.MessageCount)
+	}
+	if t.Version != before.Version {
+		cells[colVersion] = encUint(t.Version)
+	}
+	if t.Destroyed && !before.Destroyed {
+		cells[colDestroyed] = []byte{1}
+	}
+	for _, m := range t.Members {
+		if !slices.Contains(before.Members, m) {
+			cells[memberFamily+m] = []byte{}
+		}
+	}
+	for _, a := range t.Administrators {
+		if !slices.Contains(before.Administrators, a) {
+			cells[adminFamily+a] = []byte{}
+		}
+	}
+	return cells
+}
+
 func threadCells(t *Thread) map[string][]byte {
 	cells := map[string][]byte{
 		colTitle:   []byte(t.Title),

@@ -5,6 +5,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
@@ -39,7 +40,12 @@ func (a *ReadAPI) Subscribe(r *falconv1.SubscribeRequest, ss grpc.ServerStreamin
 	if err := ss.SendHeader(metadata.MD{}); err != nil {
 		return err
 	}
-	last := ""
+	var last []byte // the cursor last sent
+	// Events go out as they were encoded for every subscriber, plus this
+	// one's cursor: in the unknown fields of an empty message, which the
+	// codec writes as they are.
+	var buf []byte
+	out := &emptypb.Empty{}
 	for {
 		ev, err := sub.Next(ctx, a.hub.Heartbeat())
 		if err != nil {
@@ -49,17 +55,23 @@ func (a *ReadAPI) Subscribe(r *falconv1.SubscribeRequest, ss grpc.ServerStreamin
 			ss.SetTrailer(metadata.Pairs(CursorTrailer, sub.Cursor()))
 			return err
 		}
-		if ev == nil {
+		if ev.IsZero() {
 			// Silent: a heartbeat, which moves the cursor on as well.
-			ev = &falconv1.AccountEvent{Type: HeartbeatType, Cursor: sub.Cursor()}
-			if ev.Cursor == last {
-				ev.Cursor = ""
+			hb := &falconv1.AccountEvent{Type: HeartbeatType, Cursor: sub.Cursor()}
+			if hb.Cursor == string(last) {
+				hb.Cursor = ""
+			} else {
+				last = append(last[:0], hb.Cursor...)
 			}
+			if err := ss.Send(hb); err != nil {
+				return err
+			}
+			continue
 		}
-		if ev.Cursor != "" {
-			last = ev.Cursor
-		}
-		if err := ss.Send(ev); err != nil {
+		last = ev.AppendCursor(last[:0])
+		buf = ev.AppendWire(buf[:0])
+		out.ProtoReflect().SetUnknown(buf)
+		if err := ss.SendMsg(out); err != nil {
 			return err
 		}
 	}

@@ -35,11 +35,11 @@ func posted(i int, members []string) (*item, error) {
 	e := domain.Event{ID: "01JD00000000000000000000EV", ThreadID: "01JD0000000000000000000THR", Version: uint64(i + 2),
 		OccurredAt: time.Now(), ActorID: members[0],
 		Payload: domain.MessagePosted{MessageID: "01JD0000000000000000000MSG", Body: "a message of about the length of a chat line, say eighty"}}
-	ev, err := render(e)
+	wire, err := render(e)
 	if err != nil {
 		return nil, err
 	}
-	return &item{offset: int64(i), members: members, event: ev, at: e.OccurredAt}, nil
+	return &item{offset: int64(i), members: members, wire: wire, at: e.OccurredAt}, nil
 }
 
 // BenchmarkFanOut: one posted message to a thread of 10 members, among
@@ -69,7 +69,7 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 		h.advance(p, int64(i)+1)
 		for s := range subs {
-			<-s.ch
+			s.q.pop()
 			s.pending[0].Add(-1)
 		}
 	}

@@ -21,7 +21,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
-	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
 // Hub follows the event log and fans its events out to subscriptions.
@@ -48,8 +47,8 @@ type Hub struct {
 // accounts that may see it.
 type item struct {
 	offset  int64
-	members []string // sorted
-	event   *falconv1.AccountEvent
+	members []string  // sorted
+	wire    []byte    // the AccountEvent without its cursor, encoded
 	at      time.Time // when the event occurred, for the push delay
 }
 
@@ -198,13 +197,13 @@ func (h *Hub) dispatch(ctx context.Context, p *partition) error {
 		if err != nil {
 			return nil // ctx ended while the read model was behind
 		}
-		ev, err := render(e)
+		wire, err := render(e)
 		if err != nil {
 			h.log.Error("an event has no stream form", zap.Error(err))
 			h.advance(p, in.rec.Offset+1)
 			continue
 		}
-		it := &item{offset: in.rec.Offset, members: members, event: ev, at: e.OccurredAt}
+		it := &item{offset: in.rec.Offset, members: members, wire: wire, at: e.OccurredAt}
 		for _, s := range h.keep(p, it) {
 			s.deliver(p.id, it)
 		}
@@ -291,7 +290,7 @@ func (h *Hub) Subscribe(account, cursor string) (*Subscription, error) {
 			return nil, status.Errorf(codes.OutOfRange, "cursor: it is of a topic of %d partitions, this one has %d: reload through the queries, then subscribe without a cursor", len(pos), len(parts))
 		}
 	}
-	s := &Subscription{h: h, account: account, ch: make(chan delivery, h.cfg.Buffer),
+	s := &Subscription{h: h, account: account, q: newQueue(h.cfg.Buffer),
 		pending: make([]atomic.Int64, len(parts)), joined: make([]bool, len(parts)), left: make([]int, len(parts)),
 		pos: make(Cursor, len(parts)), end: make(chan struct{})}
 	if err := h.add(s); err != nil {

@@ -3,6 +3,7 @@ package stream
 import (
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -10,9 +11,20 @@ import (
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
-// render is the event as subscribers see it, without its cursor: the
+// render is the protobuf encoding of the event as subscribers see it,
+// without its cursor (Event.AppendWire adds it): made once per event, not
+// once per subscriber.
+func render(e domain.Event) ([]byte, error) {
+	ae, err := accountEvent(e)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Marshal(ae)
+}
+
+// accountEvent is the event as subscribers see it, without its cursor: the
 // payloads of the event log, and a posted message as GetMessage shows it.
-func render(e domain.Event) (*falconv1.AccountEvent, error) {
+func accountEvent(e domain.Event) (*falconv1.AccountEvent, error) {
 	env, err := eventlog.ToProto(e)
 	if err != nil {
 		return nil, err

@@ -104,8 +104,8 @@ func receive(t *testing.T, s *stream.Subscription, n int) []*falconv1.AccountEve
 		if err != nil {
 			t.Fatalf("after %d events: %v", len(out), err)
 		}
-		if ev != nil {
-			out = append(out, ev)
+		if !ev.IsZero() {
+			out = append(out, decoded(t, ev))
 		}
 	}
 	return out
@@ -114,9 +114,25 @@ func receive(t *testing.T, s *stream.Subscription, n int) []*falconv1.AccountEve
 // quiet checks that s receives nothing more for a while.
 func quiet(t *testing.T, s *stream.Subscription) {
 	t.Helper()
-	if ev, err := s.Next(context.Background(), 300*time.Millisecond); ev != nil || err != nil {
-		t.Fatalf("want nothing more, got %v %v", names([]*falconv1.AccountEvent{ev}), err)
+	if ev, err := s.Next(context.Background(), 300*time.Millisecond); !ev.IsZero() || err != nil {
+		t.Fatalf("want nothing more, got %v %v", names([]*falconv1.AccountEvent{decoded(t, ev)}), err)
 	}
+}
+
+// decoded is ev as a client decodes it.
+func decoded(t *testing.T, ev stream.Event) *falconv1.AccountEvent {
+	t.Helper()
+	if ev.IsZero() {
+		return nil
+	}
+	pe, err := ev.Proto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pe.Cursor != ev.Cursor() {
+		t.Fatalf("the encoded cursor is %q, the event's %q", pe.Cursor, ev.Cursor())
+	}
+	return pe
 }
 
 func names(evs []*falconv1.AccountEvent) []string {
@@ -306,9 +322,9 @@ func TestASlowSubscriberIsCutOffWithACursorAndLosesNothing(t *testing.T) {
 	var got []*falconv1.AccountEvent
 	var err error
 	for err == nil {
-		var ev *falconv1.AccountEvent
-		if ev, err = slow.Next(context.Background(), 5*time.Second); ev != nil {
-			got = append(got, ev)
+		var ev stream.Event
+		if ev, err = slow.Next(context.Background(), 5*time.Second); !ev.IsZero() {
+			got = append(got, decoded(t, ev))
 		} else if err == nil {
 			t.Fatal("the slow subscriber was not cut off")
 		}

@@ -9,8 +9,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
 // Subscription is one subscriber's stream. Next is called by one
@@ -18,8 +16,8 @@ import (
 type Subscription struct {
 	h       *Hub
 	account string
-	ch      chan delivery
-	// pending counts, per partition, events handed to ch and not yet taken:
+	q       *queue
+	// pending counts, per partition, events handed to q and not yet taken:
 	// while none is, the subscriber stands wherever its partition stands.
 	pending []atomic.Int64
 	joined  []bool // per partition, under its lock
@@ -29,6 +27,7 @@ type Subscription struct {
 
 	// Owned by the stream's goroutine:
 	pos     Cursor
+	cur     []byte     // the encoded cursor of the last event taken
 	backlog []delivery // retained events from the cursor on, sent first
 	left    []int      // backlog events per partition
 
@@ -47,9 +46,7 @@ type delivery struct {
 // events behind.
 func (s *Subscription) deliver(p int32, it *item) {
 	s.pending[p].Add(1)
-	select {
-	case s.ch <- delivery{p: p, it: it}:
-	default:
+	if !s.q.push(delivery{p: p, it: it}) {
 		s.dropped.Store(true) // before pending falls back: Cursor reads them the other way round
 		s.pending[p].Add(-1)
 		s.h.m.ended.WithLabelValues("too_slow").Inc()
@@ -75,9 +72,10 @@ type endError struct {
 func (e endError) Error() string { return e.msg }
 
 // Next returns the subscriber's next event, with the cursor after it. It
-// returns nil, nil when idle passes without one, and an error once the
-// stream has ended (Status gives it with the cursor to resume from).
-func (s *Subscription) Next(ctx context.Context, idle time.Duration) (*falconv1.AccountEvent, error) {
+// returns a zero Event and no error when idle passes without one, and an
+// error once the stream has ended (Err gives it with the cursor to resume
+// from).
+func (s *Subscription) Next(ctx context.Context, idle time.Duration) (Event, error) {
 	var timer <-chan time.Time
 	defer func() {
 		if s.idle != nil {
@@ -90,20 +88,18 @@ func (s *Subscription) Next(ctx context.Context, idle time.Duration) (*falconv1.
 			s.backlog[0] = delivery{}
 			s.backlog = s.backlog[1:]
 			s.left[d.p]--
-			if ev := s.take(d); ev != nil {
+			if ev, ok := s.take(d); ok {
 				return ev, nil
 			}
 			continue
 		}
 		// An event already queued is taken without arming the timer.
-		select {
-		case d := <-s.ch:
+		if d, ok := s.q.pop(); ok {
 			s.pending[d.p].Add(-1)
-			if ev := s.take(d); ev != nil {
+			if ev, ok := s.take(d); ok {
 				return ev, nil
 			}
 			continue
-		default:
 		}
 		if timer == nil {
 			if s.idle == nil {
@@ -114,43 +110,41 @@ func (s *Subscription) Next(ctx context.Context, idle time.Duration) (*falconv1.
 			timer = s.idle.C
 		}
 		select {
-		case d := <-s.ch:
-			s.pending[d.p].Add(-1)
-			if ev := s.take(d); ev != nil {
-				return ev, nil
-			}
+		case <-s.q.ready:
+			// Taken at the top of the loop.
 		case <-s.end:
-			return nil, s.Err()
+			return Event{}, s.Err()
 		case <-s.h.stopping:
 			s.stop(codes.Unavailable, "REPLICA_SHUTTING_DOWN", "this read-api replica is shutting down; resume with the cursor (another replica will answer)")
-			return nil, s.Err()
+			return Event{}, s.Err()
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return Event{}, ctx.Err()
 		case <-timer:
-			return nil, nil
+			return Event{}, nil
 		}
 	}
 }
 
-// take moves the subscriber past d and returns its event, or nil for an
+// take moves the subscriber past d and returns its event, or false for an
 // event before the subscriber's position (a cursor from a replica further
 // on).
-func (s *Subscription) take(d delivery) *falconv1.AccountEvent {
+func (s *Subscription) take(d delivery) (Event, bool) {
 	if d.it.offset < s.pos[d.p] {
-		return nil
+		return Event{}, false
 	}
 	s.pos[d.p] = d.it.offset + 1
-	ev := d.it.event
 	s.h.m.pushed.Inc()
-	return &falconv1.AccountEvent{Cursor: s.Cursor(), Type: ev.Type, EventId: ev.EventId, ThreadId: ev.ThreadId,
-		Version: ev.Version, OccurredAt: ev.OccurredAt, ActorId: ev.ActorId, Payload: ev.Payload}
+	s.cur = s.appendCursor(s.cur[:0])
+	return Event{cursor: s.cur, wire: d.it.wire}, true
 }
 
 // Cursor is where the subscriber stands: after the last event it was given
 // and, in partitions where nothing is waiting for it, after everything
 // dispatched (events it may not see move it on too, so that an idle
 // subscriber's cursor does not age out) unless an event was dropped for it.
-func (s *Subscription) Cursor() string {
+func (s *Subscription) Cursor() string { return string(s.appendCursor(nil)) }
+
+func (s *Subscription) appendCursor(dst []byte) []byte {
 	parts := *s.h.parts.Load()
 	for _, p := range parts {
 		// Read the position first: an event before it destined here was
@@ -160,7 +154,7 @@ func (s *Subscription) Cursor() string {
 			s.pos[p.id] = at
 		}
 	}
-	return s.pos.Encode(s.account)
+	return s.pos.AppendEncode(dst, s.account)
 }
 
 // Err is why the stream ended, as a gRPC status carrying the cursor to
