@@ -1,6 +1,6 @@
 package domain
 
-// Command is one of the ten thread commands below.
+// Command is one of the eleven thread commands below.
 type Command interface {
 	// Name is the RPC name, used to refuse a request id reused for another
 	// command.
@@ -52,6 +52,10 @@ type EditMessage struct {
 // DeleteMessage removes a message (its author or an administrator).
 type DeleteMessage struct{ MessageID string }
 
+// MarkRead moves the caller's read marker forward to a message (members). A
+// message at or before the marker changes nothing.
+type MarkRead struct{ MessageID string }
+
 // Name implements Command.
 func (CreateThread) Name() string { return "CreateThread" }
 
@@ -80,6 +84,9 @@ func (PostMessage) Name() string { return "PostMessage" }
 func (EditMessage) Name() string { return "EditMessage" }
 
 // Name implements Command.
+func (MarkRead) Name() string { return "MarkRead" }
+
+// Name implements Command.
 func (DeleteMessage) Name() string { return "DeleteMessage" }
 
 // commandOf names the command that produced an event, so a replayed thread
@@ -106,6 +113,8 @@ func commandOf(p Payload) string {
 		return "EditMessage"
 	case MessageDeleted:
 		return "DeleteMessage"
+	case ReadMarkerMoved:
+		return "MarkRead"
 	}
 	return ""
 }

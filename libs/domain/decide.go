@@ -106,6 +106,8 @@ func (t *Thread) decide(cmd Command, m Meta) (Payload, error) {
 		return t.edit(c, actor)
 	case DeleteMessage:
 		return t.deleteMessage(c, actor)
+	case MarkRead:
+		return t.markRead(c, actor)
 	}
 	return nil, invalid("", "unknown command %T", cmd)
 }
@@ -258,7 +260,8 @@ func (t *Thread) post(c PostMessage, actor, messageID string) (Payload, error) {
 	if outside := notIn(t.members, mentions); len(outside) > 0 {
 		return nil, invalid("mention_account_ids", "only members can be mentioned; not members: %v", outside)
 	}
-	return MessagePosted{MessageID: messageID, Body: c.Body, ReplyToMessageID: c.ReplyToMessageID, MentionAccountIDs: mentions}, nil
+	return MessagePosted{MessageID: messageID, Body: c.Body, ReplyToMessageID: c.ReplyToMessageID, MentionAccountIDs: mentions,
+		Sequence: t.posted + 1}, nil
 }
 
 func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
@@ -296,12 +299,32 @@ func (t *Thread) message(id string) (author string, err error) {
 	if err := ValidateULID("message_id", id); err != nil {
 		return "", err
 	}
-	author, ok := t.messages[id]
+	m, ok := t.messages[id]
 	if !ok {
 		return "", notFound("message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be edited or deleted",
 			id, t.id, MaxIndexedMessages)
 	}
-	return author, nil
+	return m.author, nil
+}
+
+// markRead moves the actor's marker forward; a message at or before it is
+// accepted and changes nothing, so that devices marking out of order agree.
+func (t *Thread) markRead(c MarkRead, actor string) (Payload, error) {
+	if err := t.requireMember(actor, "mark messages read in"); err != nil {
+		return nil, err
+	}
+	if err := ValidateULID("message_id", c.MessageID); err != nil {
+		return nil, err
+	}
+	m, ok := t.messages[c.MessageID]
+	if !ok {
+		return nil, notFound("message_id", "message %s does not exist in thread %s (or was deleted), or is older than its %d most recent messages: mark its newest message read instead",
+			c.MessageID, t.id, MaxIndexedMessages)
+	}
+	if m.seq <= t.markers[actor] {
+		return nil, nil
+	}
+	return ReadMarkerMoved{MessageID: c.MessageID, Position: m.seq}, nil
 }
 
 func (t *Thread) requireMember(actor, what string) error {

@@ -25,7 +25,7 @@ type Event struct {
 	Payload Payload
 }
 
-// Payload is one of the ten event types below.
+// Payload is one of the eleven event types below.
 type Payload interface {
 	// EventType is the stable name of the event, as the legacy system and
 	// metrics see it.
@@ -64,12 +64,26 @@ type AdministratorsAdded struct{ AccountIDs []string }
 // members.
 type AdministratorsRemoved struct{ AccountIDs []string }
 
-// MessagePosted is a new message of the event's actor.
+// MessagePosted is a new message of the event's actor. Posting reads: the
+// author's read marker moves to the message.
 type MessagePosted struct {
 	MessageID         string
 	Body              string
 	ReplyToMessageID  string
 	MentionAccountIDs []string
+	// Sequence is the message's position in the thread: 1, 2, 3... in the
+	// order of posting, never reused (deleted messages keep theirs). Zero in
+	// events written before it existed: the position is then the count of
+	// messages posted before, plus one, which folding counts.
+	Sequence uint64
+}
+
+// ReadMarkerMoved moves the actor's read marker forward to a message: it
+// has read the thread up to and including it.
+type ReadMarkerMoved struct {
+	MessageID string
+	// Position is the message's Sequence.
+	Position uint64
 }
 
 // MessageEdited replaces a message's body.
@@ -110,3 +124,6 @@ func (MessageEdited) EventType() string { return "MessageEdited" }
 
 // EventType implements Payload.
 func (MessageDeleted) EventType() string { return "MessageDeleted" }
+
+// EventType implements Payload.
+func (ReadMarkerMoved) EventType() string { return "ReadMarkerMoved" }

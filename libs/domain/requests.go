@@ -120,6 +120,8 @@ func RequestHash(cmd Command) string {
 		field(c.Body)
 	case DeleteMessage:
 		field(c.MessageID)
+	case MarkRead:
+		field(c.MessageID)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -21,10 +21,23 @@ type Snapshot struct {
 	Messages []MessageRef
 	// Requests are the remembered request ids, oldest first.
 	Requests []RequestRef
+	// LastSequence is the Sequence of the last message posted.
+	LastSequence uint64
+	// ReadMarkers are the members' read markers, by account.
+	ReadMarkers []ReadMarkerRef
 }
 
-// MessageRef is an indexed message and its author.
-type MessageRef struct{ ID, AuthorID string }
+// MessageRef is an indexed message, its author and its Sequence.
+type MessageRef struct {
+	ID, AuthorID string
+	Sequence     uint64
+}
+
+// ReadMarkerRef is a member's read marker.
+type ReadMarkerRef struct {
+	AccountID string
+	Position  uint64
+}
 
 // RequestRef is a remembered request and the answer it got.
 type RequestRef struct {
@@ -41,11 +54,15 @@ func (t *Thread) Snapshot() Snapshot {
 	s := Snapshot{
 		ID: t.id, Version: t.version, Title: t.title, Remarks: t.remarks, CreatorID: t.creatorID,
 		CreatedAt: t.createdAt, Destroyed: t.destroyed, Members: t.Members(), Administrators: t.Administrators(),
+		LastSequence: t.posted,
 	}
 	for _, id := range t.order {
-		if author, ok := t.messages[id]; ok {
-			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: author})
+		if m, ok := t.messages[id]; ok {
+			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq})
 		}
+	}
+	for _, a := range s.Members {
+		s.ReadMarkers = append(s.ReadMarkers, ReadMarkerRef{AccountID: a, Position: t.markers[a]})
 	}
 	n := len(t.requests.ring)
 	for i := 0; i < n; i++ {
@@ -71,8 +88,23 @@ func Restore(s Snapshot) (*Thread, error) {
 	t.createdAt, t.destroyed = s.CreatedAt, s.Destroyed
 	addAll(t.members, s.Members)
 	addAll(t.admins, s.Administrators)
+	t.posted = s.LastSequence
 	for _, m := range s.Messages {
-		t.index(m.ID, m.AuthorID)
+		if m.Sequence > s.LastSequence {
+			return nil, fmt.Errorf("snapshot of thread %s has message %s at position %d, after its last, %d", s.ID, m.ID, m.Sequence, s.LastSequence)
+		}
+		t.index(m.ID, m.AuthorID, m.Sequence)
+	}
+	for _, r := range s.ReadMarkers {
+		if _, member := t.members[r.AccountID]; !member || r.Position > s.LastSequence {
+			return nil, fmt.Errorf("snapshot of thread %s has a read marker of %s at %d: not a member, or past the last message %d", s.ID, r.AccountID, r.Position, s.LastSequence)
+		}
+		t.markers[r.AccountID] = r.Position
+	}
+	for _, a := range s.Members {
+		if _, ok := t.markers[a]; !ok {
+			return nil, fmt.Errorf("snapshot of thread %s has no read marker for member %s", s.ID, a)
+		}
 	}
 	for _, r := range s.Requests {
 		if r.Version > s.Version {

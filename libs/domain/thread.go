@@ -20,11 +20,22 @@ type Thread struct {
 	members   map[string]struct{}
 	admins    map[string]struct{}
 	// messages maps each of the MaxIndexedMessages most recent live
-	// messages to its author, for reply, edit and delete checks; order
-	// lists them oldest first (with ids deleted since, dropped lazily).
-	messages map[string]string
+	// messages to its author and position, for reply, edit, delete and
+	// mark-read checks; order lists them oldest first (with ids deleted
+	// since, dropped lazily).
+	messages map[string]messageRef
 	order    []string
+	// posted is the Sequence of the last message posted.
+	posted uint64
+	// markers holds each member's read marker: the Sequence of the last
+	// message it has read; a member starts at the message before it joined.
+	markers  map[string]uint64
 	requests requestLog
+}
+
+type messageRef struct {
+	author string
+	seq    uint64
 }
 
 // NewThread returns the empty state of the thread with this id, before its
@@ -34,7 +45,8 @@ func NewThread(id string) *Thread {
 		id:       id,
 		members:  map[string]struct{}{},
 		admins:   map[string]struct{}{},
-		messages: map[string]string{},
+		messages: map[string]messageRef{},
+		markers:  map[string]uint64{},
 	}
 }
 
@@ -86,8 +98,18 @@ func (t *Thread) Administrators() []string { return sortedKeys(t.admins) }
 
 // MessageAuthor returns the author of a live message.
 func (t *Thread) MessageAuthor(messageID string) (string, bool) {
-	a, ok := t.messages[messageID]
-	return a, ok
+	m, ok := t.messages[messageID]
+	return m.author, ok
+}
+
+// LastSequence is the Sequence of the last message posted (0: none yet).
+func (t *Thread) LastSequence() uint64 { return t.posted }
+
+// ReadMarker is the Sequence of the last message a member has read, and
+// whether the account is a member.
+func (t *Thread) ReadMarker(account string) (uint64, bool) {
+	p, ok := t.markers[account]
+	return p, ok
 }
 
 // Apply folds one event into the state. Events must come in version order;
@@ -109,6 +131,7 @@ func (t *Thread) Apply(e Event) error {
 		t.creatorID = e.ActorID
 		t.createdAt = e.OccurredAt
 		m := MembershipOf(p)
+		t.join(m.AddMembers)
 		addAll(t.members, m.AddMembers)
 		addAll(t.admins, m.AddAdministrators)
 	case ThreadUpdated:
@@ -124,13 +147,21 @@ func (t *Thread) Apply(e Event) error {
 		m := MembershipOf(p)
 		deleteAll(t.members, m.RemoveMembers)
 		deleteAll(t.admins, m.RemoveAdministrators)
+		for _, a := range m.RemoveMembers {
+			delete(t.markers, a)
+		}
+		t.join(m.AddMembers)
 		addAll(t.members, m.AddMembers)
 		addAll(t.admins, m.AddAdministrators)
 	case MessagePosted:
-		t.index(p.MessageID, e.ActorID)
+		t.posted = SequenceOf(p, t.posted)
+		t.index(p.MessageID, e.ActorID, t.posted)
+		t.markers[e.ActorID] = t.posted
 	case MessageEdited:
 	case MessageDeleted:
 		delete(t.messages, p.MessageID)
+	case ReadMarkerMoved:
+		t.markers[e.ActorID] = max(t.markers[e.ActorID], p.Position)
 	default:
 		// Unknown payloads still take their version: fields and types are
 		// only ever added, and a newer writer may know what we do not.
@@ -146,6 +177,26 @@ func resultOf(e Event) Result {
 		r.MessageID = p.MessageID
 	}
 	return r
+}
+
+// SequenceOf is the position of a posted message in its thread, whose last
+// message so far was at last: the event's own, or for events written before
+// it was recorded, the next one.
+func SequenceOf(p MessagePosted, last uint64) uint64 {
+	if p.Sequence != 0 {
+		return p.Sequence
+	}
+	return last + 1
+}
+
+// join starts the read markers of accounts becoming members at the last
+// message: what was posted before they joined is not theirs to read.
+func (t *Thread) join(ids []string) {
+	for _, a := range ids {
+		if _, member := t.members[a]; !member {
+			t.markers[a] = t.posted
+		}
+	}
 }
 
 func addAll(set map[string]struct{}, ids []string) {
@@ -172,8 +223,8 @@ func sortedKeys(set map[string]struct{}) []string {
 // index remembers a new message, forgetting the oldest beyond
 // MaxIndexedMessages so a thread's memory stays bounded however long it
 // lives.
-func (t *Thread) index(messageID, author string) {
-	t.messages[messageID] = author
+func (t *Thread) index(messageID, author string, seq uint64) {
+	t.messages[messageID] = messageRef{author: author, seq: seq}
 	t.order = append(t.order, messageID)
 	for len(t.messages) > MaxIndexedMessages {
 		oldest := t.order[0]

@@ -67,11 +67,14 @@ func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
 		env.Payload = &falconv1.EventEnvelope_AdministratorsRemoved{AdministratorsRemoved: &falconv1.AdministratorsRemoved{AccountIds: p.AccountIDs}}
 	case domain.MessagePosted:
 		env.Payload = &falconv1.EventEnvelope_MessagePosted{MessagePosted: &falconv1.MessagePosted{
-			MessageId: p.MessageID, Body: p.Body, ReplyToMessageId: p.ReplyToMessageID, MentionAccountIds: p.MentionAccountIDs}}
+			MessageId: p.MessageID, Body: p.Body, ReplyToMessageId: p.ReplyToMessageID, MentionAccountIds: p.MentionAccountIDs,
+			Sequence: p.Sequence}}
 	case domain.MessageEdited:
 		env.Payload = &falconv1.EventEnvelope_MessageEdited{MessageEdited: &falconv1.MessageEdited{MessageId: p.MessageID, Body: p.Body}}
 	case domain.MessageDeleted:
 		env.Payload = &falconv1.EventEnvelope_MessageDeleted{MessageDeleted: &falconv1.MessageDeleted{MessageId: p.MessageID}}
+	case domain.ReadMarkerMoved:
+		env.Payload = &falconv1.EventEnvelope_ReadMarkerMoved{ReadMarkerMoved: &falconv1.ReadMarkerMoved{MessageId: p.MessageID, Position: p.Position}}
 	default:
 		return nil, fmt.Errorf("encode event %s: payload %T has no envelope field", e.ID, e.Payload)
 	}
@@ -109,11 +112,13 @@ func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
 	case *falconv1.EventEnvelope_MessagePosted:
 		m := p.MessagePosted
 		e.Payload = domain.MessagePosted{MessageID: m.GetMessageId(), Body: m.GetBody(),
-			ReplyToMessageID: m.GetReplyToMessageId(), MentionAccountIDs: m.GetMentionAccountIds()}
+			ReplyToMessageID: m.GetReplyToMessageId(), MentionAccountIDs: m.GetMentionAccountIds(), Sequence: m.GetSequence()}
 	case *falconv1.EventEnvelope_MessageEdited:
 		e.Payload = domain.MessageEdited{MessageID: p.MessageEdited.GetMessageId(), Body: p.MessageEdited.GetBody()}
 	case *falconv1.EventEnvelope_MessageDeleted:
 		e.Payload = domain.MessageDeleted{MessageID: p.MessageDeleted.GetMessageId()}
+	case *falconv1.EventEnvelope_ReadMarkerMoved:
+		e.Payload = domain.ReadMarkerMoved{MessageID: p.ReadMarkerMoved.GetMessageId(), Position: p.ReadMarkerMoved.GetPosition()}
 	default:
 		return e, fmt.Errorf("event %s of thread %s, version %d: %w", e.ID, e.ThreadID, e.Version, ErrUnknownEvent)
 	}

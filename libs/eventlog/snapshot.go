@@ -17,7 +17,9 @@ import (
 // Version 2 remembers requests per account, with their hash: a version-1
 // snapshot does not say whose a request was, so it is not read, and the
 // partition is replayed from its events (which always had the actor).
-const SnapshotSchemaVersion = 2
+// Version 3 adds message sequences and read markers, which a version-2
+// snapshot lacks: it is replayed too.
+const SnapshotSchemaVersion = 3
 
 // CheckpointKey is the key of SnapshotCheckpoint records; thread ids (ULIDs)
 // never start with a zero byte.
@@ -40,10 +42,13 @@ func EncodeSnapshot(s domain.Snapshot) ([]byte, error) {
 	m := &falconv1.ThreadSnapshot{
 		SchemaVersion: SnapshotSchemaVersion, ThreadId: s.ID, Version: s.Version, Title: s.Title, Remarks: s.Remarks,
 		CreatorId: s.CreatorID, CreatedAt: timestamppb.New(s.CreatedAt), Destroyed: s.Destroyed,
-		MemberIds: s.Members, AdministratorIds: s.Administrators,
+		MemberIds: s.Members, AdministratorIds: s.Administrators, LastSequence: s.LastSequence,
 	}
 	for _, msg := range s.Messages {
-		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID})
+		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID, Sequence: msg.Sequence})
+	}
+	for _, r := range s.ReadMarkers {
+		m.ReadMarkers = append(m.ReadMarkers, &falconv1.ReadMarker{AccountId: r.AccountID, Position: r.Position})
 	}
 	for _, r := range s.Requests {
 		m.Requests = append(m.Requests, &falconv1.RememberedRequest{RequestId: r.ID, Command: r.Command, Version: r.Version, MessageId: r.MessageID,
@@ -64,9 +69,13 @@ func DecodeSnapshot(b []byte) (domain.Snapshot, error) {
 	s := domain.Snapshot{
 		ID: m.GetThreadId(), Version: m.GetVersion(), Title: m.GetTitle(), Remarks: m.GetRemarks(), CreatorID: m.GetCreatorId(),
 		CreatedAt: m.GetCreatedAt().AsTime(), Destroyed: m.GetDestroyed(), Members: m.GetMemberIds(), Administrators: m.GetAdministratorIds(),
+		LastSequence: m.GetLastSequence(),
 	}
 	for _, msg := range m.GetMessages() {
-		s.Messages = append(s.Messages, domain.MessageRef{ID: msg.GetMessageId(), AuthorID: msg.GetAuthorId()})
+		s.Messages = append(s.Messages, domain.MessageRef{ID: msg.GetMessageId(), AuthorID: msg.GetAuthorId(), Sequence: msg.GetSequence()})
+	}
+	for _, r := range m.GetReadMarkers() {
+		s.ReadMarkers = append(s.ReadMarkers, domain.ReadMarkerRef{AccountID: r.GetAccountId(), Position: r.GetPosition()})
 	}
 	for _, r := range m.GetRequests() {
 		s.Requests = append(s.Requests, domain.RequestRef{ID: r.GetRequestId(), AccountID: r.GetAccountId(), Command: r.GetCommand(),

@@ -113,8 +113,9 @@ func EveryEventType(t testing.TB) []domain.Event {
 	h.Do(tid, "alice", domain.RemoveAdministrators{AccountIDs: []string{"carol"}})
 	h.Do(tid, "alice", domain.RemoveMembers{AccountIDs: []string{"carol"}})
 	msg := h.Do(tid, "bob", domain.PostMessage{Body: "hello", MentionAccountIDs: []string{"alice"}}).MessageID
-	h.Do(tid, "bob", domain.PostMessage{Body: "a reply", ReplyToMessageID: msg})
+	reply := h.Do(tid, "bob", domain.PostMessage{Body: "a reply", ReplyToMessageID: msg}).MessageID
 	h.Do(tid, "bob", domain.EditMessage{MessageID: msg, Body: "hello!"})
+	h.Do(tid, "alice", domain.MarkRead{MessageID: reply})
 	h.Do(tid, "alice", domain.DeleteMessage{MessageID: msg})
 	h.Do(tid, "alice", domain.DestroyThread{})
 	return h.Events

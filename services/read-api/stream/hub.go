@@ -197,6 +197,7 @@ func (h *Hub) dispatch(ctx context.Context, p *partition) error {
 		if err != nil {
 			return nil // ctx ended while the read model was behind
 		}
+		members = audience(e, members)
 		wire, err := render(e)
 		if err != nil {
 			h.log.Error("an event has no stream form", zap.Error(err))

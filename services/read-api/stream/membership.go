@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -50,6 +51,18 @@ func (m *membership) membersAt(ctx context.Context, e domain.Event) ([]string, e
 		t.Version = e.Version
 	}
 	return t.History.MembersAt(e.Version), nil
+}
+
+// audience narrows the members who may see e to those it is for: a read
+// marker is its account's own business, pushed to its other devices only.
+func audience(e domain.Event, members []string) []string {
+	if _, ok := e.Payload.(domain.ReadMarkerMoved); ok {
+		if slices.Contains(members, e.ActorID) {
+			return []string{e.ActorID}
+		}
+		return nil
+	}
+	return members
 }
 
 // load returns the thread as of at least the version before e, waiting for

@@ -59,6 +59,8 @@ func accountEvent(e domain.Event) (*falconv1.AccountEvent, error) {
 		ae.Payload = &falconv1.AccountEvent_MessageEdited{MessageEdited: p.MessageEdited}
 	case *falconv1.EventEnvelope_MessageDeleted:
 		ae.Payload = &falconv1.AccountEvent_MessageDeleted{MessageDeleted: p.MessageDeleted}
+	case *falconv1.EventEnvelope_ReadMarkerMoved:
+		ae.Payload = &falconv1.AccountEvent_ReadMarkerMoved{ReadMarkerMoved: p.ReadMarkerMoved}
 	default:
 		return nil, fmt.Errorf("event %s of type %s has no stream form", e.ID, e.Payload.EventType())
 	}

@@ -155,8 +155,8 @@ func perThread(evs []*falconv1.AccountEvent) map[string][]string {
 	return out
 }
 
-// membershipStory: carol joins, posts, is removed, is added again; dave
-// has a thread of his own.
+// membershipStory: carol joins, posts, is removed, is added again, reads
+// (her marker is pushed to her alone); dave has a thread of his own.
 func membershipStory(t *testing.T) (events []domain.Event, t1, t2 string) {
 	h := testenv.NewHistory(t)
 	t1, t2 = ulid.Make().String(), ulid.Make().String()
@@ -167,7 +167,8 @@ func membershipStory(t *testing.T) (events []domain.Event, t1, t2 string) {
 	h.Do(t1, "alice", domain.RemoveMembers{AccountIDs: []string{"carol"}})           // 5
 	h.Do(t1, "alice", domain.PostMessage{Body: "carol cannot see this"})             // 6
 	h.Do(t1, "alice", domain.AddMembers{AccountIDs: []string{"carol"}})              // 7
-	h.Do(t1, "bob", domain.PostMessage{Body: "welcome back"})                        // 8
+	last := h.Do(t1, "bob", domain.PostMessage{Body: "welcome back"})                // 8
+	h.Do(t1, "carol", domain.MarkRead{MessageID: last.MessageID})                    // 9
 	h.Do(t2, "dave", domain.CreateThread{Title: "two"})                              // 1
 	h.Do(t2, "dave", domain.PostMessage{Body: "alone"})                              // 2
 	return h.Events, t1, t2
@@ -176,7 +177,7 @@ func membershipStory(t *testing.T) (events []domain.Event, t1, t2 string) {
 var storyWant = map[string]map[int][]string{ // account -> thread (1, 2) -> events
 	"alice": {1: {"ThreadCreated@1", "MessagePosted@2", "MembersAdded@3", "MessagePosted@4", "MembersRemoved@5", "MessagePosted@6", "MembersAdded@7", "MessagePosted@8"}},
 	"bob":   {1: {"ThreadCreated@1", "MessagePosted@2", "MembersAdded@3", "MessagePosted@4", "MembersRemoved@5", "MessagePosted@6", "MembersAdded@7", "MessagePosted@8"}},
-	"carol": {1: {"MembersAdded@3", "MessagePosted@4", "MembersRemoved@5", "MembersAdded@7", "MessagePosted@8"}},
+	"carol": {1: {"MembersAdded@3", "MessagePosted@4", "MembersRemoved@5", "MembersAdded@7", "MessagePosted@8", "ReadMarkerMoved@9"}},
 	"dave":  {2: {"ThreadCreated@1", "MessagePosted@2"}},
 	"erin":  {},
 }
@@ -244,20 +245,20 @@ func TestEachAccountSeesItsThreadsFromJoinToRemoval(t *testing.T) {
 		}
 	})
 	t.Run("started after the events, with only the last of them kept", func(t *testing.T) {
-		// One partition: offsets 0-7 are the first thread's, 8-9 the
-		// second's. Keeping 6, the replica never saw the first thread's
-		// first four versions: who may see versions 5 to 8 comes from the
+		// One partition: offsets 0-8 are the first thread's, 9-10 the
+		// second's. Keeping 7, the replica never saw the first thread's
+		// first four versions: who may see versions 5 to 9 comes from the
 		// read model's membership history.
 		l := newLog(t, 1)
 		l.write(events)
-		h := l.hub(stream.Config{Retain: 6})
+		h := l.hub(stream.Config{Retain: 7})
 		if _, err := h.Subscribe("carol", stream.Cursor{3}.Encode("carol")); status.Code(err) != codes.OutOfRange {
 			t.Fatalf("a cursor before the kept events: %v, want OutOfRange", err)
 		}
 		from := stream.Cursor{4}
 		for a, want := range map[string][]string{
 			"alice": {"MembersRemoved@5", "MessagePosted@6", "MembersAdded@7", "MessagePosted@8"},
-			"carol": {"MembersRemoved@5", "MembersAdded@7", "MessagePosted@8"},
+			"carol": {"MembersRemoved@5", "MembersAdded@7", "MessagePosted@8", "ReadMarkerMoved@9"},
 		} {
 			s := subscribe(t, h, a, from.Encode(a))
 			if got := perThread(receive(t, s, len(want)))[t1]; !slices.Equal(got, want) {

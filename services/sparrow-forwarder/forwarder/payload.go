@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/falcon-chat/falcon/libs/legacycontract"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
@@ -52,6 +53,15 @@ func fieldsOf(m proto.Message) (map[string]any, error) {
 	out := map[string]any{}
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, err
+	}
+	// protojson writes 64-bit integers as strings; the legacy contract has
+	// them as numbers, like version.
+	fields := m.ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.Cardinality() != protoreflect.Repeated && (f.Kind() == protoreflect.Uint64Kind || f.Kind() == protoreflect.Int64Kind) {
+			out[f.JSONName()] = m.ProtoReflect().Get(f).Interface()
+		}
 	}
 	return out, nil
 }

@@ -131,6 +131,9 @@ func send(ctx context.Context, client falconv1.ThreadCommandServiceClient, c Com
 	case domain.DeleteMessage:
 		r, err := client.DeleteMessage(ctx, &falconv1.DeleteMessageRequest{ThreadId: tid, MessageId: cmd.MessageID, RequestId: req})
 		return version(r.GetVersion(), err)
+	case domain.MarkRead:
+		r, err := client.MarkRead(ctx, &falconv1.MarkReadRequest{ThreadId: tid, MessageId: cmd.MessageID, RequestId: req})
+		return version(r.GetVersion(), err)
 	}
 	return domain.Result{}, fmt.Errorf("no RPC forwards a %T", c.Cmd)
 }

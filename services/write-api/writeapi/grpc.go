@@ -266,3 +266,17 @@ func (g *GRPC) DeleteMessage(ctx context.Context, r *falconv1.DeleteMessageReque
 			return &falconv1.DeleteMessageResponse{Version: res.Version}
 		})
 }
+
+// MarkRead implements ThreadCommandService.
+func (g *GRPC) MarkRead(ctx context.Context, r *falconv1.MarkReadRequest) (*falconv1.MarkReadResponse, error) {
+	if err := canonical("thread_id", &r.ThreadId); err != nil {
+		return nil, err
+	}
+	if err := canonical("message_id", &r.MessageId); err != nil {
+		return nil, err
+	}
+	return execute(ctx, g, r.ThreadId, &r.RequestId, domain.MarkRead{MessageID: r.MessageId},
+		func(res domain.Result) *falconv1.MarkReadResponse {
+			return &falconv1.MarkReadResponse{Version: res.Version}
+		})
+}

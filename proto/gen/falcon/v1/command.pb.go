@@ -1117,6 +1117,112 @@ func (x *DeleteMessageResponse) GetVersion() uint64 {
 	return 0
 }
 
+type MarkReadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId      string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	MessageId     string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	RequestId     string                 `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadRequest) Reset() {
+	*x = MarkReadRequest{}
+	mi := &file_falcon_v1_command_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadRequest) ProtoMessage() {}
+
+func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_command_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkReadRequest) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_command_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *MarkReadRequest) GetThreadId() string {
+	if x != nil {
+		return x.ThreadId
+	}
+	return ""
+}
+
+func (x *MarkReadRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MarkReadRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type MarkReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread's version after the command (unchanged when the marker was
+	// already at or past the message).
+	Version       uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadResponse) Reset() {
+	*x = MarkReadResponse{}
+	mi := &file_falcon_v1_command_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadResponse) ProtoMessage() {}
+
+func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_command_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkReadResponse) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_command_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *MarkReadResponse) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
 var File_falcon_v1_command_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_command_proto_rawDesc = "" +
@@ -1209,7 +1315,15 @@ const file_falcon_v1_command_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tR\trequestId\"1\n" +
 	"\x15DeleteMessageResponse\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\x04R\aversion2\xe4\x06\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\"l\n" +
+	"\x0fMarkReadRequest\x12\x1b\n" +
+	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tR\trequestId\",\n" +
+	"\x10MarkReadResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion2\xa9\a\n" +
 	"\x14ThreadCommandService\x12O\n" +
 	"\fCreateThread\x12\x1e.falcon.v1.CreateThreadRequest\x1a\x1f.falcon.v1.CreateThreadResponse\x12O\n" +
 	"\fUpdateThread\x12\x1e.falcon.v1.UpdateThreadRequest\x1a\x1f.falcon.v1.UpdateThreadResponse\x12R\n" +
@@ -1221,7 +1335,8 @@ const file_falcon_v1_command_proto_rawDesc = "" +
 	"\x14RemoveAdministrators\x12&.falcon.v1.RemoveAdministratorsRequest\x1a'.falcon.v1.RemoveAdministratorsResponse\x12L\n" +
 	"\vPostMessage\x12\x1d.falcon.v1.PostMessageRequest\x1a\x1e.falcon.v1.PostMessageResponse\x12L\n" +
 	"\vEditMessage\x12\x1d.falcon.v1.EditMessageRequest\x1a\x1e.falcon.v1.EditMessageResponse\x12R\n" +
-	"\rDeleteMessage\x12\x1f.falcon.v1.DeleteMessageRequest\x1a .falcon.v1.DeleteMessageResponseB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
+	"\rDeleteMessage\x12\x1f.falcon.v1.DeleteMessageRequest\x1a .falcon.v1.DeleteMessageResponse\x12C\n" +
+	"\bMarkRead\x12\x1a.falcon.v1.MarkReadRequest\x1a\x1b.falcon.v1.MarkReadResponseB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
 
 var (
 	file_falcon_v1_command_proto_rawDescOnce sync.Once
@@ -1235,7 +1350,7 @@ func file_falcon_v1_command_proto_rawDescGZIP() []byte {
 	return file_falcon_v1_command_proto_rawDescData
 }
 
-var file_falcon_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_falcon_v1_command_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_falcon_v1_command_proto_goTypes = []any{
 	(*CreateThreadRequest)(nil),          // 0: falcon.v1.CreateThreadRequest
 	(*CreateThreadResponse)(nil),         // 1: falcon.v1.CreateThreadResponse
@@ -1257,6 +1372,8 @@ var file_falcon_v1_command_proto_goTypes = []any{
 	(*EditMessageResponse)(nil),          // 17: falcon.v1.EditMessageResponse
 	(*DeleteMessageRequest)(nil),         // 18: falcon.v1.DeleteMessageRequest
 	(*DeleteMessageResponse)(nil),        // 19: falcon.v1.DeleteMessageResponse
+	(*MarkReadRequest)(nil),              // 20: falcon.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),             // 21: falcon.v1.MarkReadResponse
 }
 var file_falcon_v1_command_proto_depIdxs = []int32{
 	0,  // 0: falcon.v1.ThreadCommandService.CreateThread:input_type -> falcon.v1.CreateThreadRequest
@@ -1269,18 +1386,20 @@ var file_falcon_v1_command_proto_depIdxs = []int32{
 	14, // 7: falcon.v1.ThreadCommandService.PostMessage:input_type -> falcon.v1.PostMessageRequest
 	16, // 8: falcon.v1.ThreadCommandService.EditMessage:input_type -> falcon.v1.EditMessageRequest
 	18, // 9: falcon.v1.ThreadCommandService.DeleteMessage:input_type -> falcon.v1.DeleteMessageRequest
-	1,  // 10: falcon.v1.ThreadCommandService.CreateThread:output_type -> falcon.v1.CreateThreadResponse
-	3,  // 11: falcon.v1.ThreadCommandService.UpdateThread:output_type -> falcon.v1.UpdateThreadResponse
-	5,  // 12: falcon.v1.ThreadCommandService.DestroyThread:output_type -> falcon.v1.DestroyThreadResponse
-	7,  // 13: falcon.v1.ThreadCommandService.AddMembers:output_type -> falcon.v1.AddMembersResponse
-	9,  // 14: falcon.v1.ThreadCommandService.RemoveMembers:output_type -> falcon.v1.RemoveMembersResponse
-	11, // 15: falcon.v1.ThreadCommandService.AddAdministrators:output_type -> falcon.v1.AddAdministratorsResponse
-	13, // 16: falcon.v1.ThreadCommandService.RemoveAdministrators:output_type -> falcon.v1.RemoveAdministratorsResponse
-	15, // 17: falcon.v1.ThreadCommandService.PostMessage:output_type -> falcon.v1.PostMessageResponse
-	17, // 18: falcon.v1.ThreadCommandService.EditMessage:output_type -> falcon.v1.EditMessageResponse
-	19, // 19: falcon.v1.ThreadCommandService.DeleteMessage:output_type -> falcon.v1.DeleteMessageResponse
-	10, // [10:20] is the sub-list for method output_type
-	0,  // [0:10] is the sub-list for method input_type
+	20, // 10: falcon.v1.ThreadCommandService.MarkRead:input_type -> falcon.v1.MarkReadRequest
+	1,  // 11: falcon.v1.ThreadCommandService.CreateThread:output_type -> falcon.v1.CreateThreadResponse
+	3,  // 12: falcon.v1.ThreadCommandService.UpdateThread:output_type -> falcon.v1.UpdateThreadResponse
+	5,  // 13: falcon.v1.ThreadCommandService.DestroyThread:output_type -> falcon.v1.DestroyThreadResponse
+	7,  // 14: falcon.v1.ThreadCommandService.AddMembers:output_type -> falcon.v1.AddMembersResponse
+	9,  // 15: falcon.v1.ThreadCommandService.RemoveMembers:output_type -> falcon.v1.RemoveMembersResponse
+	11, // 16: falcon.v1.ThreadCommandService.AddAdministrators:output_type -> falcon.v1.AddAdministratorsResponse
+	13, // 17: falcon.v1.ThreadCommandService.RemoveAdministrators:output_type -> falcon.v1.RemoveAdministratorsResponse
+	15, // 18: falcon.v1.ThreadCommandService.PostMessage:output_type -> falcon.v1.PostMessageResponse
+	17, // 19: falcon.v1.ThreadCommandService.EditMessage:output_type -> falcon.v1.EditMessageResponse
+	19, // 20: falcon.v1.ThreadCommandService.DeleteMessage:output_type -> falcon.v1.DeleteMessageResponse
+	21, // 21: falcon.v1.ThreadCommandService.MarkRead:output_type -> falcon.v1.MarkReadResponse
+	11, // [11:22] is the sub-list for method output_type
+	0,  // [0:11] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name
@@ -1298,7 +1417,7 @@ func file_falcon_v1_command_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_falcon_v1_command_proto_rawDesc), len(file_falcon_v1_command_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

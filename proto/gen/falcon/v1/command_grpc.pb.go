@@ -29,6 +29,7 @@ const (
 	ThreadCommandService_PostMessage_FullMethodName          = "/falcon.v1.ThreadCommandService/PostMessage"
 	ThreadCommandService_EditMessage_FullMethodName          = "/falcon.v1.ThreadCommandService/EditMessage"
 	ThreadCommandService_DeleteMessage_FullMethodName        = "/falcon.v1.ThreadCommandService/DeleteMessage"
+	ThreadCommandService_MarkRead_FullMethodName             = "/falcon.v1.ThreadCommandService/MarkRead"
 )
 
 // ThreadCommandServiceClient is the client API for ThreadCommandService service.
@@ -49,6 +50,10 @@ type ThreadCommandServiceClient interface {
 	PostMessage(ctx context.Context, in *PostMessageRequest, opts ...grpc.CallOption) (*PostMessageResponse, error)
 	EditMessage(ctx context.Context, in *EditMessageRequest, opts ...grpc.CallOption) (*EditMessageResponse, error)
 	DeleteMessage(ctx context.Context, in *DeleteMessageRequest, opts ...grpc.CallOption) (*DeleteMessageResponse, error)
+	// Moves the caller's read marker forward to message_id (members). A message
+	// at or before the marker is accepted and changes nothing; posting a
+	// message moves its author's marker.
+	MarkRead(ctx context.Context, in *MarkReadRequest, opts ...grpc.CallOption) (*MarkReadResponse, error)
 }
 
 type threadCommandServiceClient struct {
@@ -159,6 +164,16 @@ func (c *threadCommandServiceClient) DeleteMessage(ctx context.Context, in *Dele
 	return out, nil
 }
 
+func (c *threadCommandServiceClient) MarkRead(ctx context.Context, in *MarkReadRequest, opts ...grpc.CallOption) (*MarkReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkReadResponse)
+	err := c.cc.Invoke(ctx, ThreadCommandService_MarkRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreadCommandServiceServer is the server API for ThreadCommandService service.
 // All implementations must embed UnimplementedThreadCommandServiceServer
 // for forward compatibility.
@@ -177,6 +192,10 @@ type ThreadCommandServiceServer interface {
 	PostMessage(context.Context, *PostMessageRequest) (*PostMessageResponse, error)
 	EditMessage(context.Context, *EditMessageRequest) (*EditMessageResponse, error)
 	DeleteMessage(context.Context, *DeleteMessageRequest) (*DeleteMessageResponse, error)
+	// Moves the caller's read marker forward to message_id (members). A message
+	// at or before the marker is accepted and changes nothing; posting a
+	// message moves its author's marker.
+	MarkRead(context.Context, *MarkReadRequest) (*MarkReadResponse, error)
 	mustEmbedUnimplementedThreadCommandServiceServer()
 }
 
@@ -216,6 +235,9 @@ func (UnimplementedThreadCommandServiceServer) EditMessage(context.Context, *Edi
 }
 func (UnimplementedThreadCommandServiceServer) DeleteMessage(context.Context, *DeleteMessageRequest) (*DeleteMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteMessage not implemented")
+}
+func (UnimplementedThreadCommandServiceServer) MarkRead(context.Context, *MarkReadRequest) (*MarkReadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkRead not implemented")
 }
 func (UnimplementedThreadCommandServiceServer) mustEmbedUnimplementedThreadCommandServiceServer() {}
 func (UnimplementedThreadCommandServiceServer) testEmbeddedByValue()                              {}
@@ -418,6 +440,24 @@ func _ThreadCommandService_DeleteMessage_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreadCommandService_MarkRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreadCommandServiceServer).MarkRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreadCommandService_MarkRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreadCommandServiceServer).MarkRead(ctx, req.(*MarkReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreadCommandService_ServiceDesc is the grpc.ServiceDesc for ThreadCommandService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +504,10 @@ var ThreadCommandService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteMessage",
 			Handler:    _ThreadCommandService_DeleteMessage_Handler,
+		},
+		{
+			MethodName: "MarkRead",
+			Handler:    _ThreadCommandService_MarkRead_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

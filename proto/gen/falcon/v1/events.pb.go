@@ -55,6 +55,7 @@ type EventEnvelope struct {
 	//	*EventEnvelope_MessagePosted
 	//	*EventEnvelope_MessageEdited
 	//	*EventEnvelope_MessageDeleted
+	//	*EventEnvelope_ReadMarkerMoved
 	Payload       isEventEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -243,6 +244,15 @@ func (x *EventEnvelope) GetMessageDeleted() *MessageDeleted {
 	return nil
 }
 
+func (x *EventEnvelope) GetReadMarkerMoved() *ReadMarkerMoved {
+	if x != nil {
+		if x, ok := x.Payload.(*EventEnvelope_ReadMarkerMoved); ok {
+			return x.ReadMarkerMoved
+		}
+	}
+	return nil
+}
+
 type isEventEnvelope_Payload interface {
 	isEventEnvelope_Payload()
 }
@@ -287,6 +297,10 @@ type EventEnvelope_MessageDeleted struct {
 	MessageDeleted *MessageDeleted `protobuf:"bytes,19,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
 }
 
+type EventEnvelope_ReadMarkerMoved struct {
+	ReadMarkerMoved *ReadMarkerMoved `protobuf:"bytes,20,opt,name=read_marker_moved,json=readMarkerMoved,proto3,oneof"`
+}
+
 func (*EventEnvelope_ThreadCreated) isEventEnvelope_Payload() {}
 
 func (*EventEnvelope_ThreadUpdated) isEventEnvelope_Payload() {}
@@ -306,6 +320,8 @@ func (*EventEnvelope_MessagePosted) isEventEnvelope_Payload() {}
 func (*EventEnvelope_MessageEdited) isEventEnvelope_Payload() {}
 
 func (*EventEnvelope_MessageDeleted) isEventEnvelope_Payload() {}
+
+func (*EventEnvelope_ReadMarkerMoved) isEventEnvelope_Payload() {}
 
 type ThreadCreated struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -647,8 +663,12 @@ type MessagePosted struct {
 	Body              string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
 	ReplyToMessageId  string                 `protobuf:"bytes,3,opt,name=reply_to_message_id,json=replyToMessageId,proto3" json:"reply_to_message_id,omitempty"`
 	MentionAccountIds []string               `protobuf:"bytes,4,rep,name=mention_account_ids,json=mentionAccountIds,proto3" json:"mention_account_ids,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The message's position in its thread: 1, 2, 3... in the order of
+	// posting, never reused. 0 in events written before it existed: the
+	// position is then one more than the previous message's.
+	Sequence      uint64 `protobuf:"varint,5,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MessagePosted) Reset() {
@@ -707,6 +727,13 @@ func (x *MessagePosted) GetMentionAccountIds() []string {
 		return x.MentionAccountIds
 	}
 	return nil
+}
+
+func (x *MessagePosted) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
 }
 
 type MessageEdited struct {
@@ -805,11 +832,67 @@ func (x *MessageDeleted) GetMessageId() string {
 	return ""
 }
 
+// The actor's read marker moved forward: it has read its thread up to and
+// including message_id (posting a message moves the author's marker too,
+// without this event).
+type ReadMarkerMoved struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The message's sequence (MessagePosted.sequence).
+	Position      uint64 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadMarkerMoved) Reset() {
+	*x = ReadMarkerMoved{}
+	mi := &file_falcon_v1_events_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadMarkerMoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadMarkerMoved) ProtoMessage() {}
+
+func (x *ReadMarkerMoved) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_events_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadMarkerMoved.ProtoReflect.Descriptor instead.
+func (*ReadMarkerMoved) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ReadMarkerMoved) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *ReadMarkerMoved) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
 var File_falcon_v1_events_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\a\n" +
+	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\b\n" +
 	"\rEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -831,7 +914,8 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"\x16administrators_removed\x18\x10 \x01(\v2 .falcon.v1.AdministratorsRemovedH\x00R\x15administratorsRemoved\x12A\n" +
 	"\x0emessage_posted\x18\x11 \x01(\v2\x18.falcon.v1.MessagePostedH\x00R\rmessagePosted\x12A\n" +
 	"\x0emessage_edited\x18\x12 \x01(\v2\x18.falcon.v1.MessageEditedH\x00R\rmessageEdited\x12D\n" +
-	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeletedB\t\n" +
+	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeleted\x12H\n" +
+	"\x11read_marker_moved\x18\x14 \x01(\v2\x1a.falcon.v1.ReadMarkerMovedH\x00R\x0freadMarkerMovedB\t\n" +
 	"\apayload\"\x8b\x01\n" +
 	"\rThreadCreated\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x18\n" +
@@ -857,20 +941,25 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"accountIds\"8\n" +
 	"\x15AdministratorsRemoved\x12\x1f\n" +
 	"\vaccount_ids\x18\x01 \x03(\tR\n" +
-	"accountIds\"\xa1\x01\n" +
+	"accountIds\"\xbd\x01\n" +
 	"\rMessagePosted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12-\n" +
 	"\x13reply_to_message_id\x18\x03 \x01(\tR\x10replyToMessageId\x12.\n" +
-	"\x13mention_account_ids\x18\x04 \x03(\tR\x11mentionAccountIds\"B\n" +
+	"\x13mention_account_ids\x18\x04 \x03(\tR\x11mentionAccountIds\x12\x1a\n" +
+	"\bsequence\x18\x05 \x01(\x04R\bsequence\"B\n" +
 	"\rMessageEdited\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\"/\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageIdB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
+	"message_id\x18\x01 \x01(\tR\tmessageId\"L\n" +
+	"\x0fReadMarkerMoved\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bpositionB<Z:github.com/falcon-chat/falcon/proto/gen/falcon/v1;falconv1b\x06proto3"
 
 var (
 	file_falcon_v1_events_proto_rawDescOnce sync.Once
@@ -884,7 +973,7 @@ func file_falcon_v1_events_proto_rawDescGZIP() []byte {
 	return file_falcon_v1_events_proto_rawDescData
 }
 
-var file_falcon_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_falcon_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_falcon_v1_events_proto_goTypes = []any{
 	(*EventEnvelope)(nil),         // 0: falcon.v1.EventEnvelope
 	(*ThreadCreated)(nil),         // 1: falcon.v1.ThreadCreated
@@ -897,10 +986,11 @@ var file_falcon_v1_events_proto_goTypes = []any{
 	(*MessagePosted)(nil),         // 8: falcon.v1.MessagePosted
 	(*MessageEdited)(nil),         // 9: falcon.v1.MessageEdited
 	(*MessageDeleted)(nil),        // 10: falcon.v1.MessageDeleted
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*ReadMarkerMoved)(nil),       // 11: falcon.v1.ReadMarkerMoved
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_falcon_v1_events_proto_depIdxs = []int32{
-	11, // 0: falcon.v1.EventEnvelope.occurred_at:type_name -> google.protobuf.Timestamp
+	12, // 0: falcon.v1.EventEnvelope.occurred_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: falcon.v1.EventEnvelope.thread_created:type_name -> falcon.v1.ThreadCreated
 	2,  // 2: falcon.v1.EventEnvelope.thread_updated:type_name -> falcon.v1.ThreadUpdated
 	3,  // 3: falcon.v1.EventEnvelope.thread_destroyed:type_name -> falcon.v1.ThreadDestroyed
@@ -911,11 +1001,12 @@ var file_falcon_v1_events_proto_depIdxs = []int32{
 	8,  // 8: falcon.v1.EventEnvelope.message_posted:type_name -> falcon.v1.MessagePosted
 	9,  // 9: falcon.v1.EventEnvelope.message_edited:type_name -> falcon.v1.MessageEdited
 	10, // 10: falcon.v1.EventEnvelope.message_deleted:type_name -> falcon.v1.MessageDeleted
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	11, // 11: falcon.v1.EventEnvelope.read_marker_moved:type_name -> falcon.v1.ReadMarkerMoved
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_falcon_v1_events_proto_init() }
@@ -934,6 +1025,7 @@ func file_falcon_v1_events_proto_init() {
 		(*EventEnvelope_MessagePosted)(nil),
 		(*EventEnvelope_MessageEdited)(nil),
 		(*EventEnvelope_MessageDeleted)(nil),
+		(*EventEnvelope_ReadMarkerMoved)(nil),
 	}
 	file_falcon_v1_events_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
@@ -942,7 +1034,7 @@ func file_falcon_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_falcon_v1_events_proto_rawDesc), len(file_falcon_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -927,7 +927,8 @@ type AccountEvent struct {
 	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	// The event's type: ThreadCreated, ThreadUpdated, ThreadDestroyed,
 	// MembersAdded, MembersRemoved, AdministratorsAdded, AdministratorsRemoved,
-	// MessagePosted, MessageEdited, MessageDeleted; or Heartbeat, sent after
+	// MessagePosted, MessageEdited, MessageDeleted, ReadMarkerMoved (only to
+	// the account whose marker moved: its other devices); or Heartbeat, sent after
 	// 15 s of silence, with only a cursor (empty if it has not moved).
 	Type     string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	EventId  string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
@@ -948,6 +949,7 @@ type AccountEvent struct {
 	//	*AccountEvent_MessagePosted
 	//	*AccountEvent_MessageEdited
 	//	*AccountEvent_MessageDeleted
+	//	*AccountEvent_ReadMarkerMoved
 	Payload       isAccountEvent_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1129,6 +1131,15 @@ func (x *AccountEvent) GetMessageDeleted() *MessageDeleted {
 	return nil
 }
 
+func (x *AccountEvent) GetReadMarkerMoved() *ReadMarkerMoved {
+	if x != nil {
+		if x, ok := x.Payload.(*AccountEvent_ReadMarkerMoved); ok {
+			return x.ReadMarkerMoved
+		}
+	}
+	return nil
+}
+
 type isAccountEvent_Payload interface {
 	isAccountEvent_Payload()
 }
@@ -1175,6 +1186,11 @@ type AccountEvent_MessageDeleted struct {
 	MessageDeleted *MessageDeleted `protobuf:"bytes,19,opt,name=message_deleted,json=messageDeleted,proto3,oneof"`
 }
 
+type AccountEvent_ReadMarkerMoved struct {
+	// The subscriber's own read marker moved (on another of its devices).
+	ReadMarkerMoved *ReadMarkerMoved `protobuf:"bytes,20,opt,name=read_marker_moved,json=readMarkerMoved,proto3,oneof"`
+}
+
 func (*AccountEvent_ThreadCreated) isAccountEvent_Payload() {}
 
 func (*AccountEvent_ThreadUpdated) isAccountEvent_Payload() {}
@@ -1194,6 +1210,8 @@ func (*AccountEvent_MessagePosted) isAccountEvent_Payload() {}
 func (*AccountEvent_MessageEdited) isAccountEvent_Payload() {}
 
 func (*AccountEvent_MessageDeleted) isAccountEvent_Payload() {}
+
+func (*AccountEvent_ReadMarkerMoved) isAccountEvent_Payload() {}
 
 // StreamEnd is the data of the last server-sent event ("end") of a stream
 // the server ended; its id is the cursor to resume from.
@@ -1331,7 +1349,7 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\x12GetMessageResponse\x12,\n" +
 	"\amessage\x18\x01 \x01(\v2\x12.falcon.v1.MessageR\amessage\"*\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
-	"\x06cursor\x18\x01 \x01(\tR\x06cursor\"\xba\a\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\"\x84\b\n" +
 	"\fAccountEvent\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x19\n" +
@@ -1351,7 +1369,8 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\x16administrators_removed\x18\x10 \x01(\v2 .falcon.v1.AdministratorsRemovedH\x00R\x15administratorsRemoved\x12;\n" +
 	"\x0emessage_posted\x18\x11 \x01(\v2\x12.falcon.v1.MessageH\x00R\rmessagePosted\x12A\n" +
 	"\x0emessage_edited\x18\x12 \x01(\v2\x18.falcon.v1.MessageEditedH\x00R\rmessageEdited\x12D\n" +
-	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeletedB\t\n" +
+	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeleted\x12H\n" +
+	"\x11read_marker_moved\x18\x14 \x01(\v2\x1a.falcon.v1.ReadMarkerMovedH\x00R\x0freadMarkerMovedB\t\n" +
 	"\apayload\"9\n" +
 	"\tStreamEnd\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
@@ -1408,6 +1427,7 @@ var file_falcon_v1_query_proto_goTypes = []any{
 	(*AdministratorsRemoved)(nil), // 22: falcon.v1.AdministratorsRemoved
 	(*MessageEdited)(nil),         // 23: falcon.v1.MessageEdited
 	(*MessageDeleted)(nil),        // 24: falcon.v1.MessageDeleted
+	(*ReadMarkerMoved)(nil),       // 25: falcon.v1.ReadMarkerMoved
 }
 var file_falcon_v1_query_proto_depIdxs = []int32{
 	15, // 0: falcon.v1.Thread.created_at:type_name -> google.protobuf.Timestamp
@@ -1432,21 +1452,22 @@ var file_falcon_v1_query_proto_depIdxs = []int32{
 	3,  // 19: falcon.v1.AccountEvent.message_posted:type_name -> falcon.v1.Message
 	23, // 20: falcon.v1.AccountEvent.message_edited:type_name -> falcon.v1.MessageEdited
 	24, // 21: falcon.v1.AccountEvent.message_deleted:type_name -> falcon.v1.MessageDeleted
-	4,  // 22: falcon.v1.ThreadQueryService.GetThread:input_type -> falcon.v1.GetThreadRequest
-	6,  // 23: falcon.v1.ThreadQueryService.ListThreads:input_type -> falcon.v1.ListThreadsRequest
-	8,  // 24: falcon.v1.ThreadQueryService.ListMessages:input_type -> falcon.v1.ListMessagesRequest
-	10, // 25: falcon.v1.ThreadQueryService.GetMessage:input_type -> falcon.v1.GetMessageRequest
-	12, // 26: falcon.v1.ThreadQueryService.Subscribe:input_type -> falcon.v1.SubscribeRequest
-	5,  // 27: falcon.v1.ThreadQueryService.GetThread:output_type -> falcon.v1.GetThreadResponse
-	7,  // 28: falcon.v1.ThreadQueryService.ListThreads:output_type -> falcon.v1.ListThreadsResponse
-	9,  // 29: falcon.v1.ThreadQueryService.ListMessages:output_type -> falcon.v1.ListMessagesResponse
-	11, // 30: falcon.v1.ThreadQueryService.GetMessage:output_type -> falcon.v1.GetMessageResponse
-	13, // 31: falcon.v1.ThreadQueryService.Subscribe:output_type -> falcon.v1.AccountEvent
-	27, // [27:32] is the sub-list for method output_type
-	22, // [22:27] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	25, // 22: falcon.v1.AccountEvent.read_marker_moved:type_name -> falcon.v1.ReadMarkerMoved
+	4,  // 23: falcon.v1.ThreadQueryService.GetThread:input_type -> falcon.v1.GetThreadRequest
+	6,  // 24: falcon.v1.ThreadQueryService.ListThreads:input_type -> falcon.v1.ListThreadsRequest
+	8,  // 25: falcon.v1.ThreadQueryService.ListMessages:input_type -> falcon.v1.ListMessagesRequest
+	10, // 26: falcon.v1.ThreadQueryService.GetMessage:input_type -> falcon.v1.GetMessageRequest
+	12, // 27: falcon.v1.ThreadQueryService.Subscribe:input_type -> falcon.v1.SubscribeRequest
+	5,  // 28: falcon.v1.ThreadQueryService.GetThread:output_type -> falcon.v1.GetThreadResponse
+	7,  // 29: falcon.v1.ThreadQueryService.ListThreads:output_type -> falcon.v1.ListThreadsResponse
+	9,  // 30: falcon.v1.ThreadQueryService.ListMessages:output_type -> falcon.v1.ListMessagesResponse
+	11, // 31: falcon.v1.ThreadQueryService.GetMessage:output_type -> falcon.v1.GetMessageResponse
+	13, // 32: falcon.v1.ThreadQueryService.Subscribe:output_type -> falcon.v1.AccountEvent
+	28, // [28:33] is the sub-list for method output_type
+	23, // [23:28] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_falcon_v1_query_proto_init() }
@@ -1466,6 +1487,7 @@ func file_falcon_v1_query_proto_init() {
 		(*AccountEvent_MessagePosted)(nil),
 		(*AccountEvent_MessageEdited)(nil),
 		(*AccountEvent_MessageDeleted)(nil),
+		(*AccountEvent_ReadMarkerMoved)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -43,7 +43,11 @@ type ThreadSnapshot struct {
 	// deleted or replied to.
 	Messages []*IndexedMessage `protobuf:"bytes,11,rep,name=messages,proto3" json:"messages,omitempty"`
 	// The remembered request ids, oldest first.
-	Requests      []*RememberedRequest `protobuf:"bytes,12,rep,name=requests,proto3" json:"requests,omitempty"`
+	Requests []*RememberedRequest `protobuf:"bytes,12,rep,name=requests,proto3" json:"requests,omitempty"`
+	// The sequence of the last message posted (MessagePosted.sequence).
+	LastSequence uint64 `protobuf:"varint,13,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	// Each member's read marker.
+	ReadMarkers   []*ReadMarker `protobuf:"bytes,14,rep,name=read_markers,json=readMarkers,proto3" json:"read_markers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,10 +166,25 @@ func (x *ThreadSnapshot) GetRequests() []*RememberedRequest {
 	return nil
 }
 
+func (x *ThreadSnapshot) GetLastSequence() uint64 {
+	if x != nil {
+		return x.LastSequence
+	}
+	return 0
+}
+
+func (x *ThreadSnapshot) GetReadMarkers() []*ReadMarker {
+	if x != nil {
+		return x.ReadMarkers
+	}
+	return nil
+}
+
 type IndexedMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	AuthorId      string                 `protobuf:"bytes,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	Sequence      uint64                 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -214,6 +233,66 @@ func (x *IndexedMessage) GetAuthorId() string {
 	return ""
 }
 
+func (x *IndexedMessage) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+type ReadMarker struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccountId string                 `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The sequence of the last message the account has read.
+	Position      uint64 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadMarker) Reset() {
+	*x = ReadMarker{}
+	mi := &file_falcon_v1_snapshot_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadMarker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadMarker) ProtoMessage() {}
+
+func (x *ReadMarker) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_snapshot_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadMarker.ProtoReflect.Descriptor instead.
+func (*ReadMarker) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_snapshot_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReadMarker) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ReadMarker) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
 type RememberedRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -231,7 +310,7 @@ type RememberedRequest struct {
 
 func (x *RememberedRequest) Reset() {
 	*x = RememberedRequest{}
-	mi := &file_falcon_v1_snapshot_proto_msgTypes[2]
+	mi := &file_falcon_v1_snapshot_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +322,7 @@ func (x *RememberedRequest) String() string {
 func (*RememberedRequest) ProtoMessage() {}
 
 func (x *RememberedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_snapshot_proto_msgTypes[2]
+	mi := &file_falcon_v1_snapshot_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +335,7 @@ func (x *RememberedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RememberedRequest.ProtoReflect.Descriptor instead.
 func (*RememberedRequest) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_snapshot_proto_rawDescGZIP(), []int{2}
+	return file_falcon_v1_snapshot_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RememberedRequest) GetRequestId() string {
@@ -319,7 +398,7 @@ type SnapshotCheckpoint struct {
 
 func (x *SnapshotCheckpoint) Reset() {
 	*x = SnapshotCheckpoint{}
-	mi := &file_falcon_v1_snapshot_proto_msgTypes[3]
+	mi := &file_falcon_v1_snapshot_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +410,7 @@ func (x *SnapshotCheckpoint) String() string {
 func (*SnapshotCheckpoint) ProtoMessage() {}
 
 func (x *SnapshotCheckpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_snapshot_proto_msgTypes[3]
+	mi := &file_falcon_v1_snapshot_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +423,7 @@ func (x *SnapshotCheckpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCheckpoint.ProtoReflect.Descriptor instead.
 func (*SnapshotCheckpoint) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_snapshot_proto_rawDescGZIP(), []int{3}
+	return file_falcon_v1_snapshot_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SnapshotCheckpoint) GetSchemaVersion() uint32 {
@@ -372,7 +451,7 @@ var File_falcon_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
-	"\x18falcon/v1/snapshot.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x03\n" +
+	"\x18falcon/v1/snapshot.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x04\n" +
 	"\x0eThreadSnapshot\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -389,11 +468,19 @@ const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\x11administrator_ids\x18\n" +
 	" \x03(\tR\x10administratorIds\x125\n" +
 	"\bmessages\x18\v \x03(\v2\x19.falcon.v1.IndexedMessageR\bmessages\x128\n" +
-	"\brequests\x18\f \x03(\v2\x1c.falcon.v1.RememberedRequestR\brequests\"L\n" +
+	"\brequests\x18\f \x03(\v2\x1c.falcon.v1.RememberedRequestR\brequests\x12#\n" +
+	"\rlast_sequence\x18\r \x01(\x04R\flastSequence\x128\n" +
+	"\fread_markers\x18\x0e \x03(\v2\x15.falcon.v1.ReadMarkerR\vreadMarkers\"h\n" +
 	"\x0eIndexedMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
-	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\"\xc7\x01\n" +
+	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x1a\n" +
+	"\bsequence\x18\x03 \x01(\x04R\bsequence\"G\n" +
+	"\n" +
+	"ReadMarker\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\"\xc7\x01\n" +
 	"\x11RememberedRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
@@ -422,23 +509,25 @@ func file_falcon_v1_snapshot_proto_rawDescGZIP() []byte {
 	return file_falcon_v1_snapshot_proto_rawDescData
 }
 
-var file_falcon_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_falcon_v1_snapshot_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_falcon_v1_snapshot_proto_goTypes = []any{
 	(*ThreadSnapshot)(nil),        // 0: falcon.v1.ThreadSnapshot
 	(*IndexedMessage)(nil),        // 1: falcon.v1.IndexedMessage
-	(*RememberedRequest)(nil),     // 2: falcon.v1.RememberedRequest
-	(*SnapshotCheckpoint)(nil),    // 3: falcon.v1.SnapshotCheckpoint
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*ReadMarker)(nil),            // 2: falcon.v1.ReadMarker
+	(*RememberedRequest)(nil),     // 3: falcon.v1.RememberedRequest
+	(*SnapshotCheckpoint)(nil),    // 4: falcon.v1.SnapshotCheckpoint
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_falcon_v1_snapshot_proto_depIdxs = []int32{
-	4, // 0: falcon.v1.ThreadSnapshot.created_at:type_name -> google.protobuf.Timestamp
+	5, // 0: falcon.v1.ThreadSnapshot.created_at:type_name -> google.protobuf.Timestamp
 	1, // 1: falcon.v1.ThreadSnapshot.messages:type_name -> falcon.v1.IndexedMessage
-	2, // 2: falcon.v1.ThreadSnapshot.requests:type_name -> falcon.v1.RememberedRequest
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 2: falcon.v1.ThreadSnapshot.requests:type_name -> falcon.v1.RememberedRequest
+	2, // 3: falcon.v1.ThreadSnapshot.read_markers:type_name -> falcon.v1.ReadMarker
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_falcon_v1_snapshot_proto_init() }
@@ -452,7 +541,7 @@ func file_falcon_v1_snapshot_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_falcon_v1_snapshot_proto_rawDesc), len(file_falcon_v1_snapshot_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
