@@ -292,7 +292,7 @@ func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
 	if author != actor && !t.IsAdministrator(actor) {
 		return nil, forbidden("only the author or an administrator may delete message %s", c.MessageID)
 	}
-	return MessageDeleted(c), nil
+	return MessageDeleted{MessageID: c.MessageID, Sequence: t.messages[c.MessageID].seq}, nil
 }
 
 func (t *Thread) message(id string) (author string, err error) {

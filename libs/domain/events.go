@@ -93,7 +93,12 @@ type MessageEdited struct {
 }
 
 // MessageDeleted removes a message.
-type MessageDeleted struct{ MessageID string }
+type MessageDeleted struct {
+	MessageID string
+	// Sequence is the message's (0 in events written before it was
+	// recorded): what leaves the unread counts.
+	Sequence uint64
+}
 
 // EventType implements Payload.
 func (ThreadCreated) EventType() string { return "ThreadCreated" }

@@ -98,6 +98,9 @@ func TestMarkRead(t *testing.T) {
 func TestSequencesAndMarkersFold(t *testing.T) {
 	f, ids := readFixture(t)
 	f.must("alice", DeleteMessage{MessageID: ids[1]})
+	if d := f.events[len(f.events)-1].Payload.(MessageDeleted); d.Sequence != 2 {
+		t.Fatalf("the deleted message's sequence is %d in its event, want 2", d.Sequence)
+	}
 	f.must("carol", MarkRead{MessageID: ids[2]})
 	r := f.must("bob", PostMessage{Body: "after a delete"})
 	posted := f.events[len(f.events)-1].Payload.(MessagePosted)

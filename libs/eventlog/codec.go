@@ -72,7 +72,7 @@ func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
 	case domain.MessageEdited:
 		env.Payload = &falconv1.EventEnvelope_MessageEdited{MessageEdited: &falconv1.MessageEdited{MessageId: p.MessageID, Body: p.Body}}
 	case domain.MessageDeleted:
-		env.Payload = &falconv1.EventEnvelope_MessageDeleted{MessageDeleted: &falconv1.MessageDeleted{MessageId: p.MessageID}}
+		env.Payload = &falconv1.EventEnvelope_MessageDeleted{MessageDeleted: &falconv1.MessageDeleted{MessageId: p.MessageID, Sequence: p.Sequence}}
 	case domain.ReadMarkerMoved:
 		env.Payload = &falconv1.EventEnvelope_ReadMarkerMoved{ReadMarkerMoved: &falconv1.ReadMarkerMoved{MessageId: p.MessageID, Position: p.Position}}
 	default:
@@ -116,7 +116,7 @@ func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
 	case *falconv1.EventEnvelope_MessageEdited:
 		e.Payload = domain.MessageEdited{MessageID: p.MessageEdited.GetMessageId(), Body: p.MessageEdited.GetBody()}
 	case *falconv1.EventEnvelope_MessageDeleted:
-		e.Payload = domain.MessageDeleted{MessageID: p.MessageDeleted.GetMessageId()}
+		e.Payload = domain.MessageDeleted{MessageID: p.MessageDeleted.GetMessageId(), Sequence: p.MessageDeleted.GetSequence()}
 	case *falconv1.EventEnvelope_ReadMarkerMoved:
 		e.Payload = domain.ReadMarkerMoved{MessageID: p.ReadMarkerMoved.GetMessageId(), Position: p.ReadMarkerMoved.GetPosition()}
 	default:

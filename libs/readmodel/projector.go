@@ -40,6 +40,10 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 			ids = append(ids, []byte(e.ThreadID))
 		}
 	}
+	posted, err := p.deletedMessages(ctx, events)
+	if err != nil {
+		return 0, err
+	}
 	rows, err := p.store.GetMulti(ctx, TableThreads, ids)
 	if err != nil {
 		return 0, fmt.Errorf("read %d thread rows: %w", len(ids), err)
@@ -55,6 +59,7 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 		c.after.Members = slices.Clone(c.before.Members)
 		c.after.Administrators = slices.Clone(c.before.Administrators)
 		c.after.History = c.before.History.clone()
+		c.after.Reads = cloneReads(c.before.Reads)
 		changes[string(r.Key)] = c
 	}
 
@@ -69,7 +74,7 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 			continue
 		}
 		applied++
-		all = apply(all, &c.after, e)
+		all = apply(all, &c.after, e, posted)
 		c.after.Version = e.Version
 	}
 	if applied == 0 {
@@ -91,13 +96,45 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 	return applied, nil
 }
 
+// postedRef is what deleting a message takes out of the counts: its
+// position.
+type postedRef struct{ seq uint64 }
+
+// deletedMessages reads the messages the batch deletes by events written
+// before MessageDeleted carried the message's Sequence, by thread id +
+// message id; a message posted in the same batch is added as it is folded.
+func (p *Projector) deletedMessages(ctx context.Context, events []domain.Event) (map[string]postedRef, error) {
+	var keys [][]byte
+	for _, e := range events {
+		if d, ok := e.Payload.(domain.MessageDeleted); ok && d.Sequence == 0 {
+			keys = append(keys, messageKey(e.ThreadID, d.MessageID))
+		}
+	}
+	out := map[string]postedRef{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := p.store.GetMulti(ctx, TableMessages, keys)
+	if err != nil {
+		return nil, fmt.Errorf("read %d deleted messages: %w", len(keys), err)
+	}
+	for _, r := range rows {
+		if r.Cells != nil {
+			m := messageFromRow(r)
+			out[string(r.Key)] = postedRef{seq: m.Sequence}
+		}
+	}
+	return out, nil
+}
+
 // apply folds one event into the thread's read model and appends the
 // message-row mutations it implies to ms.
-func apply(ms []readstore.Mutation, t *Thread, e domain.Event) []readstore.Mutation {
+func apply(ms []readstore.Mutation, t *Thread, e domain.Event, posted map[string]postedRef) []readstore.Mutation {
 	switch p := e.Payload.(type) {
 	case domain.ThreadCreated:
 		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
 		t.CreatedAt, t.LastActivityAt = e.OccurredAt, e.OccurredAt
+		t.joinReads(domain.MembershipOf(p).AddMembers)
 		t.historyChanged = append(t.historyChanged, t.FoldMembership(e)...)
 	case domain.ThreadUpdated:
 		if p.Title != nil {
@@ -109,18 +146,34 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event) []readstore.Mutat
 	case domain.ThreadDestroyed:
 		t.Destroyed = true
 	case domain.MembersAdded, domain.MembersRemoved, domain.AdministratorsAdded, domain.AdministratorsRemoved:
+		m := domain.MembershipOf(p)
+		t.leaveReads(m.RemoveMembers)
+		t.joinReads(m.AddMembers)
 		t.historyChanged = append(t.historyChanged, t.FoldMembership(e)...)
 	case domain.MessagePosted:
 		t.MessageCount++
 		t.LastActivityAt = e.OccurredAt
-		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
+		seq := domain.SequenceOf(p, t.LastSequence)
+		t.LastSequence = seq
+		t.markRead(e.ActorID, p.MessageID, seq)
+		for _, a := range p.MentionAccountIDs {
+			if a != e.ActorID {
+				t.mention(a, seq)
+			}
+		}
+		key := messageKey(e.ThreadID, p.MessageID)
+		posted[string(key)] = postedRef{seq: seq}
+		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, Put: map[string][]byte{
 			colSender:   []byte(e.ActorID),
 			colBody:     []byte(p.Body),
 			colReplyTo:  []byte(p.ReplyToMessageID),
 			colMentions: encList(p.MentionAccountIDs),
 			colCreated:  encTime(e.OccurredAt),
 			colVersion:  encUint(e.Version),
+			colSequence: encUint(seq),
 		}})
+	case domain.ReadMarkerMoved:
+		t.markRead(e.ActorID, p.MessageID, p.Position)
 	case domain.MessageEdited:
 		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
 			colBody:    []byte(p.Body),
@@ -131,7 +184,13 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event) []readstore.Mutat
 		if t.MessageCount > 0 {
 			t.MessageCount--
 		}
-		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), DeleteRow: true})
+		key := messageKey(e.ThreadID, p.MessageID)
+		seq := p.Sequence
+		if ref, ok := posted[string(key)]; ok && seq == 0 {
+			seq = ref.seq
+		}
+		t.forget(seq)
+		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, DeleteRow: true})
 	}
 	return ms
 }
@@ -183,8 +242,11 @@ func threadMutation(c *threadChange) readstore.Mutation {
 	for _, a := range c.after.historyChanged {
 		m.Put[historyFamily+a] = encodeSpans(c.after.History[a])
 	}
+	for _, a := range c.after.readsChanged {
+		m.Put[readFamily+a] = encodeReadState(c.after.Reads[a])
+	}
 	for _, a := range minus(c.before.Members, c.after.Members) {
-		m.DeleteColumns = append(m.DeleteColumns, memberFamily+a)
+		m.DeleteColumns = append(m.DeleteColumns, memberFamily+a, readFamily+a)
 	}
 	for _, a := range minus(c.before.Administrators, c.after.Administrators) {
 		m.DeleteColumns = append(m.DeleteColumns, adminFamily+a)

@@ -18,7 +18,8 @@ import (
 const (
 	// TableThreads: one row per thread id; family d holds the thread's
 	// fields, m a column per member, a a column per administrator, h a
-	// column per account that ever was a member with its membership spans.
+	// column per account that ever was a member with its membership spans,
+	// r a column per member with its read state.
 	TableThreads = "threads"
 	// TableMessages: one row per message, keyed thread id + message ULID, so
 	// a range scan pages through a thread's history in time order.
@@ -31,7 +32,7 @@ const (
 
 // Tables lists every table with its column families, for schema creation.
 var Tables = map[string][]string{
-	TableThreads:        {"d", "m", "a", "h"},
+	TableThreads:        {"d", "m", "a", "h", "r"},
 	TableMessages:       {"d"},
 	TableAccountThreads: {"d"},
 	TableMeta:           {"d"},
@@ -49,9 +50,12 @@ const (
 	colCount      = "d:count"
 	colVersion    = "d:version"
 	colDestroyed  = "d:destroyed"
+	colSequence   = "d:seq"     // a thread's last message's, or a message's own
+	colDeleted    = "d:deleted" // positions of deleted messages
 	memberFamily  = "m:"
 	adminFamily   = "a:"
 	historyFamily = "h:"
+	readFamily    = "r:"
 
 	colSender   = "d:sender"
 	colBody     = "d:body"

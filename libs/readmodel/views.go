@@ -25,9 +25,17 @@ type Thread struct {
 	// versions. Threads projected before it was kept have none until a
 	// rebuild; MemberAt then falls back to the current members.
 	History History
+	// LastSequence is the Sequence of the last message posted.
+	LastSequence uint64
+	// Deleted are the Sequences of deleted messages, ascending.
+	Deleted []uint64
+	// Reads are the members' read states.
+	Reads map[string]ReadState
 
-	// historyChanged lists the accounts whose history the projector changed.
+	// historyChanged and readsChanged list the accounts whose history and
+	// read state the projector changed.
 	historyChanged []string
+	readsChanged   []string
 }
 
 // MemberAt reports whether account was a member at version v.
@@ -52,6 +60,9 @@ type Message struct {
 	CreatedAt         time.Time
 	EditedAt          time.Time
 	Version           uint64
+	// Sequence is the message's position in its thread (0 if projected
+	// before positions were kept).
+	Sequence uint64
 }
 
 func threadFromRow(r readstore.Row) Thread {
@@ -65,6 +76,8 @@ func threadFromRow(r readstore.Row) Thread {
 		MessageCount:   decUint(r.Cells[colCount]),
 		Version:        decUint(r.Cells[colVersion]),
 		Destroyed:      len(r.Cells[colDestroyed]) > 0,
+		LastSequence:   decUint(r.Cells[colSequence]),
+		Deleted:        decodePositions(r.Cells[colDeleted]),
 	}
 	for c := range r.Cells {
 		if a, ok := strings.CutPrefix(c, memberFamily); ok {
@@ -76,6 +89,11 @@ func threadFromRow(r readstore.Row) Thread {
 				t.History = History{}
 			}
 			t.History[a] = decodeSpans(r.Cells[c])
+		} else if a, ok := strings.CutPrefix(c, readFamily); ok {
+			if t.Reads == nil {
+				t.Reads = map[string]ReadState{}
+			}
+			t.Reads[a] = decodeReadState(r.Cells[c])
 		}
 	}
 	slices.Sort(t.Members)
@@ -115,6 +133,12 @@ func changedThreadCells(before, t *Thread) map[string][]byte {
 	if t.Destroyed && !before.Destroyed {
 		cells[colDestroyed] = []byte{1}
 	}
+	if t.LastSequence != before.LastSequence {
+		cells[colSequence] = encUint(t.LastSequence)
+	}
+	if !slices.Equal(t.Deleted, before.Deleted) {
+		cells[colDeleted] = appendPositions(nil, t.Deleted)
+	}
 	for _, m := range t.Members {
 		if !slices.Contains(before.Members, m) {
 			cells[memberFamily+m] = []byte{}
@@ -141,6 +165,12 @@ func threadCells(t *Thread) map[string][]byte {
 	if t.Destroyed {
 		cells[colDestroyed] = []byte{1}
 	}
+	if t.LastSequence != 0 {
+		cells[colSequence] = encUint(t.LastSequence)
+	}
+	if len(t.Deleted) > 0 {
+		cells[colDeleted] = appendPositions(nil, t.Deleted)
+	}
 	for _, m := range t.Members {
 		cells[memberFamily+m] = []byte{}
 	}
@@ -160,6 +190,7 @@ func messageFromRow(r readstore.Row) Message {
 		CreatedAt:         decTime(r.Cells[colCreated]),
 		EditedAt:          decTime(r.Cells[colEdited]),
 		Version:           decUint(r.Cells[colVersion]),
+		Sequence:          decUint(r.Cells[colSequence]),
 	}
 	if len(k) == messageKeyLen {
 		m.ThreadID, m.ID = k[:threadIDLen], k[threadIDLen:]

@@ -30,7 +30,8 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	wHTTP, uHTTP, rHTTP, rAdmin := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
 	startProc(t, b.writeAPI, be.writeArgs("--partitions", "4", "--grpc-addr", testenv.FreeAddr(t), "--http-addr", wHTTP,
 		"--metrics-addr", testenv.FreeAddr(t), "--log-level", "warn")...)
-	startProc(t, b.updater, be.updaterArgs("--http-addr", uHTTP, "--log-level", "warn")...)
+	updaterArgs := be.updaterArgs("--http-addr", uHTTP, "--log-level", "warn")
+	updater := startProc(t, b.updater, updaterArgs...)
 	startProc(t, b.readAPI, be.readArgs("--grpc-addr", testenv.FreeAddr(t), "--http-addr", rHTTP, "--metrics-addr", rAdmin, "--log-level", "warn")...)
 	for _, a := range []string{wHTTP, uHTTP, rHTTP} {
 		waitReady(t, a)
@@ -47,6 +48,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 		mu      sync.Mutex
 		acked   = map[string]map[string]bool{}
 		version = map[string]int{}
+		last    = map[string]string{} // each thread's last message acknowledged
 		stop    atomic.Bool
 		wg      sync.WaitGroup
 		problem atomic.Value
@@ -63,6 +65,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 				}
 				acked[tid][v.MessageID] = true
 				version[tid] = max(version[tid], n)
+				last[tid] = v.MessageID
 				mu.Unlock()
 				return
 			}
@@ -73,10 +76,22 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		post(ids[i%len(ids)])
 	}
+	// Bob has read each thread up to its 50th message: his unread count is
+	// then the messages acknowledged after it, whatever the projection goes
+	// through below.
+	read := map[string]int{}
+	for _, tid := range ids {
+		var v versioned
+		writer.mustCall(t, "POST", "/v1/threads/"+tid+":markRead", "bob", map[string]any{"messageId": last[tid]}, &v)
+		n, _ := strconv.Atoi(v.Version)
+		version[tid] = max(version[tid], n)
+		read[tid] = len(acked[tid])
+	}
 	for _, tid := range ids {
 		waitForVersion(t, reader, tid, version[tid])
 	}
-	// Writers and readers keep going through the rebuild.
+	// Writers and readers keep going through an updater SIGKILL and the
+	// rebuild.
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -119,6 +134,10 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 		}
 	}()
 
+	time.Sleep(300 * time.Millisecond)
+	updater.kill()
+	updater = startProc(t, b.updater, updaterArgs...)
+	waitReady(t, uHTTP)
 	out, err := exec.Command(b.updater, append([]string{"rebuild"}, be.updaterArgs("--drop-old", "--log-level", "warn")...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, out)
@@ -143,6 +162,21 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 	}
 	for _, tid := range ids {
 		checkListed(t, reader, tid, version[tid], acked[tid])
+	}
+	var list struct {
+		Threads []struct {
+			ThreadID    string `json:"threadId"`
+			UnreadCount string `json:"unreadCount"`
+		} `json:"threads"`
+	}
+	reader.mustCall(t, "GET", "/v1/threads", "bob", nil, &list)
+	if len(list.Threads) != len(ids) {
+		t.Fatalf("bob lists %d threads, want %d", len(list.Threads), len(ids))
+	}
+	for _, th := range list.Threads {
+		if want := fmt.Sprint(len(acked[th.ThreadID]) - read[th.ThreadID]); th.UnreadCount != want {
+			t.Errorf("after the kill and the rebuild bob has %s unread in thread %s, want %s", th.UnreadCount, th.ThreadID, want)
+		}
 	}
 	t.Logf("rebuild output:\n%s", out)
 }

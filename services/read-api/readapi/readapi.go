@@ -199,10 +199,16 @@ func (a *ReadAPI) GetThread(ctx context.Context, r *falconv1.GetThreadRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return &falconv1.GetThreadResponse{Thread: threadProto(t)}, nil
+	account, _ := auth.Account(ctx)
+	return &falconv1.GetThreadResponse{Thread: threadProto(t, account)}, nil
 }
 
-// ListThreads answers the caller's threads, most recent activity first.
+// MaxListScan bounds the threads one ListThreads call reads for a filter
+// or for the caller's totals.
+const MaxListScan = 1000
+
+// ListThreads answers the caller's threads, most recent activity first,
+// with the caller's read state of each; the first page carries its totals.
 func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsRequest) (*falconv1.ListThreadsResponse, error) {
 	account, ok := auth.Account(ctx)
 	if !ok {
@@ -212,13 +218,21 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 	if err != nil {
 		return nil, err
 	}
+	var keep func(readmodel.Thread) bool
+	switch r.Filter {
+	case "":
+	case "mentions":
+		keep = func(t readmodel.Thread) bool { return t.UnreadBy(account).Mentions > 0 }
+	default:
+		return nil, invalidField("filter", fmt.Sprintf("unknown filter %q: leave it empty for every thread, or use mentions", r.Filter))
+	}
 	var cursor []byte
 	if r.PageToken != "" {
 		if cursor, err = base64.RawURLEncoding.DecodeString(r.PageToken); err != nil {
 			return nil, badToken()
 		}
 	}
-	listed, err := a.reader().AccountThreads(ctx, account, cursor, size+1)
+	listed, next, err := a.listThreads(ctx, account, cursor, size, keep)
 	if errors.Is(err, readmodel.ErrBadCursor) {
 		return nil, badToken()
 	}
@@ -226,14 +240,59 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 		return nil, a.internal(err)
 	}
 	resp := &falconv1.ListThreadsResponse{}
-	if len(listed) > size {
-		listed = listed[:size]
-		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(listed[size-1].Cursor)
+	if next != nil {
+		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(next)
 	}
 	for _, l := range listed {
 		resp.Threads = append(resp.Threads, summaryProto(l.Thread, account))
 	}
+	if cursor == nil {
+		// The whole list is in hand when an unfiltered first page is the
+		// last: no second read for the totals.
+		all := listed
+		if keep != nil || next != nil {
+			if all, err = a.reader().AccountThreads(ctx, account, nil, MaxListScan); err != nil {
+				return nil, a.internal(err)
+			}
+		}
+		for _, l := range all {
+			u := l.Thread.UnreadBy(account)
+			resp.TotalUnreadCount += u.Messages
+			resp.TotalMentionCount += u.Mentions
+		}
+	}
 	return resp, nil
+}
+
+// listThreads returns a page of the account's threads after cursor, those
+// keep keeps (nil: all), and the cursor of the next page (nil: none). A
+// filter reads at most MaxListScan threads a call.
+func (a *ReadAPI) listThreads(ctx context.Context, account string, cursor []byte, size int, keep func(readmodel.Thread) bool) ([]readmodel.Listed, []byte, error) {
+	if keep == nil {
+		listed, err := a.reader().AccountThreads(ctx, account, cursor, size+1)
+		if err != nil || len(listed) <= size {
+			return listed, nil, err
+		}
+		return listed[:size], listed[size-1].Cursor, nil
+	}
+	var out []readmodel.Listed
+	for scanned := 0; scanned < MaxListScan; {
+		batch, err := a.reader().AccountThreads(ctx, account, cursor, min(4*size, MaxListScan-scanned))
+		if err != nil || len(batch) == 0 {
+			return out, nil, err
+		}
+		for _, l := range batch {
+			scanned++
+			cursor = l.Cursor
+			if keep(l.Thread) {
+				out = append(out, l)
+				if len(out) == size {
+					return out, cursor, nil
+				}
+			}
+		}
+	}
+	return out, cursor, nil
 }
 
 // ListMessages pages through a thread's messages either way, to members.
@@ -435,12 +494,15 @@ func ts(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-func threadProto(t readmodel.Thread) *falconv1.Thread {
+// threadProto is a thread as account sees it, its read state included.
+func threadProto(t readmodel.Thread, account string) *falconv1.Thread {
+	u := t.UnreadBy(account)
 	return &falconv1.Thread{
 		ThreadId: t.ID, Title: t.Title, Remarks: t.Remarks,
 		MemberIds: t.Members, AdministratorIds: t.Administrators, CreatorId: t.CreatorID,
 		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
 		MessageCount: t.MessageCount, Version: t.Version,
+		UnreadCount: u.Messages, MentionCount: u.Mentions, LastReadMessageId: u.LastReadMessageID,
 	}
 }
 
@@ -454,6 +516,7 @@ const MaxPageBytes = 1 << 20
 // summaryProto is a thread as listed to account: the member count and a few
 // members other than the caller, not the member array.
 func summaryProto(t readmodel.Thread, account string) *falconv1.ThreadSummary {
+	u := t.UnreadBy(account)
 	preview := make([]string, 0, MemberPreviews)
 	for _, m := range t.Members {
 		if len(preview) == MemberPreviews {
@@ -469,6 +532,7 @@ func summaryProto(t readmodel.Thread, account string) *falconv1.ThreadSummary {
 		CallerIsAdministrator: slices.Contains(t.Administrators, account), CreatorId: t.CreatorID,
 		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
 		MessageCount: t.MessageCount, Version: t.Version,
+		UnreadCount: u.Messages, MentionCount: u.Mentions, LastReadMessageId: u.LastReadMessageID,
 	}
 }
 

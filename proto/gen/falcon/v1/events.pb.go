@@ -789,8 +789,11 @@ func (x *MessageEdited) GetBody() string {
 }
 
 type MessageDeleted struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The message's sequence (MessagePosted.sequence); 0 in events written
+	// before it existed.
+	Sequence      uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -830,6 +833,13 @@ func (x *MessageDeleted) GetMessageId() string {
 		return x.MessageId
 	}
 	return ""
+}
+
+func (x *MessageDeleted) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
 }
 
 // The actor's read marker moved forward: it has read its thread up to and
@@ -952,10 +962,11 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"\rMessageEdited\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
-	"\x04body\x18\x02 \x01(\tR\x04body\"/\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\"K\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\"L\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\"L\n" +
 	"\x0fReadMarkerMoved\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +

@@ -85,8 +85,14 @@ type Thread struct {
 	LastActivityAt   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_activity_at,json=lastActivityAt,proto3" json:"last_activity_at,omitempty"`
 	MessageCount     uint64                 `protobuf:"varint,9,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
 	Version          uint64                 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The caller's read state: live messages after its read marker (its own
+	// posts never count: posting reads), those of them that mention it, and
+	// the message the marker is at (empty before any).
+	UnreadCount       uint64 `protobuf:"varint,11,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	MentionCount      uint64 `protobuf:"varint,12,opt,name=mention_count,json=mentionCount,proto3" json:"mention_count,omitempty"`
+	LastReadMessageId string `protobuf:"bytes,13,opt,name=last_read_message_id,json=lastReadMessageId,proto3" json:"last_read_message_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Thread) Reset() {
@@ -189,6 +195,27 @@ func (x *Thread) GetVersion() uint64 {
 	return 0
 }
 
+func (x *Thread) GetUnreadCount() uint64 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
+func (x *Thread) GetMentionCount() uint64 {
+	if x != nil {
+		return x.MentionCount
+	}
+	return 0
+}
+
+func (x *Thread) GetLastReadMessageId() string {
+	if x != nil {
+		return x.LastReadMessageId
+	}
+	return ""
+}
+
 // ThreadSummary is a thread as a list shows it. Its size does not grow with
 // the thread's membership: a count and a few member ids, never the member
 // array (GetThread has that, and the remarks).
@@ -206,8 +233,12 @@ type ThreadSummary struct {
 	LastActivityAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_activity_at,json=lastActivityAt,proto3" json:"last_activity_at,omitempty"`
 	MessageCount          uint64                 `protobuf:"varint,9,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
 	Version               uint64                 `protobuf:"varint,10,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// The caller's read state, as in Thread.
+	UnreadCount       uint64 `protobuf:"varint,11,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	MentionCount      uint64 `protobuf:"varint,12,opt,name=mention_count,json=mentionCount,proto3" json:"mention_count,omitempty"`
+	LastReadMessageId string `protobuf:"bytes,13,opt,name=last_read_message_id,json=lastReadMessageId,proto3" json:"last_read_message_id,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ThreadSummary) Reset() {
@@ -308,6 +339,27 @@ func (x *ThreadSummary) GetVersion() uint64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *ThreadSummary) GetUnreadCount() uint64 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
+func (x *ThreadSummary) GetMentionCount() uint64 {
+	if x != nil {
+		return x.MentionCount
+	}
+	return 0
+}
+
+func (x *ThreadSummary) GetLastReadMessageId() string {
+	if x != nil {
+		return x.LastReadMessageId
+	}
+	return ""
 }
 
 type Message struct {
@@ -519,8 +571,12 @@ func (x *GetThreadResponse) GetThread() *Thread {
 type ListThreadsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Default 50, at most 200.
-	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Empty: every thread. "mentions": only threads with unread mentions of
+	// the caller (a page may then hold fewer threads than page_size, even
+	// none, with a next_page_token: each call looks at up to 1,000 threads).
+	Filter        string `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -569,14 +625,26 @@ func (x *ListThreadsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListThreadsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 type ListThreadsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The caller's threads, most recent activity first.
 	Threads []*ThreadSummary `protobuf:"bytes,1,rep,name=threads,proto3" json:"threads,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// On the first page (no page_token): the caller's unread messages and
+	// unread mentions over its threads (the 1,000 most recently active), for
+	// an app badge.
+	TotalUnreadCount  uint64 `protobuf:"varint,3,opt,name=total_unread_count,json=totalUnreadCount,proto3" json:"total_unread_count,omitempty"`
+	TotalMentionCount uint64 `protobuf:"varint,4,opt,name=total_mention_count,json=totalMentionCount,proto3" json:"total_mention_count,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ListThreadsResponse) Reset() {
@@ -621,6 +689,20 @@ func (x *ListThreadsResponse) GetNextPageToken() string {
 		return x.NextPageToken
 	}
 	return ""
+}
+
+func (x *ListThreadsResponse) GetTotalUnreadCount() uint64 {
+	if x != nil {
+		return x.TotalUnreadCount
+	}
+	return 0
+}
+
+func (x *ListThreadsResponse) GetTotalMentionCount() uint64 {
+	if x != nil {
+		return x.TotalMentionCount
+	}
+	return 0
 }
 
 type ListMessagesRequest struct {
@@ -1273,7 +1355,7 @@ var File_falcon_v1_query_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x15falcon/v1/query.proto\x12\tfalcon.v1\x1a\x16falcon/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x03\n" +
+	"\x15falcon/v1/query.proto\x12\tfalcon.v1\x1a\x16falcon/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x03\n" +
 	"\x06Thread\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
@@ -1288,7 +1370,10 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\x10last_activity_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0elastActivityAt\x12#\n" +
 	"\rmessage_count\x18\t \x01(\x04R\fmessageCount\x12\x18\n" +
 	"\aversion\x18\n" +
-	" \x01(\x04R\aversion\"\xaa\x03\n" +
+	" \x01(\x04R\aversion\x12!\n" +
+	"\funread_count\x18\v \x01(\x04R\vunreadCount\x12#\n" +
+	"\rmention_count\x18\f \x01(\x04R\fmentionCount\x12/\n" +
+	"\x14last_read_message_id\x18\r \x01(\tR\x11lastReadMessageId\"\xa3\x04\n" +
 	"\rThreadSummary\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12!\n" +
@@ -1302,7 +1387,10 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\x10last_activity_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0elastActivityAt\x12#\n" +
 	"\rmessage_count\x18\t \x01(\x04R\fmessageCount\x12\x18\n" +
 	"\aversion\x18\n" +
-	" \x01(\x04R\aversion\"\xe3\x02\n" +
+	" \x01(\x04R\aversion\x12!\n" +
+	"\funread_count\x18\v \x01(\x04R\vunreadCount\x12#\n" +
+	"\rmention_count\x18\f \x01(\x04R\fmentionCount\x12/\n" +
+	"\x14last_read_message_id\x18\r \x01(\tR\x11lastReadMessageId\"\xe3\x02\n" +
 	"\aMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
@@ -1320,14 +1408,17 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\vmin_version\x18\x02 \x01(\x04R\n" +
 	"minVersion\">\n" +
 	"\x11GetThreadResponse\x12)\n" +
-	"\x06thread\x18\x01 \x01(\v2\x11.falcon.v1.ThreadR\x06thread\"P\n" +
+	"\x06thread\x18\x01 \x01(\v2\x11.falcon.v1.ThreadR\x06thread\"h\n" +
 	"\x12ListThreadsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\tR\x06filter\"\xcf\x01\n" +
 	"\x13ListThreadsResponse\x122\n" +
 	"\athreads\x18\x01 \x03(\v2\x18.falcon.v1.ThreadSummaryR\athreads\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xbe\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12,\n" +
+	"\x12total_unread_count\x18\x03 \x01(\x04R\x10totalUnreadCount\x12.\n" +
+	"\x13total_mention_count\x18\x04 \x01(\x04R\x11totalMentionCount\"\xbe\x01\n" +
 	"\x13ListMessagesRequest\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
