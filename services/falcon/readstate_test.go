@@ -91,6 +91,10 @@ func TestReadStateEndToEnd(t *testing.T) {
 	}
 	mentioned(other.ThreadID, tid)
 
+	// Bob reads on his phone: his laptop's stream is told (its badge
+	// clears), carol's is not.
+	_, laptop := openEvents(t, p.base, "bob", "")
+	_, carolStream := openEvents(t, p.base, "carol", "")
 	var read versioned
 	p.mustCall(t, "POST", "/v1/threads/"+tid+":markRead", "bob", map[string]any{"messageId": msgs[1].MessageID}, &read)
 	check(read.Version, "1", "0", msgs[1].MessageID, "2", "1")
@@ -101,6 +105,13 @@ func TestReadStateEndToEnd(t *testing.T) {
 	if again.Version != read.Version {
 		t.Fatalf("marking an older message answered version %s, want the unchanged %s", again.Version, read.Version)
 	}
+	if moved := until(t, laptop, "bob"); moved["readMarkerMoved"].(map[string]any)["messageId"] != msgs[1].MessageID {
+		t.Fatalf("bob's other device got %v", moved)
+	}
+	// Carol's own marker, after bob's in the thread, reaches her, and bob's
+	// never did.
+	p.mustCall(t, "POST", "/v1/threads/"+tid+":markRead", "carol", map[string]any{"messageId": msgs[0].MessageID}, nil)
+	until(t, carolStream, "carol")
 	var deleted versioned
 	p.mustCall(t, "DELETE", "/v1/threads/"+tid+"/messages/"+msgs[2].MessageID, "alice", nil, &deleted)
 	check(deleted.Version, "0", "0", msgs[1].MessageID, "1", "1")
@@ -147,4 +158,19 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("version %q: %v", s, err)
 	}
 	return n
+}
+
+// until reads c up to the first ReadMarkerMoved, which must be account's.
+func until(t *testing.T, c *sseClient, account string) map[string]any {
+	t.Helper()
+	for {
+		m, data := c.next(t)
+		if m.event != "ReadMarkerMoved" {
+			continue
+		}
+		if data["actorId"] != account {
+			t.Fatalf("%s's stream got the read marker of %v", account, data["actorId"])
+		}
+		return data
+	}
 }
