@@ -50,7 +50,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService; several, comma-separated, share the connections")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
-	flag.StringVar(&c.scenario, "scenario", "post", "post, list, visibility, push, drain or watch")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, push, drain or watch")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
 	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
@@ -152,9 +152,15 @@ func run(c config) error {
 	ctx := context.Background()
 
 	threads := make([]string, c.threads)
+	members := []string{"loadtest-reader"}
+	if c.scenario == "markread" {
+		for r := range markReaders {
+			members = append(members, markReader(r))
+		}
+	}
 	for i := range threads {
 		resp, err := cl.cmd[0].CreateThread(as(ctx, "loadtest-owner"), &falconv1.CreateThreadRequest{
-			Title: fmt.Sprintf("load %d", i), MemberIds: []string{"loadtest-reader"}})
+			Title: fmt.Sprintf("load %d", i), MemberIds: members})
 		if err != nil {
 			return fmt.Errorf("create thread: %w", err)
 		}
@@ -170,19 +176,8 @@ func run(c config) error {
 			return err
 		}
 	case "list":
-		fmt.Printf("seeding %d messages into each of %d threads\n", 60, len(threads))
-		var last uint64
-		for _, t := range threads {
-			for i := 0; i < 60; i++ {
-				r, err := cl.cmd[0].PostMessage(as(ctx, "loadtest-owner"), &falconv1.PostMessageRequest{ThreadId: t, Body: fmt.Sprint("seed ", i)})
-				if err != nil {
-					return fmt.Errorf("seed: %w", err)
-				}
-				last = r.Version
-			}
-			if _, err := cl.qry[0].GetThread(as(ctx, "loadtest-reader"), &falconv1.GetThreadRequest{ThreadId: t, MinVersion: last}); err != nil {
-				return fmt.Errorf("wait for seed: %w", err)
-			}
+		if _, err := seed(ctx, cl, threads, 60); err != nil {
+			return err
 		}
 		op = func(ctx context.Context, w, n int) error {
 			resp, err := cl.qry[w%len(cl.qry)].ListMessages(as(ctx, "loadtest-reader"), &falconv1.ListMessagesRequest{
@@ -214,8 +209,36 @@ func run(c config) error {
 				time.Sleep(500 * time.Microsecond)
 			}
 		}
+	case "markread":
+		// Worker w reads thread w: each of markReaders members marks the
+		// seeded messages in order, so that every MarkRead moves a marker
+		// (an event through the single writer, like a post).
+		ids, err := seed(ctx, cl, threads, markMessages)
+		if err != nil {
+			return err
+		}
+		op = func(ctx context.Context, w, n int) error {
+			t := w % len(threads)
+			reader := markReader((n / markMessages) % markReaders)
+			_, err := cl.cmd[w%len(cl.cmd)].MarkRead(as(ctx, reader), &falconv1.MarkReadRequest{ThreadId: threads[t], MessageId: ids[t][n%markMessages]})
+			return err
+		}
+	case "threads":
+		// The reader's thread list with its counts: every other seeded
+		// message mentions it.
+		if _, err := seed(ctx, cl, threads, 4); err != nil {
+			return err
+		}
+		size := int32(min(len(threads), 50))
+		op = func(ctx context.Context, w, n int) error {
+			resp, err := cl.qry[w%len(cl.qry)].ListThreads(as(ctx, "loadtest-reader"), &falconv1.ListThreadsRequest{PageSize: size})
+			if err == nil && (len(resp.Threads) != int(size) || resp.Threads[0].UnreadCount == 0) {
+				err = fmt.Errorf("a list of %d threads, %d unread in the first; want %d threads with unread messages", len(resp.Threads), resp.Threads[0].GetUnreadCount(), size)
+			}
+			return err
+		}
 	default:
-		return fmt.Errorf("-scenario %q: want post, list or visibility", c.scenario)
+		return fmt.Errorf("-scenario %q: want post, list, markread, threads or visibility", c.scenario)
 	}
 	fmt.Printf("scenario %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.concurrency, c.threads, c.warmup, c.duration)
 	res := drive(ctx, c, op, vis)
@@ -224,6 +247,42 @@ func run(c config) error {
 		printLatencies("visible after ack", vis.take(), 0)
 	}
 	return nil
+}
+
+// The markread scenario: markReaders members of each thread, each marking
+// markMessages seeded messages in order.
+const (
+	markReaders  = 50
+	markMessages = 40
+)
+
+func markReader(r int) string { return fmt.Sprint("loadtest-marker-", r) }
+
+// seed posts n messages into each thread (every other one mentioning
+// loadtest-reader), waits until the read model has them, and returns their
+// ids per thread.
+func seed(ctx context.Context, cl *clients, threads []string, n int) ([][]string, error) {
+	fmt.Printf("seeding %d messages into each of %d threads\n", n, len(threads))
+	ids := make([][]string, len(threads))
+	for i, t := range threads {
+		var last uint64
+		for k := 0; k < n; k++ {
+			req := &falconv1.PostMessageRequest{ThreadId: t, Body: fmt.Sprint("seed ", k)}
+			if k%2 == 1 {
+				req.MentionAccountIds = []string{"loadtest-reader"}
+			}
+			r, err := cl.cmd[0].PostMessage(as(ctx, "loadtest-owner"), req)
+			if err != nil {
+				return nil, fmt.Errorf("seed: %w", err)
+			}
+			ids[i] = append(ids[i], r.MessageId)
+			last = r.Version
+		}
+		if _, err := cl.qry[0].GetThread(as(ctx, "loadtest-reader"), &falconv1.GetThreadRequest{ThreadId: t, MinVersion: last}); err != nil {
+			return nil, fmt.Errorf("wait for seed: %w", err)
+		}
+	}
+	return ids, nil
 }
 
 type result struct {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -111,8 +112,11 @@ func appendRowStart(dst []byte, table string, row []byte) []byte {
 	return append(escapeRow(dst, row), 0x00, 0x01)
 }
 
-func rowEnd(table string, row []byte) []byte {
-	return append(escapeRow(tableStart(table), row), 0x00, 0x02)
+func rowEnd(table string, row []byte) []byte { return appendRowEnd(nil, table, row) }
+
+func appendRowEnd(dst []byte, table string, row []byte) []byte {
+	dst = append(append(append(dst, 't'), table...), 0x00)
+	return append(escapeRow(dst, row), 0x00, 0x02)
 }
 
 // splitKey returns the row and column of a cell key within a table.
@@ -163,13 +167,37 @@ func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte) ([]re
 		return nil, err
 	}
 	defer done()
+	if len(keys) == 1 {
+		r, _, err := p.get(table, keys[0])
+		return []readstore.Row{r}, err
+	}
+	// One iterator for all the rows, seeking from one to the next in key
+	// order: making an iterator per row cost more than reading the row.
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: tableStart(table), UpperBound: tableEnd(table)})
+	if err != nil {
+		return nil, fmt.Errorf("read %d rows of %s: %w", len(keys), table, err)
+	}
+	defer it.Close()
 	out := make([]readstore.Row, len(keys))
-	for i, k := range keys {
-		r, _, err := p.get(table, k)
-		if err != nil {
-			return nil, err
+	var start, end []byte
+	for _, i := range order {
+		out[i] = readstore.Row{Key: keys[i]}
+		start, end = appendRowStart(start[:0], table, keys[i]), appendRowEnd(end[:0], table, keys[i])
+		// A cell's key is the row's start then the column.
+		for ok := it.SeekGE(start); ok && bytes.Compare(it.Key(), end) < 0; ok = it.Next() {
+			if out[i].Cells == nil {
+				out[i].Cells = make(map[string][]byte, 16)
+			}
+			out[i].Cells[string(it.Key()[len(start):])] = bytes.Clone(it.Value())
 		}
-		out[i] = r
+		if err := it.Error(); err != nil {
+			return nil, fmt.Errorf("read row %x of %s: %w", keys[i], table, err)
+		}
 	}
 	return out, nil
 }
