@@ -136,7 +136,7 @@ func TestRebuildChangesNothingVisible(t *testing.T) {
 
 	time.Sleep(300 * time.Millisecond)
 	updater.kill()
-	updater = startProc(t, b.updater, updaterArgs...)
+	startProc(t, b.updater, updaterArgs...) // stopped by the test's cleanup
 	waitReady(t, uHTTP)
 	out, err := exec.Command(b.updater, append([]string{"rebuild"}, be.updaterArgs("--drop-old", "--log-level", "warn")...)...).CombinedOutput()
 	if err != nil {
