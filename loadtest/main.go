@@ -31,19 +31,20 @@ import (
 )
 
 type config struct {
-	writeAddr   string
-	readAddr    string
-	scenario    string
-	concurrency int
-	threads     int
-	duration    time.Duration
-	warmup      time.Duration
-	conns       int
-	metricsURL  string
-	metrics     string
-	maxOps      int64
-	push        pushConfig
-	cpuProfile  string
+	writeAddr    string
+	readAddr     string
+	scenario     string
+	concurrency  int
+	threads      int
+	duration     time.Duration
+	warmup       time.Duration
+	conns        int
+	metricsURL   string
+	metrics      string
+	maxOps       int64
+	push         pushConfig
+	cpuProfile   string
+	extraMembers int
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.IntVar(&c.push.subscribers, "subscribers", 1000, "push: idle stream subscribers, each an account of its own")
 	flag.IntVar(&c.push.members, "members", 10, "push: members of each thread (subscribers/members threads)")
 	flag.IntVar(&c.push.rate, "rate", 2000, "push: messages posted a second")
+	flag.IntVar(&c.extraMembers, "extra-members", 0, "post, list, markread, threads: members each thread has besides its owner and reader (markread: the accounts that mark)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine)")
 	flag.Parse()
 	if err := runProfiled(c); err != nil {
@@ -152,11 +154,12 @@ func run(c config) error {
 	ctx := context.Background()
 
 	threads := make([]string, c.threads)
+	if c.scenario == "markread" && c.extraMembers < 1 {
+		return errors.New("-scenario markread needs -extra-members: they are the readers")
+	}
 	members := []string{"loadtest-reader"}
-	if c.scenario == "markread" {
-		for r := range markReaders {
-			members = append(members, markReader(r))
-		}
+	for r := range c.extraMembers {
+		members = append(members, markReader(r))
 	}
 	for i := range threads {
 		resp, err := cl.cmd[0].CreateThread(as(ctx, "loadtest-owner"), &falconv1.CreateThreadRequest{
@@ -210,16 +213,16 @@ func run(c config) error {
 			}
 		}
 	case "markread":
-		// Worker w reads thread w: each of markReaders members marks the
-		// seeded messages in order, so that every MarkRead moves a marker
-		// (an event through the single writer, like a post).
+		// Worker w reads thread w: each extra member marks the seeded
+		// messages in order, so that every MarkRead moves a marker (an
+		// event through the single writer, like a post).
 		ids, err := seed(ctx, cl, threads, markMessages)
 		if err != nil {
 			return err
 		}
 		op = func(ctx context.Context, w, n int) error {
 			t := w % len(threads)
-			reader := markReader((n / markMessages) % markReaders)
+			reader := markReader((n / markMessages) % c.extraMembers)
 			_, err := cl.cmd[w%len(cl.cmd)].MarkRead(as(ctx, reader), &falconv1.MarkReadRequest{ThreadId: threads[t], MessageId: ids[t][n%markMessages]})
 			return err
 		}
@@ -249,12 +252,9 @@ func run(c config) error {
 	return nil
 }
 
-// The markread scenario: markReaders members of each thread, each marking
-// markMessages seeded messages in order.
-const (
-	markReaders  = 50
-	markMessages = 40
-)
+// markMessages is how many messages the markread scenario seeds in each
+// thread, for each extra member to mark in order.
+const markMessages = 40
 
 func markReader(r int) string { return fmt.Sprint("loadtest-marker-", r) }
 
