@@ -108,15 +108,20 @@ func escapeRow(dst, row []byte) []byte {
 func rowStart(table string, row []byte) []byte { return appendRowStart(nil, table, row) }
 
 func appendRowStart(dst []byte, table string, row []byte) []byte {
-	dst = append(append(append(dst, 't'), table...), 0x00)
-	return append(escapeRow(dst, row), 0x00, 0x01)
+	return appendRowBound(dst, table, row, 0x01)
 }
 
 func rowEnd(table string, row []byte) []byte { return appendRowEnd(nil, table, row) }
 
 func appendRowEnd(dst []byte, table string, row []byte) []byte {
+	return appendRowBound(dst, table, row, 0x02)
+}
+
+// appendRowBound appends the table, the escaped row and 0x00 b: 0x01 comes
+// before the row's cells, 0x02 after them.
+func appendRowBound(dst []byte, table string, row []byte, b byte) []byte {
 	dst = append(append(append(dst, 't'), table...), 0x00)
-	return append(escapeRow(dst, row), 0x00, 0x02)
+	return append(escapeRow(dst, row), 0x00, b)
 }
 
 // splitKey returns the row and column of a cell key within a table.
@@ -149,15 +154,11 @@ func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Ro
 		return readstore.Row{Key: row}, false, err
 	}
 	defer done()
-	return p.get(table, row)
-}
-
-func (p *Store) get(table string, row []byte) (readstore.Row, bool, error) {
-	rows, err := p.scan(table, rowStart(table, row), rowEnd(table, row), false, 1)
-	if err != nil || len(rows) == 0 {
+	rows, err := p.rows(table, [][]byte{row})
+	if err != nil {
 		return readstore.Row{Key: row}, false, err
 	}
-	return rows[0], true, nil
+	return rows[0], rows[0].Cells != nil, nil
 }
 
 // GetMulti reads rows in the order asked.
@@ -167,12 +168,13 @@ func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte) ([]re
 		return nil, err
 	}
 	defer done()
-	if len(keys) == 1 {
-		r, _, err := p.get(table, keys[0])
-		return []readstore.Row{r}, err
-	}
-	// One iterator for all the rows, seeking from one to the next in key
-	// order: making an iterator per row cost more than reading the row.
+	return p.rows(table, keys)
+}
+
+// rows reads rows in the order asked; a missing one has no cells. One
+// iterator serves all the rows, seeking from one to the next in key order:
+// making an iterator per row cost more than reading the row.
+func (p *Store) rows(table string, keys [][]byte) ([]readstore.Row, error) {
 	order := make([]int, len(keys))
 	for i := range order {
 		order[i] = i

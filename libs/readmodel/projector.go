@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -40,7 +41,7 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 			ids = append(ids, []byte(e.ThreadID))
 		}
 	}
-	posted, err := p.deletedMessages(ctx, events)
+	sequences, err := p.legacySequences(ctx, events)
 	if err != nil {
 		return 0, err
 	}
@@ -59,7 +60,7 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 		c.after.Members = slices.Clone(c.before.Members)
 		c.after.Administrators = slices.Clone(c.before.Administrators)
 		c.after.History = c.before.History.clone()
-		c.after.Reads = cloneReads(c.before.Reads)
+		c.after.Reads = maps.Clone(c.before.Reads)
 		changes[string(r.Key)] = c
 	}
 
@@ -74,7 +75,7 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 			continue
 		}
 		applied++
-		all = apply(all, &c.after, e, posted)
+		all = apply(all, &c.after, e, sequences)
 		c.after.Version = e.Version
 	}
 	if applied == 0 {
@@ -96,32 +97,29 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 	return applied, nil
 }
 
-// postedRef is what deleting a message takes out of the counts: its
-// position.
-type postedRef struct{ seq uint64 }
-
-// deletedMessages reads the messages the batch deletes by events written
-// before MessageDeleted carried the message's Sequence, by thread id +
-// message id; a message posted in the same batch is added as it is folded.
-func (p *Projector) deletedMessages(ctx context.Context, events []domain.Event) (map[string]postedRef, error) {
+// legacySequences reads, by thread id + message id, the sequences of the
+// messages the batch deletes by events written before MessageDeleted
+// carried one. It is nil when there are none (events written since carry
+// it); otherwise apply adds the messages the batch posts, whose rows are not
+// written yet.
+func (p *Projector) legacySequences(ctx context.Context, events []domain.Event) (map[string]uint64, error) {
 	var keys [][]byte
 	for _, e := range events {
 		if d, ok := e.Payload.(domain.MessageDeleted); ok && d.Sequence == 0 {
 			keys = append(keys, messageKey(e.ThreadID, d.MessageID))
 		}
 	}
-	out := map[string]postedRef{}
 	if len(keys) == 0 {
-		return out, nil
+		return nil, nil
 	}
+	out := map[string]uint64{}
 	rows, err := p.store.GetMulti(ctx, TableMessages, keys)
 	if err != nil {
 		return nil, fmt.Errorf("read %d deleted messages: %w", len(keys), err)
 	}
 	for _, r := range rows {
 		if r.Cells != nil {
-			m := messageFromRow(r)
-			out[string(r.Key)] = postedRef{seq: m.Sequence}
+			out[string(r.Key)] = messageFromRow(r).Sequence
 		}
 	}
 	return out, nil
@@ -129,7 +127,7 @@ func (p *Projector) deletedMessages(ctx context.Context, events []domain.Event) 
 
 // apply folds one event into the thread's read model and appends the
 // message-row mutations it implies to ms.
-func apply(ms []readstore.Mutation, t *Thread, e domain.Event, posted map[string]postedRef) []readstore.Mutation {
+func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[string]uint64) []readstore.Mutation {
 	switch p := e.Payload.(type) {
 	case domain.ThreadCreated:
 		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
@@ -162,7 +160,9 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, posted map[string
 			}
 		}
 		key := messageKey(e.ThreadID, p.MessageID)
-		posted[string(key)] = postedRef{seq: seq}
+		if sequences != nil {
+			sequences[string(key)] = seq
+		}
 		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, Put: map[string][]byte{
 			colSender:   []byte(e.ActorID),
 			colBody:     []byte(p.Body),
@@ -186,8 +186,8 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, posted map[string
 		}
 		key := messageKey(e.ThreadID, p.MessageID)
 		seq := p.Sequence
-		if ref, ok := posted[string(key)]; ok && seq == 0 {
-			seq = ref.seq
+		if seq == 0 {
+			seq = sequences[string(key)]
 		}
 		t.forget(seq)
 		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, DeleteRow: true})

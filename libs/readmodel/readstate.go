@@ -127,17 +127,6 @@ func above(ps []uint64, pos uint64) []uint64 {
 	return out
 }
 
-func cloneReads(m map[string]ReadState) map[string]ReadState {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]ReadState, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // encodeReadState: position, message id, then the mentions as ascending
 // deltas, all varints.
 func encodeReadState(r ReadState) []byte {

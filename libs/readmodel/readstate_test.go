@@ -194,3 +194,63 @@ func TestUnreadCountsAgreeWithAModel(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletesOfEventsWithoutSequences: events written before posts and
+// deletes carried their sequence count the same, whether the delete comes
+// in the post's batch (its row not written yet) or a later one.
+func TestDeletesOfEventsWithoutSequences(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_700_000_000, 0)
+	th := domain.NewThread(ulid.Make().String())
+	var events []domain.Event
+	var posted []string
+	do := func(actor string, cmd domain.Command) {
+		now = now.Add(time.Second)
+		e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := th.Apply(*e); err != nil {
+			t.Fatal(err)
+		}
+		switch p := e.Payload.(type) { // as written before sequences
+		case domain.MessagePosted:
+			p.Sequence = 0
+			e.Payload = p
+			posted = append(posted, r.MessageID)
+		case domain.MessageDeleted:
+			p.Sequence = 0
+			e.Payload = p
+		}
+		events = append(events, *e)
+	}
+	do("alice", domain.CreateThread{Title: "t", MemberIDs: []string{"bob"}})
+	for range 3 {
+		do("alice", domain.PostMessage{Body: "m", MentionAccountIDs: []string{"bob"}})
+	}
+	do("alice", domain.DeleteMessage{MessageID: posted[1]})
+	do("alice", domain.DeleteMessage{MessageID: posted[2]})
+	for name, batches := range map[string][][]domain.Event{
+		"one batch":     {events},
+		"later batches": {events[:4], events[4:5], events[5:]},
+	} {
+		store, err := pebblestore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := NewProjector(store)
+		for _, b := range batches {
+			if _, err := p.Apply(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _, err := NewReader(store).Thread(ctx, th.ID())
+		store.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := got.UnreadBy("bob"); u.Messages != 1 || u.Mentions != 1 {
+			t.Errorf("%s: bob has %d unread, %d mentions; want 1, 1", name, u.Messages, u.Mentions)
+		}
+	}
+}
