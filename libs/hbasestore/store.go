@@ -214,16 +214,20 @@ func (s *Store) Get(ctx context.Context, table string, row []byte) (readstore.Ro
 }
 
 // GetMulti reads rows with one getMultiple call.
-func (s *Store) GetMulti(ctx context.Context, table string, rows [][]byte) ([]readstore.Row, error) {
+func (s *Store) GetMulti(ctx context.Context, table string, rows [][]byte, columns ...string) ([]readstore.Row, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
+	tcols, err := tcolumns(columns)
+	if err != nil {
+		return nil, err
+	}
 	gets := make([]*hbase.TGet, len(rows))
 	for i, r := range rows {
-		gets[i] = &hbase.TGet{Row: r}
+		gets[i] = &hbase.TGet{Row: r, Columns: tcols}
 	}
 	var res []*hbase.TResult_
-	err := s.tableCall(ctx, "getMultiple from", table, func(c *hbase.THBaseServiceClient) (err error) {
+	err = s.tableCall(ctx, "getMultiple from", table, func(c *hbase.THBaseServiceClient) (err error) {
 		res, err = c.GetMultiple(ctx, s.opts.table(table), gets)
 		return err
 	})
@@ -237,6 +241,27 @@ func (s *Store) GetMulti(ctx context.Context, table string, rows [][]byte) ([]re
 			r = res[i]
 		}
 		out[i] = rowOf(rows[i], r)
+	}
+	return out, nil
+}
+
+// tcolumns are the columns of a Get: a family alone, or a family and a
+// qualifier.
+func tcolumns(columns []string) ([]*hbase.TColumn, error) {
+	var out []*hbase.TColumn
+	for _, c := range columns {
+		if !strings.Contains(c, ":") {
+			if c == "" {
+				return nil, errors.New("get: empty column family")
+			}
+			out = append(out, &hbase.TColumn{Family: []byte(c)})
+			continue
+		}
+		f, q, err := splitColumn(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &hbase.TColumn{Family: f, Qualifier: q})
 	}
 	return out, nil
 }

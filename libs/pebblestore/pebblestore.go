@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -154,32 +155,43 @@ func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Ro
 		return readstore.Row{Key: row}, false, err
 	}
 	defer done()
-	rows, err := p.rows(table, [][]byte{row})
+	rows, err := p.rows(table, [][]byte{row}, nil)
 	if err != nil {
 		return readstore.Row{Key: row}, false, err
 	}
 	return rows[0], rows[0].Cells != nil, nil
 }
 
-// GetMulti reads rows in the order asked.
-func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte) ([]readstore.Row, error) {
+// GetMulti reads rows in the order asked, all their cells or the columns
+// named.
+func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte, columns ...string) ([]readstore.Row, error) {
 	done, err := p.use()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return p.rows(table, keys)
+	for _, c := range columns {
+		if c == "" || c[0] == ':' {
+			return nil, fmt.Errorf("read %s: column %q has no family", table, c)
+		}
+	}
+	return p.rows(table, keys, columns)
 }
 
 // rows reads rows in the order asked; a missing one has no cells. One
 // iterator serves all the rows, seeking from one to the next in key order:
-// making an iterator per row cost more than reading the row.
-func (p *Store) rows(table string, keys [][]byte) ([]readstore.Row, error) {
+// making an iterator per row cost more than reading the row. With columns,
+// a cell is a point seek and a family a seek then a walk of its cells, in
+// key order too, so that the iterator only moves forward.
+func (p *Store) rows(table string, keys [][]byte, columns []string) ([]readstore.Row, error) {
 	order := make([]int, len(keys))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	if len(columns) > 0 {
+		columns = slices.Compact(slices.Sorted(slices.Values(columns)))
+	}
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: tableStart(table), UpperBound: tableEnd(table)})
 	if err != nil {
 		return nil, fmt.Errorf("read %d rows of %s: %w", len(keys), table, err)
@@ -189,19 +201,46 @@ func (p *Store) rows(table string, keys [][]byte) ([]readstore.Row, error) {
 	var start, end []byte
 	for _, i := range order {
 		out[i] = readstore.Row{Key: keys[i]}
-		start, end = appendRowStart(start[:0], table, keys[i]), appendRowEnd(end[:0], table, keys[i])
-		// A cell's key is the row's start then the column.
-		for ok := it.SeekGE(start); ok && bytes.Compare(it.Key(), end) < 0; ok = it.Next() {
-			if out[i].Cells == nil {
-				out[i].Cells = make(map[string][]byte, 16)
+		start = appendRowStart(start[:0], table, keys[i])
+		if len(columns) == 0 {
+			end = appendRowEnd(end[:0], table, keys[i])
+			readCells(it, &out[i], start, end, len(start))
+		}
+		for _, c := range columns {
+			end = append(end[:0], start...)
+			end = append(end, c...)
+			if strings.IndexByte(c, ':') >= 0 {
+				if it.SeekGE(end) && bytes.Equal(it.Key(), end) {
+					set(&out[i], it.Key()[len(start):], it.Value())
+				}
+				continue
 			}
-			out[i].Cells[string(it.Key()[len(start):])] = bytes.Clone(it.Value())
+			readCells(it, &out[i], append(end, ':'), nil, len(start))
 		}
 		if err := it.Error(); err != nil {
 			return nil, fmt.Errorf("read row %x of %s: %w", keys[i], table, err)
 		}
 	}
 	return out, nil
+}
+
+// readCells reads into r the cells from key from up to key to (nil: while
+// their keys start with from); a cell's column is its key after skip bytes.
+func readCells(it *pebble.Iterator, r *readstore.Row, from, to []byte, skip int) {
+	for ok := it.SeekGE(from); ok; ok = it.Next() {
+		k := it.Key()
+		if to != nil && bytes.Compare(k, to) >= 0 || to == nil && !bytes.HasPrefix(k, from) {
+			return
+		}
+		set(r, k[skip:], it.Value())
+	}
+}
+
+func set(r *readstore.Row, column, value []byte) {
+	if r.Cells == nil {
+		r.Cells = make(map[string][]byte, 8)
+	}
+	r.Cells[string(column)] = bytes.Clone(value)
 }
 
 // Apply writes the mutations in one synced batch.

@@ -54,25 +54,12 @@ func BenchmarkProjectBatch(b *testing.B) {
 // BenchmarkListMessagesPage reads one 50-message page of a 1,000-message
 // thread, newest first.
 func BenchmarkListMessagesPage(b *testing.B) {
-	store, err := pebblestore.Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
 	th := domain.NewThread(ulid.Make().String())
-	var events []domain.Event
-	e, _, _ := th.Decide(domain.CreateThread{Title: "t"}, domain.Meta{ActorID: "alice", Now: time.Now()})
-	_ = th.Apply(*e)
-	events = append(events, *e)
-	for i := 0; i < 1000; i++ {
-		e, _, _ := th.Decide(domain.PostMessage{Body: "a message of ordinary length"}, domain.Meta{ActorID: "alice", EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
-		_ = th.Apply(*e)
-		events = append(events, *e)
+	events := decided(th, nil, domain.CreateThread{Title: "t"})
+	for range 1000 {
+		events = decided(th, events, domain.PostMessage{Body: "a message of ordinary length"})
 	}
-	if _, err := NewProjector(store).Apply(context.Background(), events); err != nil {
-		b.Fatal(err)
-	}
-	r := NewReader(store)
+	r := projectedReader(b, events)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -81,4 +68,54 @@ func BenchmarkListMessagesPage(b *testing.B) {
 			b.Fatal(len(msgs), err)
 		}
 	}
+}
+
+// BenchmarkListThreads lists the 50 threads of a member of 50 threads of 10
+// members, with the member's read state of each.
+func BenchmarkListThreads(b *testing.B) {
+	var events []domain.Event
+	members := []string{"bob", "carol", "dave", "erin", "frank", "gina", "hank", "ida", "jo"}
+	for range 50 {
+		th := domain.NewThread(ulid.Make().String())
+		events = decided(th, events, domain.CreateThread{Title: "t", MemberIDs: members})
+		for range 5 {
+			events = decided(th, events, domain.PostMessage{Body: "hello"})
+		}
+	}
+	r := projectedReader(b, events)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		listed, err := r.AccountThreads(context.Background(), "bob", nil, 50)
+		if err != nil || len(listed) != 50 || listed[0].Summary.Unread.Messages != 5 {
+			b.Fatal(len(listed), err)
+		}
+	}
+}
+
+// decided appends to events what alice's commands to th decide, applied.
+func decided(th *domain.Thread, events []domain.Event, cmds ...domain.Command) []domain.Event {
+	for _, c := range cmds {
+		e, _, err := th.Decide(c, domain.Meta{ActorID: "alice", EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
+		if err != nil {
+			panic(err)
+		}
+		_ = th.Apply(*e)
+		events = append(events, *e)
+	}
+	return events
+}
+
+// projectedReader is a reader of a Pebble store holding the projection of
+// events, closed when b ends.
+func projectedReader(b *testing.B, events []domain.Event) *Reader {
+	store, err := pebblestore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	if _, err := NewProjector(store).Apply(context.Background(), events); err != nil {
+		b.Fatal(err)
+	}
+	return NewReader(store)
 }

@@ -56,8 +56,8 @@ func FuzzAccountThreadsCursor(f *testing.F) {
 			t.Fatalf("cursor %q: %v", cursor, err)
 		}
 		for _, l := range listed {
-			if owners[l.Thread.ID] != "alice" {
-				t.Fatalf("cursor %q lists thread %s of %q to alice", cursor, l.Thread.ID, owners[l.Thread.ID])
+			if owners[l.Summary.ID] != "alice" {
+				t.Fatalf("cursor %q lists thread %s of %q to alice", cursor, l.Summary.ID, owners[l.Summary.ID])
 			}
 		}
 	})

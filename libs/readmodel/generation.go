@@ -137,8 +137,8 @@ func (s generationStore) Get(ctx context.Context, table string, row []byte) (rea
 	return s.store.Get(ctx, s.name(table), row)
 }
 
-func (s generationStore) GetMulti(ctx context.Context, table string, rows [][]byte) ([]readstore.Row, error) {
-	return s.store.GetMulti(ctx, s.name(table), rows)
+func (s generationStore) GetMulti(ctx context.Context, table string, rows [][]byte, columns ...string) ([]readstore.Row, error) {
+	return s.store.GetMulti(ctx, s.name(table), rows, columns...)
 }
 
 func (s generationStore) Scan(ctx context.Context, table string, sc readstore.Scan) ([]readstore.Row, error) {

@@ -105,12 +105,12 @@ func TestProjection(t *testing.T) {
 
 	// bob's threads: b had the latest activity.
 	threads, err := r.AccountThreads(ctx, "bob", nil, 1)
-	if err != nil || len(threads) != 1 || threads[0].Thread.ID != b {
+	if err != nil || len(threads) != 1 || threads[0].Summary.ID != b {
 		t.Fatalf("bob's first thread: %+v %v", threads, err)
 	}
 	cursor := threads[0].Cursor
 	threads, _ = r.AccountThreads(ctx, "bob", cursor, 10)
-	if len(threads) != 1 || threads[0].Thread.ID != a {
+	if len(threads) != 1 || threads[0].Summary.ID != a {
 		t.Fatalf("bob's second page: %+v", threads)
 	}
 	if threads, _ := r.AccountThreads(ctx, "carol", nil, 10); len(threads) != 0 {

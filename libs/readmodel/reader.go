@@ -30,6 +30,29 @@ func (r *Reader) Thread(ctx context.Context, id string) (Thread, bool, error) {
 	return threadFromRow(row), true, nil
 }
 
+// Access is what decides whether an account may read a thread.
+type Access struct {
+	Version   uint64
+	Destroyed bool
+	Member    bool
+}
+
+// Access reads what decides whether account may read a thread: three cells
+// of its row, not the row. ok is false if the thread was never created.
+func (r *Reader) Access(ctx context.Context, id, account string) (a Access, ok bool, err error) {
+	rows, err := r.store.GetMulti(ctx, TableThreads, [][]byte{[]byte(id)}, colVersion, colDestroyed, memberFamily+account)
+	if err != nil || len(rows) != 1 {
+		return Access{}, false, err
+	}
+	c := rows[0].Cells
+	v, ok := c[colVersion]
+	if !ok {
+		return Access{}, false, nil
+	}
+	_, member := c[memberFamily+account]
+	return Access{Version: decUint(v), Destroyed: len(c[colDestroyed]) > 0, Member: member}, true, nil
+}
+
 // Message returns one message; ok is false if it does not exist (or was
 // deleted).
 func (r *Reader) Message(ctx context.Context, threadID, messageID string) (Message, bool, error) {
@@ -80,12 +103,13 @@ func (r *Reader) Messages(ctx context.Context, threadID, after string, newestFir
 // Listed is a thread in an account's list, with the cursor that continues
 // the list after it.
 type Listed struct {
-	Thread Thread
-	Cursor []byte
+	Summary Summary
+	Cursor  []byte
 }
 
 // AccountThreads returns up to limit of an account's threads, most recent
-// activity first, after the cursor of an earlier call (nil: from the start).
+// activity first, after the cursor of an earlier call (nil: from the start),
+// each as the account sees it.
 func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []byte, limit int) ([]Listed, error) {
 	s := readstore.Scan{Start: accountPrefix(account), Stop: accountPrefixEnd(account), Limit: limit}
 	if cursor != nil {
@@ -105,15 +129,63 @@ func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []by
 	for i, row := range rows {
 		ids[i] = row.Cells[colThread]
 	}
-	trows, err := r.store.GetMulti(ctx, TableThreads, ids)
+	trows, err := r.store.GetMulti(ctx, TableThreads, ids, colSummary, colDeleted, adminFamily+account, readFamily+account)
 	if err != nil {
 		return nil, fmt.Errorf("read %d threads of account %s: %w", len(ids), account, err)
 	}
 	out := make([]Listed, 0, len(trows))
+	var old []int // rows projected before summaries were kept
 	for i, tr := range trows {
-		if tr.Cells != nil {
-			out = append(out, Listed{Thread: threadFromRow(tr), Cursor: rows[i].Key})
+		if tr.Cells == nil {
+			continue
+		}
+		sum, err := summaryFromCells(string(tr.Key), account, tr.Cells)
+		if err != nil {
+			old = append(old, len(out))
+		}
+		out = append(out, Listed{Summary: sum, Cursor: rows[i].Key})
+	}
+	if len(old) > 0 {
+		if err := r.wholeSummaries(ctx, account, out, old); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// summaryFromCells is a thread's summary for account from the cells
+// AccountThreads reads.
+func summaryFromCells(id, account string, cells map[string][]byte) (Summary, error) {
+	c, ok := cells[colSummary]
+	if !ok {
+		return Summary{ID: id}, errBadSummary
+	}
+	s, last, err := decodeSummary(id, c)
+	if err != nil {
+		return Summary{ID: id}, fmt.Errorf("thread %s: %w", id, err)
+	}
+	_, s.Administrator = cells[adminFamily+account]
+	if rc, ok := cells[readFamily+account]; ok {
+		s.Unread = unread(last, decodePositions(cells[colDeleted]), decodeReadState(rc))
+	}
+	return s, nil
+}
+
+// wholeSummaries makes the summaries of listed[at...] from their whole rows:
+// threads projected before the summary cell, until an event rewrites them
+// or a rebuild does.
+func (r *Reader) wholeSummaries(ctx context.Context, account string, listed []Listed, at []int) error {
+	ids := make([][]byte, len(at))
+	for i, j := range at {
+		ids[i] = []byte(listed[j].Summary.ID)
+	}
+	rows, err := r.store.GetMulti(ctx, TableThreads, ids)
+	if err != nil {
+		return fmt.Errorf("read %d threads of account %s: %w", len(ids), account, err)
+	}
+	for i, row := range rows {
+		t := threadFromRow(row)
+		listed[at[i]].Summary = summaryOf(&t, account)
+	}
+	return nil
 }

@@ -41,9 +41,16 @@ func (t *Thread) UnreadBy(account string) Unread {
 	if !ok {
 		return Unread{}
 	}
-	pos := min(r.Position, t.LastSequence)
-	after := len(t.Deleted) - sort.Search(len(t.Deleted), func(i int) bool { return t.Deleted[i] > pos })
-	return Unread{Messages: t.LastSequence - pos - uint64(after), Mentions: uint64(len(r.Mentions)), LastReadMessageID: r.MessageID}
+	return unread(t.LastSequence, t.Deleted, r)
+}
+
+// unread is what a member in state r has not read of a thread whose last
+// message is at last, with messages deleted at the ascending positions
+// deleted.
+func unread(last uint64, deleted []uint64, r ReadState) Unread {
+	pos := min(r.Position, last)
+	after := len(deleted) - sort.Search(len(deleted), func(i int) bool { return deleted[i] > pos })
+	return Unread{Messages: last - pos - uint64(after), Mentions: uint64(len(r.Mentions)), LastReadMessageID: r.MessageID}
 }
 
 // setRead records account's new state, to be written with the row.

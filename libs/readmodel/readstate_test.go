@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -157,6 +158,16 @@ func TestUnreadCountsAgreeWithAModel(t *testing.T) {
 					u := got.UnreadBy(a)
 					if u.Messages != wantU || u.Mentions != wantM {
 						t.Fatalf("thread %d step %d: %s has %d unread, %d mentions; the model says %d, %d", thread, step, a, u.Messages, u.Mentions, wantU, wantM)
+					}
+					// The list reads the summary cells, not the whole row:
+					// they must say the same.
+					listed, err := r.AccountThreads(ctx, a, nil, 10)
+					if err != nil {
+						t.Fatal(err)
+					}
+					i := slices.IndexFunc(listed, func(l Listed) bool { return l.Summary.ID == id })
+					if want := summaryOf(&got, a); i < 0 || !reflect.DeepEqual(listed[i].Summary, want) {
+						t.Fatalf("thread %d step %d: %s's list has %+v; the thread row says %+v", thread, step, a, listed, want)
 					}
 					checked++
 				}

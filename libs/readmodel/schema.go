@@ -52,6 +52,7 @@ const (
 	colDestroyed  = "d:destroyed"
 	colSequence   = "d:seq"     // a thread's last message's, or a message's own
 	colDeleted    = "d:deleted" // positions of deleted messages
+	colSummary    = "d:summary" // what a list shows of the thread (summary.go)
 	memberFamily  = "m:"
 	adminFamily   = "a:"
 	historyFamily = "h:"

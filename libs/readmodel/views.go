@@ -1,6 +1,7 @@
 package readmodel
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"time"
@@ -139,6 +140,9 @@ func changedThreadCells(before, t *Thread) map[string][]byte {
 	if !slices.Equal(t.Deleted, before.Deleted) {
 		cells[colDeleted] = appendPositions(nil, t.Deleted)
 	}
+	if s := encodeSummary(t); !bytes.Equal(s, encodeSummary(before)) {
+		cells[colSummary] = s
+	}
 	for _, m := range t.Members {
 		if !slices.Contains(before.Members, m) {
 			cells[memberFamily+m] = []byte{}
@@ -161,6 +165,7 @@ func threadCells(t *Thread) map[string][]byte {
 		colLast:    encTime(t.LastActivityAt),
 		colCount:   encUint(t.MessageCount),
 		colVersion: encUint(t.Version),
+		colSummary: encodeSummary(t),
 	}
 	if t.Destroyed {
 		cells[colDestroyed] = []byte{1}

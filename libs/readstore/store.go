@@ -45,8 +45,10 @@ type Store interface {
 	// Get reads one row; ok is false when it has no cells.
 	Get(ctx context.Context, table string, row []byte) (r Row, ok bool, err error)
 	// GetMulti reads rows; missing rows come back with nil Cells, in the
-	// order asked.
-	GetMulti(ctx context.Context, table string, rows [][]byte) ([]Row, error)
+	// order asked. With columns, it reads only those: a column is a family
+	// ("d", every cell of it) or a cell ("d:title"), as HBase's Get takes
+	// them; a row with none of them comes back with nil Cells.
+	GetMulti(ctx context.Context, table string, rows [][]byte, columns ...string) ([]Row, error)
 	// Apply writes mutations, in order; they are durable when it returns.
 	Apply(ctx context.Context, ms []Mutation) error
 	// Scan reads rows in key order.

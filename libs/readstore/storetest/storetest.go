@@ -1,6 +1,6 @@
 // Package storetest is the contract of readstore.Store: one suite that every
 // implementation must pass with identical results. The store handed to Run
-// must have tables "t" and "other", each with family "d", and be empty.
+// must have the tables of Tables with their families, and be empty.
 package storetest
 
 import (
@@ -15,13 +15,14 @@ import (
 
 // Tables the suite uses, with their families, for stores that need them
 // created first.
-var Tables = map[string][]string{"t": {"d"}, "other": {"d"}}
+var Tables = map[string][]string{"t": {"d", "e"}, "other": {"d"}}
 
 // Run runs the contract against s.
 func Run(t *testing.T, s readstore.Store) {
 	t.Run("OrderingAndScans", func(t *testing.T) { orderingAndScans(t, s) })
 	t.Run("PagingAtBoundaries", func(t *testing.T) { paging(t, s) })
 	t.Run("MissingRows", func(t *testing.T) { missing(t, s) })
+	t.Run("Columns", func(t *testing.T) { columns(t, s) })
 	t.Run("RowAtomicity", func(t *testing.T) { rowAtomicity(t, s) })
 	t.Run("LargeValues", func(t *testing.T) { largeValues(t, s) })
 }
@@ -162,6 +163,54 @@ func missing(t *testing.T, s readstore.Store) {
 	}
 	if rows, err := s.GetMulti(ctx, "t", nil); err != nil || len(rows) != 0 {
 		t.Errorf("GetMulti of nothing: %v %v", rows, err)
+	}
+}
+
+func columns(t *testing.T, s readstore.Store) {
+	ctx := context.Background()
+	apply(t, s,
+		readstore.Mutation{Table: "t", Row: []byte("c1"), Put: map[string][]byte{"d:a": []byte("1"), "d:b": []byte("2"), "e:a": []byte("3"), "e:ab": []byte("4")}},
+		readstore.Mutation{Table: "t", Row: []byte("c2"), Put: map[string][]byte{"d:b": []byte("5"), "d:c": {}}},
+		// A row whose key extends c1's: its cells are not c1's.
+		readstore.Mutation{Table: "t", Row: []byte("c1d"), Put: map[string][]byte{"d:a": []byte("6")}})
+	cells := func(r readstore.Row) string {
+		if r.Cells == nil {
+			return "none"
+		}
+		return fmt.Sprint(r.Cells)
+	}
+	for _, c := range []struct {
+		name    string
+		rows    []string
+		columns []string
+		want    []string
+	}{
+		{"cells", []string{"c1", "c2"}, []string{"d:b", "e:a"}, []string{"map[d:b:[50] e:a:[51]]", "map[d:b:[53]]"}},
+		{"a family", []string{"c2", "c1"}, []string{"e"}, []string{"none", "map[e:a:[51] e:ab:[52]]"}},
+		{"a family and a cell of another", []string{"c1"}, []string{"e", "d:a"}, []string{"map[d:a:[49] e:a:[51] e:ab:[52]]"}},
+		{"an empty value", []string{"c2"}, []string{"d:c"}, []string{"map[d:c:[]]"}},
+		{"a qualifier's prefix is not the cell", []string{"c1"}, []string{"e:"}, []string{"none"}},
+		{"missing row and cell", []string{"c0", "c1"}, []string{"d:z"}, []string{"none", "none"}},
+		{"a cell asked twice", []string{"c1d"}, []string{"d:a", "d:a"}, []string{"map[d:a:[54]]"}},
+	} {
+		keys := make([][]byte, len(c.rows))
+		for i, r := range c.rows {
+			keys[i] = []byte(r)
+		}
+		rows, err := s.GetMulti(ctx, "t", keys, c.columns...)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var got []string
+		for i, r := range rows {
+			if string(r.Key) != c.rows[i] {
+				t.Errorf("%s: row %d is %q, want %q", c.name, i, r.Key, c.rows[i])
+			}
+			got = append(got, cells(r))
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: GetMulti(%v, %v) = %v, want %v", c.name, c.rows, c.columns, got, c.want)
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -218,11 +217,11 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 	if err != nil {
 		return nil, err
 	}
-	var keep func(readmodel.Thread) bool
+	var keep func(readmodel.Summary) bool
 	switch r.Filter {
 	case "":
 	case "mentions":
-		keep = func(t readmodel.Thread) bool { return t.UnreadBy(account).Mentions > 0 }
+		keep = func(s readmodel.Summary) bool { return s.Unread.Mentions > 0 }
 	default:
 		return nil, invalidField("filter", fmt.Sprintf("unknown filter %q: leave it empty for every thread, or use mentions", r.Filter))
 	}
@@ -244,7 +243,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 		resp.NextPageToken = base64.RawURLEncoding.EncodeToString(next)
 	}
 	for _, l := range listed {
-		resp.Threads = append(resp.Threads, summaryProto(l.Thread, account))
+		resp.Threads = append(resp.Threads, summaryProto(l.Summary, account))
 	}
 	if cursor == nil {
 		// The whole list is in hand when an unfiltered first page is the
@@ -256,9 +255,8 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 			}
 		}
 		for _, l := range all {
-			u := l.Thread.UnreadBy(account)
-			resp.TotalUnreadCount += u.Messages
-			resp.TotalMentionCount += u.Mentions
+			resp.TotalUnreadCount += l.Summary.Unread.Messages
+			resp.TotalMentionCount += l.Summary.Unread.Mentions
 		}
 	}
 	return resp, nil
@@ -267,7 +265,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 // listThreads returns a page of the account's threads after cursor, those
 // keep keeps (nil: all), and the cursor of the next page (nil: none). A
 // filter reads at most MaxListScan threads a call.
-func (a *ReadAPI) listThreads(ctx context.Context, account string, cursor []byte, size int, keep func(readmodel.Thread) bool) ([]readmodel.Listed, []byte, error) {
+func (a *ReadAPI) listThreads(ctx context.Context, account string, cursor []byte, size int, keep func(readmodel.Summary) bool) ([]readmodel.Listed, []byte, error) {
 	if keep == nil {
 		listed, err := a.reader().AccountThreads(ctx, account, cursor, size+1)
 		if err != nil || len(listed) <= size {
@@ -284,7 +282,7 @@ func (a *ReadAPI) listThreads(ctx context.Context, account string, cursor []byte
 		for _, l := range batch {
 			scanned++
 			cursor = l.Cursor
-			if keep(l.Thread) {
+			if keep(l.Summary) {
 				out = append(out, l)
 				if len(out) == size {
 					return out, cursor, nil
@@ -311,7 +309,7 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 			return nil, err
 		}
 	}
-	if _, err := a.readableThread(ctx, &r.ThreadId, r.MinVersion); err != nil {
+	if err := a.checkReadable(ctx, &r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
 	}
 	msgs, err := a.reader().Messages(ctx, r.ThreadId, after, newestFirst, size+1)
@@ -348,7 +346,7 @@ func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest)
 	if err := canonical("message_id", &r.MessageId); err != nil {
 		return nil, err
 	}
-	if _, err := a.readableThread(ctx, &r.ThreadId, r.MinVersion); err != nil {
+	if err := a.checkReadable(ctx, &r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
 	}
 	m, ok, err := a.reader().Message(ctx, r.ThreadId, r.MessageId)
@@ -361,36 +359,59 @@ func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest)
 	return &falconv1.GetMessageResponse{Message: messageProto(m)}, nil
 }
 
-// readableThread returns the thread if the caller may read it. A thread the
-// caller cannot see (not a member, destroyed, or not there at all) is
-// NotFound, with one message for all three: no existence oracle. With a
-// minVersion the read model has not reached, it waits (bounded by
-// MinVersionWait, at most MaxWaitsPerAccount at a time per account): a
-// member waits for the version; a caller who cannot see the thread waits
-// the whole bound unless the thread becomes visible to it at that version
-// (a new member), so that the answer's timing says nothing either.
+// readableThread returns the thread if the caller may read it (see
+// awaitReadable).
 func (a *ReadAPI) readableThread(ctx context.Context, id *string, minVersion uint64) (readmodel.Thread, error) {
+	var t readmodel.Thread
+	err := a.awaitReadable(ctx, id, minVersion, func(ctx context.Context, account string) (readmodel.Access, bool, error) {
+		var found bool
+		var err error
+		t, found, err = a.reader().Thread(ctx, *id)
+		return readmodel.Access{Version: t.Version, Destroyed: t.Destroyed, Member: t.IsMember(account)}, found, err
+	})
+	return t, err
+}
+
+// checkReadable is readableThread for callers that need only the answer:
+// it reads three cells of the thread row, not the row.
+func (a *ReadAPI) checkReadable(ctx context.Context, id *string, minVersion uint64) error {
+	return a.awaitReadable(ctx, id, minVersion, func(ctx context.Context, account string) (readmodel.Access, bool, error) {
+		return a.reader().Access(ctx, *id, account)
+	})
+}
+
+// awaitReadable is nil if the caller may read the thread, as load reads
+// it. A thread the caller cannot see (not a member, destroyed, or not there
+// at all) is NotFound, with one message for all three: no existence
+// oracle. With a minVersion the read model has not reached, it waits
+// (bounded by MinVersionWait, at most MaxWaitsPerAccount at a time per
+// account): a member waits for the version; a caller who cannot see the
+// thread waits the whole bound unless the thread becomes visible to it at
+// that version (a new member), so that the answer's timing says nothing
+// either.
+func (a *ReadAPI) awaitReadable(ctx context.Context, id *string, minVersion uint64,
+	load func(ctx context.Context, account string) (readmodel.Access, bool, error)) error {
 	account, ok := auth.Account(ctx)
 	if !ok {
-		return readmodel.Thread{}, status.Error(codes.Unauthenticated, "no caller identity")
+		return status.Error(codes.Unauthenticated, "no caller identity")
 	}
 	if err := canonical("thread_id", id); err != nil {
-		return readmodel.Thread{}, err
+		return err
 	}
-	t, found, err := a.reader().Thread(ctx, *id)
+	t, found, err := load(ctx, account)
 	if err != nil {
-		return readmodel.Thread{}, a.internal(err)
+		return a.internal(err)
 	}
-	visible := found && !t.Destroyed && t.IsMember(account)
+	visible := found && !t.Destroyed && t.Member
 	if minVersion == 0 || visible && t.Version >= minVersion {
 		if !visible {
-			return readmodel.Thread{}, notVisible(*id, account)
+			return notVisible(*id, account)
 		}
-		return t, nil
+		return nil
 	}
 	release, err := a.waits.take(account)
 	if err != nil {
-		return readmodel.Thread{}, err
+		return err
 	}
 	defer release()
 	deadline := time.Now().Add(a.cfg.MinVersionWait)
@@ -398,24 +419,24 @@ func (a *ReadAPI) readableThread(ctx context.Context, id *string, minVersion uin
 	for {
 		if time.Now().Add(pause).After(deadline) {
 			if !visible {
-				return readmodel.Thread{}, notVisible(*id, account)
+				return notVisible(*id, account)
 			}
-			return t, status.Errorf(codes.Unavailable,
+			return status.Errorf(codes.Unavailable,
 				"the read model has version %d of thread %s, not yet min_version %d (waited %s); retry shortly",
 				t.Version, *id, minVersion, a.cfg.MinVersionWait)
 		}
 		select {
 		case <-ctx.Done():
-			return t, status.FromContextError(ctx.Err()).Err()
+			return status.FromContextError(ctx.Err()).Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 20*time.Millisecond)
-		if t, found, err = a.reader().Thread(ctx, *id); err != nil {
-			return readmodel.Thread{}, a.internal(err)
+		if t, found, err = load(ctx, account); err != nil {
+			return a.internal(err)
 		}
-		visible = found && !t.Destroyed && t.IsMember(account)
+		visible = found && !t.Destroyed && t.Member
 		if visible && t.Version >= minVersion {
-			return t, nil
+			return nil
 		}
 	}
 }
@@ -507,7 +528,7 @@ func threadProto(t readmodel.Thread, account string) *falconv1.Thread {
 }
 
 // MemberPreviews is how many member ids a thread summary carries.
-const MemberPreviews = 5
+const MemberPreviews = readmodel.SummaryMembers - 1
 
 // MaxPageBytes bounds the encoded messages of a ListMessages page: 200
 // messages of 10,000 four-byte characters would otherwise be 8 MB.
@@ -515,10 +536,10 @@ const MaxPageBytes = 1 << 20
 
 // summaryProto is a thread as listed to account: the member count and a few
 // members other than the caller, not the member array.
-func summaryProto(t readmodel.Thread, account string) *falconv1.ThreadSummary {
-	u := t.UnreadBy(account)
+func summaryProto(t readmodel.Summary, account string) *falconv1.ThreadSummary {
+	u := t.Unread
 	preview := make([]string, 0, MemberPreviews)
-	for _, m := range t.Members {
+	for _, m := range t.FirstMembers {
 		if len(preview) == MemberPreviews {
 			break
 		}
@@ -528,8 +549,8 @@ func summaryProto(t readmodel.Thread, account string) *falconv1.ThreadSummary {
 	}
 	return &falconv1.ThreadSummary{
 		ThreadId: t.ID, Title: t.Title,
-		MemberCount: uint32(len(t.Members)), MemberPreviewIds: preview,
-		CallerIsAdministrator: slices.Contains(t.Administrators, account), CreatorId: t.CreatorID,
+		MemberCount: uint32(t.MemberCount), MemberPreviewIds: preview,
+		CallerIsAdministrator: t.Administrator, CreatorId: t.CreatorID,
 		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
 		MessageCount: t.MessageCount, Version: t.Version,
 		UnreadCount: u.Messages, MentionCount: u.Mentions, LastReadMessageId: u.LastReadMessageID,
