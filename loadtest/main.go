@@ -1,9 +1,10 @@
-// Command loadtest drives a running Falcon over gRPC at fixed concurrency
+// Command loadtest drives a running Falcon over gRPC or REST at fixed concurrency
 // and reports throughput and latency percentiles. It targets whatever
 // address it is given (loopback for benchmarks) and stops by itself.
 //
 //	loadtest -scenario post -concurrency 64 -duration 20s
 //	loadtest -scenario list -concurrency 64 -duration 20s
+//	loadtest -scenario post -transport rest -rest-addr 127.0.0.1:8080
 //	loadtest -scenario visibility -concurrency 16 -duration 20s
 //	loadtest -scenario drain -metrics-url http://127.0.0.1:8084/metrics -metric falcon_forwarder_delivered_total
 //	loadtest -scenario push -subscribers 10000 -members 10 -rate 2000 -metrics-url http://127.0.0.1:9100/metrics
@@ -45,6 +46,8 @@ type config struct {
 	push         pushConfig
 	cpuProfile   string
 	extraMembers int
+	transport    string
+	restAddr     string
 }
 
 func main() {
@@ -57,6 +60,8 @@ func main() {
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured run time before it")
 	flag.IntVar(&c.conns, "conns", 4, "gRPC connections, shared round-robin by the clients")
+	flag.StringVar(&c.transport, "transport", "grpc", "grpc, or rest (HTTP/1.1 keep-alive and JSON, a connection per client, as browsers call)")
+	flag.StringVar(&c.restAddr, "rest-addr", "127.0.0.1:8080", "-transport rest: the REST address (falcon dev serves every route on one)")
 	flag.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:8084/metrics", "drain and watch: the Prometheus endpoint to read")
 	flag.StringVar(&c.metrics, "metric", "falcon_forwarder_delivered_total", "drain: the counter; watch: metrics, comma-separated")
 	flag.Int64Var(&c.maxOps, "max-ops", 0, "stop after this many operations, warm-up included, even before -duration ends (0: no limit)")
@@ -104,6 +109,15 @@ type clients struct {
 
 func dial(c config) (*clients, func(), error) {
 	cl := &clients{}
+	switch c.transport {
+	case "grpc":
+	case "rest":
+		rc := newRESTClient(c.restAddr, c.concurrency)
+		cl.cmd, cl.qry = []falconv1.ThreadCommandServiceClient{rc}, []falconv1.ThreadQueryServiceClient{rc}
+		return cl, rc.hc.CloseIdleConnections, nil
+	default:
+		return nil, nil, fmt.Errorf("-transport %q: want grpc or rest", c.transport)
+	}
 	var conns []*grpc.ClientConn
 	closeAll := func() {
 		for _, cc := range conns {
@@ -243,7 +257,7 @@ func run(c config) error {
 	default:
 		return fmt.Errorf("-scenario %q: want post, list, markread, threads or visibility", c.scenario)
 	}
-	fmt.Printf("scenario %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.concurrency, c.threads, c.warmup, c.duration)
+	fmt.Printf("scenario %s over %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.transport, c.concurrency, c.threads, c.warmup, c.duration)
 	res := drive(ctx, c, op, vis)
 	res.print(c.scenario)
 	if c.scenario == "visibility" {

@@ -42,7 +42,7 @@ type Readier interface {
 
 // GRPCService is a component that serves gRPC services.
 type GRPCService interface {
-	RegisterGRPC(s *grpc.Server)
+	RegisterGRPC(s grpc.ServiceRegistrar)
 }
 
 // Streamer is a component with long-lived streams: at shutdown EndStreams
@@ -237,6 +237,7 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 	var (
 		gateways     []RegisterFunc
 		gatewayConns *bufconn.Listener
+		inProc       *inProcess
 	)
 	if ls.GRPC != nil {
 		var rl *rateLimiter
@@ -251,10 +252,22 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		inMemory := lim
 		inMemory.MaxStreams = math.MaxUint32
 		gws := NewGRPC(log, sv.Authn, metrics, hs, inMemory, rl) //nolint:contextcheck // each stream runs on its own context
+		// The REST gateway reaches the gRPC server in memory: no port, no
+		// TLS to terminate twice, no slot of the connection cap; and its
+		// unary calls run in process.
+		gatewayConns = bufconn.Listen(1 << 20)
+		streams, err := gatewayStreams(func(ctx context.Context, _ string) (net.Conn, error) { return gatewayConns.DialContext(ctx) })
+		if err != nil {
+			ls.Close()
+			return err
+		}
+		defer func() { _ = streams.Close() }()
+		inProc = newInProcess(chainUnary(interceptors(log, sv.Authn, metrics, rl)...), streams)
 		for _, c := range comps {
 			if g, ok := c.(GRPCService); ok {
 				g.RegisterGRPC(gs)
 				g.RegisterGRPC(gws)
+				g.RegisterGRPC(inProc)
 			}
 			if r, ok := c.(RESTService); ok {
 				gateways = append(gateways, r.Gateway()...)
@@ -264,9 +277,6 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		if tlsc.grpc != nil {
 			grpcListeners[0] = tls.NewListener(ls.GRPC, tlsc.grpc)
 		}
-		// The REST gateway reaches the gRPC server in memory: no port, no
-		// TLS to terminate twice, no slot of the connection cap.
-		gatewayConns = bufconn.Listen(1 << 20)
 		servers.Go(func() error { return ServeGRPC(sctx, log, gs, grpcListeners...) })
 		servers.Go(func() error { return ServeGRPC(sctx, log, gws, gatewayConns) })
 		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()), zap.Bool("tls", tlsc.grpc != nil))
@@ -276,15 +286,13 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		httpTLS := tlsc.admin
 		if len(gateways) > 0 {
 			httpTLS = tlsc.rest
-			dial := func(ctx context.Context, _ string) (net.Conn, error) { return gatewayConns.DialContext(ctx) }
-			gw, closeGW, err := NewGateway(ctx, log, dial, gateways...)
+			gw, err := NewGateway(ctx, log, inProc, gateways...)
 			if err != nil {
 				stopServing()
 				_ = servers.Wait()
 				ls.Close()
 				return err
 			}
-			defer func() { _ = closeGW() }()
 			mux = PublicMux(gw, ready)
 			for _, c := range comps {
 				if p, ok := c.(PageService); ok {

@@ -72,12 +72,7 @@ func recovery(log *zap.Logger) grpc.UnaryServerInterceptor {
 // stream limit; and the health service registered.
 func NewGRPC(log *zap.Logger, a auth.Authenticator, m *RPCMetrics, hs *health.Server, l Limits, rl *rateLimiter) *grpc.Server {
 	l = l.orDefaults()
-	chain := []grpc.UnaryServerInterceptor{recovery(log), m.interceptor}
-	if rl != nil {
-		chain = append(chain, rl.byAddressInterceptor, auth.UnaryInterceptor(a), rl.byAccountInterceptor)
-	} else {
-		chain = append(chain, auth.UnaryInterceptor(a))
-	}
+	chain := interceptors(log, a, m, rl)
 	streams := make([]grpc.StreamServerInterceptor, len(chain))
 	for i, u := range chain {
 		streams[i] = streamFrom(u)
@@ -96,6 +91,18 @@ func NewGRPC(log *zap.Logger, a auth.Authenticator, m *RPCMetrics, hs *health.Se
 	)
 	healthpb.RegisterHealthServer(s, hs)
 	return s
+}
+
+// interceptors are what every call passes through, gRPC or REST, in order:
+// metrics (outermost, so that a panic counts as the Internal it becomes),
+// recovery and, with a rate limiter, the address budget before identity and
+// the account budget after.
+func interceptors(log *zap.Logger, a auth.Authenticator, m *RPCMetrics, rl *rateLimiter) []grpc.UnaryServerInterceptor {
+	chain := []grpc.UnaryServerInterceptor{m.interceptor, recovery(log)}
+	if rl != nil {
+		return append(chain, rl.byAddressInterceptor, auth.UnaryInterceptor(a), rl.byAccountInterceptor)
+	}
+	return append(chain, auth.UnaryInterceptor(a))
 }
 
 const protoCodecName = "proto"

@@ -20,43 +20,52 @@ import (
 	falconproto "github.com/falcon-chat/falcon/proto"
 )
 
-// RegisterFunc registers a service's REST routes on the gateway.
-type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+// RegisterFunc registers a service's REST routes on the gateway, calling
+// the service through conn.
+type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error
 
-// NewGateway returns the REST gateway of the gRPC server that dial
-// reaches. It calls the server over a connection of its own (in memory, in
-// Run), so that REST requests pass through the same interceptors
-// (identity, metrics) as gRPC ones. Unknown JSON fields are refused, not
-// dropped; the message limits are the server's; errors the gateway itself
-// makes get stable texts.
-func NewGateway(ctx context.Context, log *zap.Logger, dial func(context.Context, string) (net.Conn, error), register ...RegisterFunc) (http.Handler, func() error, error) {
-	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithContextDialer(dial),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes), grpc.MaxCallSendMsgSize(MaxRequestBytes)),
-		grpc.WithChainUnaryInterceptor(markServerErrors))
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway connection: %w", err)
-	}
+// NewGateway returns the REST gateway of the services conn reaches (in Run,
+// the services of the process, in process: see inProcess), so that REST
+// requests pass through the same interceptors (identity, metrics) as gRPC
+// ones. Unknown JSON fields are refused, not dropped; the message limits
+// are the server's; errors the gateway itself makes get stable texts.
+func NewGateway(ctx context.Context, log *zap.Logger, conn grpc.ClientConnInterface, register ...RegisterFunc) (http.Handler, error) {
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			// Zero values are written (a version of "0", an empty list);
-			// unset messages are left out rather than written as null, as
-			// the OpenAPI document describes them (editedAt of a message
-			// never edited).
-			MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &restJSON{JSONPb: gatewayJSON()}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithErrorHandler(gatewayErrors(log)),
 		runtime.WithRoutingErrorHandler(routingErrors(log)),
 	)
 	for _, r := range register {
 		if err := r(ctx, mux, conn); err != nil {
-			conn.Close()
-			return nil, nil, fmt.Errorf("register gateway routes: %w", err)
+			return nil, fmt.Errorf("register gateway routes: %w", err)
 		}
 	}
-	return mux, conn.Close, nil
+	return mux, nil
+}
+
+// gatewayJSON is the gateway's protojson. Zero values are written (a
+// version of "0", an empty list); unset messages are left out rather than
+// written as null, as the OpenAPI document describes them (editedAt of a
+// message never edited). Unknown fields are refused.
+func gatewayJSON() runtime.JSONPb {
+	return runtime.JSONPb{
+		MarshalOptions:   protojson.MarshalOptions{EmitDefaultValues: true},
+		UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+	}
+}
+
+// gatewayStreams is the gateway's in-memory gRPC connection, for the
+// streams it cannot call in process.
+func gatewayStreams(dial func(context.Context, string) (net.Conn, error)) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithContextDialer(dial),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes), grpc.MaxCallSendMsgSize(MaxRequestBytes)),
+		grpc.WithChainUnaryInterceptor(markServerErrors))
+	if err != nil {
+		return nil, fmt.Errorf("gateway connection: %w", err)
+	}
+	return conn, nil
 }
 
 // incomingHeader says which HTTP headers reach the gRPC services as

@@ -38,13 +38,20 @@ type fakeAPI struct {
 
 func (fakeAPI) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 
-func (f fakeAPI) RegisterGRPC(s *grpc.Server) {
+func (f fakeAPI) RegisterGRPC(s grpc.ServiceRegistrar) {
 	falconv1.RegisterThreadQueryServiceServer(s, f)
 	falconv1.RegisterThreadCommandServiceServer(s, f)
 }
 
 func (fakeAPI) Gateway() []RegisterFunc {
-	return []RegisterFunc{falconv1.RegisterThreadQueryServiceHandler, falconv1.RegisterThreadCommandServiceHandler}
+	return []RegisterFunc{
+		func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return falconv1.RegisterThreadQueryServiceHandlerClient(ctx, mux, falconv1.NewThreadQueryServiceClient(conn))
+		},
+		func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+			return falconv1.RegisterThreadCommandServiceHandlerClient(ctx, mux, falconv1.NewThreadCommandServiceClient(conn))
+		},
+	}
 }
 
 func (fakeAPI) GetThread(_ context.Context, r *falconv1.GetThreadRequest) (*falconv1.GetThreadResponse, error) {
@@ -150,6 +157,13 @@ func serveTLS(t *testing.T, lim Limits, tlsSettings tlsfiles.Server) running {
 // test ends; it does not wait for readiness.
 func serveWith(t testing.TB, configure func(*Serving)) running {
 	t.Helper()
+	return serveComponent(t, configure, fakeAPI{})
+}
+
+// serveComponent runs c behind Run, configured by configure, until the
+// test ends; it does not wait for readiness.
+func serveComponent(t testing.TB, configure func(*Serving), c Component) running {
+	t.Helper()
 	ls, err := Addrs{GRPC: "127.0.0.1:0", HTTP: "127.0.0.1:0", Metrics: "127.0.0.1:0"}.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +174,7 @@ func serveWith(t testing.TB, configure func(*Serving)) running {
 	go func() {
 		sv := Serving{Log: zap.NewNop(), Authn: auth.Dev{}, Registry: prometheus.NewRegistry(), Listeners: ls}
 		configure(&sv)
-		done <- Run(ctx, sv, fakeAPI{})
+		done <- Run(ctx, sv, c)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -118,11 +119,15 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 func (a *ReadAPI) reader() *readmodel.Reader { return a.current.Load() }
 
 // RegisterGRPC serves ThreadQueryService on s.
-func (a *ReadAPI) RegisterGRPC(s *grpc.Server) { falconv1.RegisterThreadQueryServiceServer(s, a) }
+func (a *ReadAPI) RegisterGRPC(s grpc.ServiceRegistrar) {
+	falconv1.RegisterThreadQueryServiceServer(s, a)
+}
 
 // Gateway returns ThreadQueryService's REST routes.
 func (a *ReadAPI) Gateway() []server.RegisterFunc {
-	return []server.RegisterFunc{falconv1.RegisterThreadQueryServiceHandler, registerEventStream}
+	return []server.RegisterFunc{func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		return falconv1.RegisterThreadQueryServiceHandlerClient(ctx, mux, falconv1.NewThreadQueryServiceClient(conn))
+	}, registerEventStream}
 }
 
 // Ready is nil while the read store answers (the generation pointer, read

@@ -35,7 +35,7 @@ const sseRetryMs = 1000
 // registerEventStream serves GET /v1/events:stream on the gateway: a
 // Subscribe call through the gateway's connection (so identity, limits and
 // metrics are the gRPC service's), written as server-sent events.
-func registerEventStream(_ context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+func registerEventStream(_ context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
 	client := falconv1.NewThreadQueryServiceClient(conn)
 	return mux.HandlePath(http.MethodGet, EventStreamPath, func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		serveEvents(w, r, mux, client)

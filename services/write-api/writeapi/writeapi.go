@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/IBM/sarama"
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -126,13 +127,15 @@ func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 }
 
 // RegisterGRPC serves ThreadCommandService on s.
-func (w *WriteAPI) RegisterGRPC(s *grpc.Server) {
+func (w *WriteAPI) RegisterGRPC(s grpc.ServiceRegistrar) {
 	falconv1.RegisterThreadCommandServiceServer(s, w.grpc)
 }
 
 // Gateway returns ThreadCommandService's REST routes.
 func (w *WriteAPI) Gateway() []server.RegisterFunc {
-	return []server.RegisterFunc{falconv1.RegisterThreadCommandServiceHandler}
+	return []server.RegisterFunc{func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		return falconv1.RegisterThreadCommandServiceHandlerClient(ctx, mux, falconv1.NewThreadCommandServiceClient(conn))
+	}}
 }
 
 // Ready is nil once this replica is connected to Kafka, in the group, and
