@@ -5,6 +5,7 @@
 //	loadtest -scenario post -concurrency 64 -duration 20s
 //	loadtest -scenario list -concurrency 64 -duration 20s
 //	loadtest -scenario post -transport rest -rest-addr 127.0.0.1:8080
+//	loadtest -scenario list -arrival-rate 3000 -concurrency 256 -out list.json
 //	loadtest -scenario visibility -concurrency 16 -duration 20s
 //	loadtest -scenario drain -metrics-url http://127.0.0.1:8084/metrics -metric falcon_forwarder_delivered_total
 //	loadtest -scenario push -subscribers 10000 -members 10 -rate 2000 -metrics-url http://127.0.0.1:9100/metrics
@@ -48,6 +49,8 @@ type config struct {
 	extraMembers int
 	transport    string
 	restAddr     string
+	arrivalRate  float64
+	out          string
 }
 
 func main() {
@@ -62,6 +65,8 @@ func main() {
 	flag.IntVar(&c.conns, "conns", 4, "gRPC connections, shared round-robin by the clients")
 	flag.StringVar(&c.transport, "transport", "grpc", "grpc, or rest (HTTP/1.1 keep-alive and JSON, a connection per client, as browsers call)")
 	flag.StringVar(&c.restAddr, "rest-addr", "127.0.0.1:8080", "-transport rest: the REST address (falcon dev serves every route on one)")
+	flag.Float64Var(&c.arrivalRate, "arrival-rate", 0, "open loop: requests a second, each timed from when it was due (at most -concurrency in flight); 0: closed loop, each client sending when answered")
+	flag.StringVar(&c.out, "out", "", "open loop: write the JSON report (the whole run and each second) to this file")
 	flag.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:8084/metrics", "drain and watch: the Prometheus endpoint to read")
 	flag.StringVar(&c.metrics, "metric", "falcon_forwarder_delivered_total", "drain: the counter; watch: metrics, comma-separated")
 	flag.Int64Var(&c.maxOps, "max-ops", 0, "stop after this many operations, warm-up included, even before -duration ends (0: no limit)")
@@ -157,8 +162,8 @@ func run(c config) error {
 	case "push":
 		return push(c, c.push)
 	}
-	if c.concurrency < 1 || c.threads < 1 || c.conns < 1 || c.duration <= 0 {
-		return errors.New("-concurrency, -threads, -conns and -duration must be positive")
+	if c.concurrency < 1 || c.threads < 1 || c.conns < 1 || c.duration <= 0 || c.arrivalRate < 0 {
+		return errors.New("-concurrency, -threads, -conns and -duration must be positive, -arrival-rate not negative")
 	}
 	cl, closeAll, err := dial(c)
 	if err != nil {
@@ -258,6 +263,14 @@ func run(c config) error {
 		return fmt.Errorf("-scenario %q: want post, list, markread, threads or visibility", c.scenario)
 	}
 	fmt.Printf("scenario %s over %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.transport, c.concurrency, c.threads, c.warmup, c.duration)
+	if c.arrivalRate > 0 {
+		rep := openLoop(ctx, c, op).report(c)
+		rep.print()
+		if c.out != "" {
+			return rep.write(c.out)
+		}
+		return nil
+	}
 	res := drive(ctx, c, op, vis)
 	res.print(c.scenario)
 	if c.scenario == "visibility" {

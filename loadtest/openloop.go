@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"google.golang.org/grpc/status"
+)
+
+// openLoop runs op at a fixed arrival rate for the warm-up and then the
+// measured duration. The i-th request is due at start + i/rate whether or
+// not those before it have been answered, and its latency runs from when it
+// was due, not from when a worker got to it: a stall of the server shows
+// in every request it delays (no coordinated omission). At most
+// c.concurrency requests are in flight; those due while all are busy wait,
+// and their wait counts.
+func openLoop(ctx context.Context, c config, op func(context.Context, int, int) error) *recorder {
+	interval := time.Duration(float64(time.Second) / c.arrivalRate)
+	rec := newRecorder()
+	jobs := make(chan time.Time, c.concurrency)
+	var wg sync.WaitGroup
+	for w := range c.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := 0
+			for due := range jobs {
+				err := op(ctx, w, n)
+				rec.record(due, time.Since(due), err)
+				n++
+			}
+		}()
+	}
+	start := time.Now()
+	rec.begin(start.Add(c.warmup))
+	end := start.Add(c.warmup + c.duration)
+	atEnd := time.NewTimer(time.Until(end))
+	defer atEnd.Stop()
+schedule:
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if !due.Before(end) {
+			break
+		}
+		if d := time.Until(due); d > 0 {
+			time.Sleep(d)
+		}
+		select {
+		case jobs <- due:
+		case <-atEnd.C:
+			// Every client busy until the end: what is still due was never
+			// sent, and is counted as such.
+			rec.unsent(int64((end.Sub(due) + interval - 1) / interval))
+			break schedule
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	rec.finish(end)
+	return rec
+}
+
+// recorder keeps latencies in HDR histograms (microseconds, three
+// significant digits), for the measured run and for each second of it, with
+// the errors by gRPC code.
+type recorder struct {
+	mu      sync.Mutex
+	from    time.Time // the measured part starts; earlier requests are warm-up
+	all     *hdrhistogram.Histogram
+	seconds []*second
+	errors  map[string]int64
+	notSent int64
+	elapsed time.Duration
+}
+
+type second struct {
+	lat    *hdrhistogram.Histogram
+	errors int64
+}
+
+// maxLatencyMicros is the largest latency the histograms hold: a minute.
+const maxLatencyMicros = 60_000_000
+
+func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyMicros, 3) }
+
+func newRecorder() *recorder {
+	return &recorder{all: newHistogram(), errors: map[string]int64{}}
+}
+
+func (r *recorder) begin(from time.Time) {
+	r.mu.Lock()
+	r.from = from
+	r.mu.Unlock()
+}
+
+// record counts a request due at due that took d (from due) and ended with
+// err; the second it is counted in is the one it was due in.
+func (r *recorder) record(due time.Time, d time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if due.Before(r.from) {
+		return
+	}
+	i := int(due.Sub(r.from) / time.Second)
+	for len(r.seconds) <= i {
+		r.seconds = append(r.seconds, &second{lat: newHistogram()})
+	}
+	if err != nil {
+		r.errors[status.Code(err).String()]++
+		r.seconds[i].errors++
+		return
+	}
+	us := min(max(d.Microseconds(), 1), maxLatencyMicros)
+	_ = r.all.RecordValue(us)
+	_ = r.seconds[i].lat.RecordValue(us)
+}
+
+func (r *recorder) unsent(n int64) {
+	r.mu.Lock()
+	r.notSent += n
+	r.mu.Unlock()
+}
+
+func (r *recorder) finish(end time.Time) {
+	r.mu.Lock()
+	r.elapsed = end.Sub(r.from)
+	r.mu.Unlock()
+}
+
+// Report is the JSON result of a run: its settings, the whole measured run
+// and each second of it.
+type Report struct {
+	Scenario    string           `json:"scenario"`
+	Transport   string           `json:"transport"`
+	ArrivalRate float64          `json:"arrival_rate"`
+	Concurrency int              `json:"concurrency"`
+	Seconds     float64          `json:"seconds"`
+	Total       Window           `json:"total"`
+	Errors      map[string]int64 `json:"errors_by_code"`
+	NotSent     int64            `json:"not_sent"`
+	PerSecond   []Window         `json:"per_second"`
+}
+
+// Window is what a span of the run did: answers per second and latency
+// percentiles in milliseconds.
+type Window struct {
+	OK         int64   `json:"ok"`
+	Errors     int64   `json:"errors"`
+	Throughput float64 `json:"throughput"`
+	P50        float64 `json:"p50_ms"`
+	P90        float64 `json:"p90_ms"`
+	P99        float64 `json:"p99_ms"`
+	P999       float64 `json:"p999_ms"`
+	Max        float64 `json:"max_ms"`
+}
+
+func window(h *hdrhistogram.Histogram, errors int64, seconds float64) Window {
+	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1000 }
+	w := Window{OK: h.TotalCount(), Errors: errors, P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9), Max: float64(h.Max()) / 1000}
+	if seconds > 0 {
+		w.Throughput = float64(w.OK) / seconds
+	}
+	return w
+}
+
+func (r *recorder) report(c config) Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs int64
+	for _, n := range r.errors {
+		errs += n
+	}
+	rep := Report{Scenario: c.scenario, Transport: c.transport, ArrivalRate: c.arrivalRate, Concurrency: c.concurrency,
+		Seconds: r.elapsed.Seconds(), Total: window(r.all, errs, r.elapsed.Seconds()), Errors: r.errors, NotSent: r.notSent}
+	for _, s := range r.seconds {
+		rep.PerSecond = append(rep.PerSecond, window(s.lat, s.errors, 1))
+	}
+	return rep
+}
+
+func (rep Report) print() {
+	t := rep.Total
+	fmt.Printf("%s, open loop at %.0f/s: %d ok, %.0f/s; latency p50 %.2fms, p90 %.2fms, p99 %.2fms, p99.9 %.2fms, max %.2fms\n",
+		rep.Scenario, rep.ArrivalRate, t.OK, t.Throughput, t.P50, t.P90, t.P99, t.P999, t.Max)
+	if len(rep.Errors) > 0 {
+		codes := make([]string, 0, len(rep.Errors))
+		for c := range rep.Errors {
+			codes = append(codes, c)
+		}
+		sort.Strings(codes)
+		fmt.Print("  errors:")
+		for _, c := range codes {
+			fmt.Printf(" %s %d", c, rep.Errors[c])
+		}
+		fmt.Println()
+	}
+	if rep.NotSent > 0 {
+		fmt.Printf("  not sent: %d requests were due while every client was busy until the end (raise -concurrency, or the rate is past what the server takes)\n", rep.NotSent)
+	}
+}
+
+func (rep Report) write(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write the report: %w", err)
+	}
+	return nil
+}
