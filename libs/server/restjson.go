@@ -63,7 +63,7 @@ func appendHot(b []byte, v any) ([]byte, bool) {
 }
 
 type jsonWriter struct {
-	b       []byte
+	b        []byte
 	fallback bool
 }
 
