@@ -51,13 +51,14 @@ type config struct {
 	restAddr     string
 	arrivalRate  float64
 	out          string
+	mix          mixConfig
 }
 
 func main() {
 	var c config
 	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService; several, comma-separated, share the connections")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
-	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, push, drain or watch")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, mix, push, drain or watch")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
 	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
@@ -74,6 +75,13 @@ func main() {
 	flag.IntVar(&c.push.members, "members", 10, "push: members of each thread (subscribers/members threads)")
 	flag.IntVar(&c.push.rate, "rate", 2000, "push: messages posted a second")
 	flag.IntVar(&c.extraMembers, "extra-members", 0, "post, list, markread, threads: members each thread has besides its owner and reader (markread: the accounts that mark)")
+	flag.IntVar(&c.mix.accounts, "accounts", 1000, "mix: accounts, drawn by Zipf popularity for thread membership and for each request")
+	flag.IntVar(&c.mix.members, "mix-members", 8, "mix: members of each thread")
+	flag.Float64Var(&c.mix.zipf, "zipf", 1.2, "mix: Zipf exponent of account popularity (> 1; larger is more skewed)")
+	flag.Float64Var(&c.mix.reads, "reads", 0.9, "mix: the share of reads (ListThreads, ListMessages); the rest writes (posts, edits, marks)")
+	flag.Uint64Var(&c.mix.seed, "seed", 1, "mix: the random seed (the same seed, the same threads and requests per client)")
+	flag.IntVar(&c.mix.seedMessages, "seed-messages", 20, "mix: messages posted into each thread before the run")
+	flag.IntVar(&c.mix.subscribers, "mix-subscribers", 0, "mix: event streams held open by the most popular accounts during the run (gRPC)")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine)")
 	flag.Parse()
 	if err := runProfiled(c); err != nil {
@@ -172,6 +180,9 @@ func run(c config) error {
 	defer closeAll()
 	ctx := context.Background()
 
+	if c.scenario == "mix" {
+		return runMix(ctx, c, cl)
+	}
 	threads := make([]string, c.threads)
 	if c.scenario == "markread" && c.extraMembers < 1 {
 		return errors.New("-scenario markread needs -extra-members: they are the readers")
@@ -262,20 +273,56 @@ func run(c config) error {
 	default:
 		return fmt.Errorf("-scenario %q: want post, list, markread, threads or visibility", c.scenario)
 	}
-	fmt.Printf("scenario %s over %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.transport, c.concurrency, c.threads, c.warmup, c.duration)
 	if c.arrivalRate > 0 {
-		rep := openLoop(ctx, c, op).report(c)
-		rep.print()
-		if c.out != "" {
-			return rep.write(c.out)
-		}
-		return nil
+		return runOpen(ctx, c, op, nil)
 	}
+	fmt.Printf("scenario %s over %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.transport, c.concurrency, c.threads, c.warmup, c.duration)
 	res := drive(ctx, c, op, vis)
 	res.print(c.scenario)
 	if c.scenario == "visibility" {
 		printLatencies("visible after ack", vis.take(), 0)
 	}
+	return nil
+}
+
+// runOpen runs op in an open loop and reports it (by kind, with kindOf).
+func runOpen(ctx context.Context, c config, op func(context.Context, int, int) error, kindOf func(int) string) error {
+	fmt.Printf("scenario %s over %s: %.0f requests/s, at most %d in flight, over %d threads, %s warm-up, %s measured\n",
+		c.scenario, c.transport, c.arrivalRate, c.concurrency, c.threads, c.warmup, c.duration)
+	rep := openLoop(ctx, c, op, kindOf).report(c)
+	rep.print()
+	if c.out != "" {
+		return rep.write(c.out)
+	}
+	return nil
+}
+
+// runMix runs the chat-shaped mix, open or closed loop, with its streams.
+func runMix(ctx context.Context, c config, cl *clients) error {
+	ch, err := newChat(ctx, c, cl)
+	if err != nil {
+		return err
+	}
+	if c.mix.subscribers > 0 {
+		if c.transport != "grpc" {
+			return errors.New("-mix-subscribers: the streams are gRPC (-transport grpc)")
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		wg, err := ch.subscribe(sctx, c.mix.subscribers)
+		defer func() {
+			cancel()
+			wg.Wait()
+			fmt.Printf("  streams: %d subscribers received %d events\n", c.mix.subscribers, ch.received.Load())
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	if c.arrivalRate > 0 {
+		return runOpen(ctx, c, ch.op, ch.kindOf)
+	}
+	fmt.Printf("scenario mix over %s: %d clients, %s warm-up, %s measured\n", c.transport, c.concurrency, c.warmup, c.duration)
+	drive(ctx, c, ch.op, &samples{}).print("mix")
 	return nil
 }
 

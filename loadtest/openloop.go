@@ -20,7 +20,9 @@ import (
 // in every request it delays (no coordinated omission). At most
 // c.concurrency requests are in flight; those due while all are busy wait,
 // and their wait counts.
-func openLoop(ctx context.Context, c config, op func(context.Context, int, int) error) *recorder {
+// kindOf, when not nil, names the kind of request worker w just made (the
+// mix's list, page, post ...), for latencies by kind.
+func openLoop(ctx context.Context, c config, op func(context.Context, int, int) error, kindOf func(w int) string) *recorder {
 	interval := time.Duration(float64(time.Second) / c.arrivalRate)
 	rec := newRecorder()
 	jobs := make(chan time.Time, c.concurrency)
@@ -32,7 +34,11 @@ func openLoop(ctx context.Context, c config, op func(context.Context, int, int) 
 			n := 0
 			for due := range jobs {
 				err := op(ctx, w, n)
-				rec.record(due, time.Since(due), err)
+				kind := ""
+				if kindOf != nil {
+					kind = kindOf(w)
+				}
+				rec.record(due, time.Since(due), err, kind)
 				n++
 			}
 		}()
@@ -73,6 +79,7 @@ type recorder struct {
 	mu      sync.Mutex
 	from    time.Time // the measured part starts; earlier requests are warm-up
 	all     *hdrhistogram.Histogram
+	kinds   map[string]*second
 	seconds []*second
 	errors  map[string]int64
 	notSent int64
@@ -90,7 +97,7 @@ const maxLatencyMicros = 60_000_000
 func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyMicros, 3) }
 
 func newRecorder() *recorder {
-	return &recorder{all: newHistogram(), errors: map[string]int64{}}
+	return &recorder{all: newHistogram(), kinds: map[string]*second{}, errors: map[string]int64{}}
 }
 
 func (r *recorder) begin(from time.Time) {
@@ -99,9 +106,10 @@ func (r *recorder) begin(from time.Time) {
 	r.mu.Unlock()
 }
 
-// record counts a request due at due that took d (from due) and ended with
-// err; the second it is counted in is the one it was due in.
-func (r *recorder) record(due time.Time, d time.Duration, err error) {
+// record counts a request of a kind ("" when not told) due at due that
+// took d (from due) and ended with err; the second it is counted in is the
+// one it was due in.
+func (r *recorder) record(due time.Time, d time.Duration, err error, kind string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if due.Before(r.from) {
@@ -111,14 +119,25 @@ func (r *recorder) record(due time.Time, d time.Duration, err error) {
 	for len(r.seconds) <= i {
 		r.seconds = append(r.seconds, &second{lat: newHistogram()})
 	}
+	k := r.kinds[kind]
+	if kind != "" && k == nil {
+		k = &second{lat: newHistogram()}
+		r.kinds[kind] = k
+	}
 	if err != nil {
 		r.errors[status.Code(err).String()]++
 		r.seconds[i].errors++
+		if k != nil {
+			k.errors++
+		}
 		return
 	}
 	us := min(max(d.Microseconds(), 1), maxLatencyMicros)
 	_ = r.all.RecordValue(us)
 	_ = r.seconds[i].lat.RecordValue(us)
+	if k != nil {
+		_ = k.lat.RecordValue(us)
+	}
 }
 
 func (r *recorder) unsent(n int64) {
@@ -136,15 +155,16 @@ func (r *recorder) finish(end time.Time) {
 // Report is the JSON result of a run: its settings, the whole measured run
 // and each second of it.
 type Report struct {
-	Scenario    string           `json:"scenario"`
-	Transport   string           `json:"transport"`
-	ArrivalRate float64          `json:"arrival_rate"`
-	Concurrency int              `json:"concurrency"`
-	Seconds     float64          `json:"seconds"`
-	Total       Window           `json:"total"`
-	Errors      map[string]int64 `json:"errors_by_code"`
-	NotSent     int64            `json:"not_sent"`
-	PerSecond   []Window         `json:"per_second"`
+	Scenario    string            `json:"scenario"`
+	Transport   string            `json:"transport"`
+	ArrivalRate float64           `json:"arrival_rate"`
+	Concurrency int               `json:"concurrency"`
+	Seconds     float64           `json:"seconds"`
+	Total       Window            `json:"total"`
+	Errors      map[string]int64  `json:"errors_by_code"`
+	NotSent     int64             `json:"not_sent"`
+	PerSecond   []Window          `json:"per_second"`
+	ByKind      map[string]Window `json:"by_kind,omitempty"`
 }
 
 // Window is what a span of the run did: answers per second and latency
@@ -181,6 +201,12 @@ func (r *recorder) report(c config) Report {
 	for _, s := range r.seconds {
 		rep.PerSecond = append(rep.PerSecond, window(s.lat, s.errors, 1))
 	}
+	if len(r.kinds) > 0 {
+		rep.ByKind = map[string]Window{}
+		for k, s := range r.kinds {
+			rep.ByKind[k] = window(s.lat, s.errors, r.elapsed.Seconds())
+		}
+	}
 	return rep
 }
 
@@ -188,6 +214,15 @@ func (rep Report) print() {
 	t := rep.Total
 	fmt.Printf("%s, open loop at %.0f/s: %d ok, %.0f/s; latency p50 %.2fms, p90 %.2fms, p99 %.2fms, p99.9 %.2fms, max %.2fms\n",
 		rep.Scenario, rep.ArrivalRate, t.OK, t.Throughput, t.P50, t.P90, t.P99, t.P999, t.Max)
+	kinds := make([]string, 0, len(rep.ByKind))
+	for k := range rep.ByKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		w := rep.ByKind[k]
+		fmt.Printf("  %-12s %7d ok, %6.0f/s; p50 %.2fms, p99 %.2fms, p99.9 %.2fms, max %.2fms; %d errors\n", k, w.OK, w.Throughput, w.P50, w.P99, w.P999, w.Max, w.Errors)
+	}
 	if len(rep.Errors) > 0 {
 		codes := make([]string, 0, len(rep.Errors))
 		for c := range rep.Errors {

@@ -27,7 +27,7 @@ func TestOpenLoopCountsStalls(t *testing.T) {
 		return nil
 	}
 	c := config{scenario: "test", transport: "none", arrivalRate: 200, concurrency: 1, duration: time.Second}
-	rep := openLoop(context.Background(), c, op).report(c)
+	rep := openLoop(context.Background(), c, op, nil).report(c)
 	if rep.Total.OK+rep.Total.Errors+rep.NotSent < 190 {
 		t.Fatalf("%d answered, %d errors, %d not sent of ~200 due", rep.Total.OK, rep.Total.Errors, rep.NotSent)
 	}
@@ -57,7 +57,7 @@ func TestOpenLoopNotSent(t *testing.T) {
 		return errors.New("unblocked")
 	}
 	c := config{scenario: "test", transport: "none", arrivalRate: 100, concurrency: 2, duration: 500 * time.Millisecond}
-	rep := openLoop(context.Background(), c, op).report(c)
+	rep := openLoop(context.Background(), c, op, nil).report(c)
 	close(block)
 	if rep.NotSent < 30 {
 		t.Errorf("%d not sent; want most of the ~50 due after the two clients blocked", rep.NotSent)
