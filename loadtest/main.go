@@ -5,7 +5,8 @@
 //	loadtest -scenario post -concurrency 64 -duration 20s
 //	loadtest -scenario list -concurrency 64 -duration 20s
 //	loadtest -scenario post -transport rest -rest-addr 127.0.0.1:8080
-//	loadtest -scenario list -arrival-rate 3000 -concurrency 256 -out list.json
+//	loadtest -scenario list -arrival-rate 3000 -concurrency 256 -report /tmp/list -server-metrics http://127.0.0.1:9100/metrics
+//	loadtest -scenario mix -sweep 1000,2000,4000,8000 -concurrency 512 -report /tmp/sweep
 //	loadtest -scenario visibility -concurrency 16 -duration 20s
 //	loadtest -scenario drain -metrics-url http://127.0.0.1:8084/metrics -metric falcon_forwarder_delivered_total
 //	loadtest -scenario push -subscribers 10000 -members 10 -rate 2000 -metrics-url http://127.0.0.1:9100/metrics
@@ -33,25 +34,29 @@ import (
 )
 
 type config struct {
-	writeAddr    string
-	readAddr     string
-	scenario     string
-	concurrency  int
-	threads      int
-	duration     time.Duration
-	warmup       time.Duration
-	conns        int
-	metricsURL   string
-	metrics      string
-	maxOps       int64
-	push         pushConfig
-	cpuProfile   string
-	extraMembers int
-	transport    string
-	restAddr     string
-	arrivalRate  float64
-	out          string
-	mix          mixConfig
+	writeAddr     string
+	readAddr      string
+	scenario      string
+	concurrency   int
+	threads       int
+	duration      time.Duration
+	warmup        time.Duration
+	conns         int
+	metricsURL    string
+	metrics       string
+	maxOps        int64
+	push          pushConfig
+	cpuProfile    string
+	extraMembers  int
+	transport     string
+	restAddr      string
+	arrivalRate   float64
+	out           string
+	reportDir     string
+	sweep         string
+	serverMetrics string
+	sampleEvery   time.Duration
+	mix           mixConfig
 }
 
 func main() {
@@ -68,6 +73,10 @@ func main() {
 	flag.StringVar(&c.restAddr, "rest-addr", "127.0.0.1:8080", "-transport rest: the REST address (falcon dev serves every route on one)")
 	flag.Float64Var(&c.arrivalRate, "arrival-rate", 0, "open loop: requests a second, each timed from when it was due (at most -concurrency in flight); 0: closed loop, each client sending when answered")
 	flag.StringVar(&c.out, "out", "", "open loop: write the JSON report (the whole run and each second) to this file")
+	flag.StringVar(&c.reportDir, "report", "", "open loop and sweep: write report.json, report.html and SVG charts into this directory")
+	flag.StringVar(&c.sweep, "sweep", "", "open loop at each of these ascending rates in turn (e.g. 1000,2000,4000), for latency against throughput")
+	flag.StringVar(&c.serverMetrics, "server-metrics", "", "open loop: sample the server's CPU and memory from this Prometheus endpoint (falcon dev: http://127.0.0.1:9100/metrics)")
+	flag.DurationVar(&c.sampleEvery, "sample-every", time.Second, "-server-metrics: how often")
 	flag.StringVar(&c.metricsURL, "metrics-url", "http://127.0.0.1:8084/metrics", "drain and watch: the Prometheus endpoint to read")
 	flag.StringVar(&c.metrics, "metric", "falcon_forwarder_delivered_total", "drain: the counter; watch: metrics, comma-separated")
 	flag.Int64Var(&c.maxOps, "max-ops", 0, "stop after this many operations, warm-up included, even before -duration ends (0: no limit)")
@@ -273,7 +282,7 @@ func run(c config) error {
 	default:
 		return fmt.Errorf("-scenario %q: want post, list, markread, threads or visibility", c.scenario)
 	}
-	if c.arrivalRate > 0 {
+	if c.arrivalRate > 0 || c.sweep != "" {
 		return runOpen(ctx, c, op, nil)
 	}
 	fmt.Printf("scenario %s over %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.transport, c.concurrency, c.threads, c.warmup, c.duration)
@@ -285,14 +294,30 @@ func run(c config) error {
 	return nil
 }
 
-// runOpen runs op in an open loop and reports it (by kind, with kindOf).
+// runOpen runs op in an open loop, or a sweep of them, and reports it (by
+// kind, with kindOf).
 func runOpen(ctx context.Context, c config, op func(context.Context, int, int) error, kindOf func(int) string) error {
+	if c.sweep != "" {
+		rates, err := parseRates(c.sweep)
+		if err != nil {
+			return err
+		}
+		return sweep(ctx, c, op, kindOf, rates)
+	}
 	fmt.Printf("scenario %s over %s: %.0f requests/s, at most %d in flight, over %d threads, %s warm-up, %s measured\n",
 		c.scenario, c.transport, c.arrivalRate, c.concurrency, c.threads, c.warmup, c.duration)
-	rep := openLoop(ctx, c, op, kindOf).report(c)
+	rep, err := runOnce(ctx, c, op, kindOf)
+	if err != nil {
+		return err
+	}
 	rep.print()
 	if c.out != "" {
-		return rep.write(c.out)
+		if err := rep.write(c.out); err != nil {
+			return err
+		}
+	}
+	if c.reportDir != "" {
+		return rep.writeReport(c.reportDir)
 	}
 	return nil
 }
@@ -318,7 +343,7 @@ func runMix(ctx context.Context, c config, cl *clients) error {
 			return err
 		}
 	}
-	if c.arrivalRate > 0 {
+	if c.arrivalRate > 0 || c.sweep != "" {
 		return runOpen(ctx, c, ch.op, ch.kindOf)
 	}
 	fmt.Printf("scenario mix over %s: %d clients, %s warm-up, %s measured\n", c.transport, c.concurrency, c.warmup, c.duration)

@@ -134,8 +134,10 @@ func (ch *chat) op(ctx context.Context, w, _ int) error {
 		if err == nil {
 			ch.last[t].Store(resp.MessageId)
 			ch.mu.Lock()
-			p := append(ch.posted[a], [2]string{ch.threads[t], resp.MessageId})
-			ch.posted[a] = p[max(0, len(p)-8):]
+			ch.posted[a] = append(ch.posted[a], [2]string{ch.threads[t], resp.MessageId})
+			if p := ch.posted[a]; len(p) > 8 { // the latest few are enough to edit
+				ch.posted[a] = p[len(p)-8:]
+			}
 			ch.mu.Unlock()
 		}
 		return err

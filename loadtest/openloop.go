@@ -165,6 +165,8 @@ type Report struct {
 	NotSent     int64             `json:"not_sent"`
 	PerSecond   []Window          `json:"per_second"`
 	ByKind      map[string]Window `json:"by_kind,omitempty"`
+	Percentiles []Percentile      `json:"percentiles"`
+	Server      []ServerSample    `json:"server,omitempty"`
 }
 
 // Window is what a span of the run did: answers per second and latency
