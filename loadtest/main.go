@@ -56,6 +56,7 @@ type config struct {
 	sweep         string
 	serverMetrics string
 	sampleEvery   time.Duration
+	probes        int
 	mix           mixConfig
 }
 
@@ -91,6 +92,7 @@ func main() {
 	flag.Uint64Var(&c.mix.seed, "seed", 1, "mix: the random seed (the same seed, the same threads and requests per client)")
 	flag.IntVar(&c.mix.seedMessages, "seed-messages", 20, "mix: messages posted into each thread before the run")
 	flag.IntVar(&c.mix.subscribers, "mix-subscribers", 0, "mix: event streams held open by the most popular accounts during the run (gRPC)")
+	flag.IntVar(&c.probes, "visibility-probes", 0, "closed loop: clients that, beside the load, post and read back until visible, reporting post-to-visible latency")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine)")
 	flag.Parse()
 	if err := runProfiled(c); err != nil {
@@ -233,23 +235,7 @@ func run(c config) error {
 		// The latency reported is from the post's acknowledgement to the
 		// first read that returns the message.
 		op = func(ctx context.Context, w, n int) error {
-			t := threads[(w+n)%len(threads)]
-			r, err := cl.cmd[w%len(cl.cmd)].PostMessage(as(ctx, "loadtest-owner"), &falconv1.PostMessageRequest{ThreadId: t, Body: "visible?"})
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			for {
-				_, err := cl.qry[w%len(cl.qry)].GetMessage(as(ctx, "loadtest-reader"), &falconv1.GetMessageRequest{ThreadId: t, MessageId: r.MessageId})
-				if err == nil {
-					vis.record(time.Since(start))
-					return nil
-				}
-				if time.Since(start) > 5*time.Second {
-					return fmt.Errorf("message %s not visible after 5s: %w", r.MessageId, err)
-				}
-				time.Sleep(500 * time.Microsecond)
-			}
+			return probeVisibility(ctx, cl, threads[(w+n)%len(threads)], w, vis)
 		}
 	case "markread":
 		// Worker w reads thread w: each extra member marks the seeded
@@ -286,12 +272,52 @@ func run(c config) error {
 		return runOpen(ctx, c, op, nil)
 	}
 	fmt.Printf("scenario %s over %s: %d clients over %d threads, %s warm-up, %s measured\n", c.scenario, c.transport, c.concurrency, c.threads, c.warmup, c.duration)
+	// Probes measure visibility beside the load (posts, for the target of
+	// post-to-visible under the post load).
+	pctx, stopProbes := context.WithCancel(ctx)
+	var probes sync.WaitGroup
+	for p := range c.probes {
+		probes.Add(1)
+		go func() {
+			defer probes.Done()
+			for n := p; pctx.Err() == nil; n++ {
+				if err := probeVisibility(pctx, cl, threads[n%len(threads)], p, vis); err != nil && pctx.Err() == nil {
+					fmt.Println("visibility probe:", err)
+					return
+				}
+			}
+		}()
+	}
 	res := drive(ctx, c, op, vis)
+	stopProbes()
+	probes.Wait()
 	res.print(c.scenario)
-	if c.scenario == "visibility" {
+	if c.scenario == "visibility" || c.probes > 0 {
 		printLatencies("visible after ack", vis.take(), 0)
 	}
 	return nil
+}
+
+// probeVisibility posts into thread t and reads the message back every
+// 0.5 ms until read-api has it, recording the time from the
+// acknowledgement to the first read that returns it.
+func probeVisibility(ctx context.Context, cl *clients, t string, w int, vis *samples) error {
+	r, err := cl.cmd[w%len(cl.cmd)].PostMessage(as(ctx, "loadtest-owner"), &falconv1.PostMessageRequest{ThreadId: t, Body: "visible?"})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for {
+		_, err := cl.qry[w%len(cl.qry)].GetMessage(as(ctx, "loadtest-reader"), &falconv1.GetMessageRequest{ThreadId: t, MessageId: r.MessageId})
+		if err == nil {
+			vis.record(time.Since(start))
+			return nil
+		}
+		if time.Since(start) > 5*time.Second || ctx.Err() != nil {
+			return fmt.Errorf("message %s not visible after %s: %w", r.MessageId, time.Since(start).Round(time.Millisecond), err)
+		}
+		time.Sleep(500 * time.Microsecond)
+	}
 }
 
 // runOpen runs op in an open loop, or a sweep of them, and reports it (by
