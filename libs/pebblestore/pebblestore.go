@@ -125,9 +125,27 @@ func appendRowBound(dst []byte, table string, row []byte, b byte) []byte {
 	return append(escapeRow(dst, row), 0x00, b)
 }
 
-// splitKey returns the row and column of a cell key within a table.
-func splitKey(table string, key []byte) (row []byte, column string, err error) {
+// splitKey returns the row and column of a cell key within a table. The
+// row is the key's own bytes unless the row had 0x00 bytes to unescape;
+// both live only as long as the key.
+func splitKey(table string, key []byte) (row, column []byte, err error) {
 	rest := key[len(tableStart(table)):]
+	for i := 0; i+1 < len(rest); i++ {
+		if rest[i] != 0x00 {
+			continue
+		}
+		switch rest[i+1] {
+		case 0x01:
+			return rest[:i], rest[i+2:], nil
+		case 0xFF:
+			return unescapeRow(table, key, rest)
+		}
+	}
+	return nil, nil, fmt.Errorf("corrupt cell key %x in table %s", key, table)
+}
+
+// unescapeRow is splitKey for a row with 0x00 bytes (written 0x00 0xFF).
+func unescapeRow(table string, key, rest []byte) (row, column []byte, err error) {
 	row = make([]byte, 0, len(rest))
 	for i := 0; i < len(rest); i++ {
 		if rest[i] != 0x00 {
@@ -142,10 +160,10 @@ func splitKey(table string, key []byte) (row []byte, column string, err error) {
 			row = append(row, 0x00)
 			i++
 		case 0x01:
-			return row, string(rest[i+2:]), nil
+			return row, rest[i+2:], nil
 		}
 	}
-	return nil, "", fmt.Errorf("corrupt cell key %x in table %s", key, table)
+	return nil, nil, fmt.Errorf("corrupt cell key %x in table %s", key, table)
 }
 
 // Get reads one row.
@@ -199,23 +217,24 @@ func (p *Store) rows(table string, keys [][]byte, columns []string) ([]readstore
 	defer it.Close()
 	out := make([]readstore.Row, len(keys))
 	var start, end []byte
+	var c copier
 	for _, i := range order {
 		out[i] = readstore.Row{Key: keys[i]}
 		start = appendRowStart(start[:0], table, keys[i])
 		if len(columns) == 0 {
 			end = appendRowEnd(end[:0], table, keys[i])
-			readCells(it, &out[i], start, end, len(start))
+			readCells(it, &c, &out[i], start, end, len(start))
 		}
-		for _, c := range columns {
+		for _, col := range columns {
 			end = append(end[:0], start...)
-			end = append(end, c...)
-			if strings.IndexByte(c, ':') >= 0 {
+			end = append(end, col...)
+			if strings.IndexByte(col, ':') >= 0 {
 				if it.SeekGE(end) && bytes.Equal(it.Key(), end) {
-					set(&out[i], it.Key()[len(start):], it.Value())
+					c.set(&out[i], it.Key()[len(start):], it.Value())
 				}
 				continue
 			}
-			readCells(it, &out[i], append(end, ':'), nil, len(start))
+			readCells(it, &c, &out[i], append(end, ':'), nil, len(start))
 		}
 		if err := it.Error(); err != nil {
 			return nil, fmt.Errorf("read row %x of %s: %w", keys[i], table, err)
@@ -226,21 +245,61 @@ func (p *Store) rows(table string, keys [][]byte, columns []string) ([]readstore
 
 // readCells reads into r the cells from key from up to key to (nil: while
 // their keys start with from); a cell's column is its key after skip bytes.
-func readCells(it *pebble.Iterator, r *readstore.Row, from, to []byte, skip int) {
+func readCells(it *pebble.Iterator, c *copier, r *readstore.Row, from, to []byte, skip int) {
 	for ok := it.SeekGE(from); ok; ok = it.Next() {
 		k := it.Key()
 		if to != nil && bytes.Compare(k, to) >= 0 || to == nil && !bytes.HasPrefix(k, from) {
 			return
 		}
-		set(r, k[skip:], it.Value())
+		c.set(r, k[skip:], it.Value())
 	}
 }
 
-func set(r *readstore.Row, column, value []byte) {
+// copier copies what one read returns out of the iterator's memory with
+// few allocations: values into shared chunks, and each column name once
+// (a page of 50 messages is 400 cells of 8 names).
+type copier struct {
+	chunk   []byte
+	columns map[string]string
+}
+
+// maxChunk is the most a chunk of values holds: a value keeps its chunk
+// alive, so chunks stay small; they start at 256 bytes and double, so that
+// reading one small row costs little.
+const maxChunk = 16 << 10
+
+func (c *copier) value(v []byte) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	if len(v) > maxChunk/4 {
+		return bytes.Clone(v)
+	}
+	if len(v) > cap(c.chunk)-len(c.chunk) {
+		c.chunk = make([]byte, 0, max(min(2*cap(c.chunk), maxChunk), 256, len(v)))
+	}
+	start := len(c.chunk)
+	c.chunk = append(c.chunk, v...)
+	return c.chunk[start:len(c.chunk):len(c.chunk)]
+}
+
+func (c *copier) column(b []byte) string {
+	if s, ok := c.columns[string(b)]; ok {
+		return s
+	}
+	if c.columns == nil {
+		c.columns = make(map[string]string, 16)
+	}
+	s := string(b)
+	c.columns[s] = s
+	return s
+}
+
+func (c *copier) set(r *readstore.Row, column, value []byte) {
 	if r.Cells == nil {
 		r.Cells = make(map[string][]byte, 8)
 	}
-	r.Cells[string(column)] = bytes.Clone(value)
+	r.Cells[c.column(column)] = c.value(value)
 }
 
 // Apply writes the mutations in one synced batch.
@@ -325,6 +384,7 @@ func (p *Store) scan(table string, lower, upper []byte, reverse bool, limit int)
 	defer it.Close()
 	var rows []readstore.Row
 	var cur *readstore.Row
+	var c copier
 	step := it.Next
 	ok := it.First()
 	if reverse {
@@ -339,10 +399,10 @@ func (p *Store) scan(table string, lower, upper []byte, reverse bool, limit int)
 			if limit > 0 && len(rows) == limit {
 				break
 			}
-			rows = append(rows, readstore.Row{Key: row, Cells: map[string][]byte{}})
+			rows = append(rows, readstore.Row{Key: bytes.Clone(row), Cells: make(map[string][]byte, 8)})
 			cur = &rows[len(rows)-1]
 		}
-		cur.Cells[col] = bytes.Clone(it.Value())
+		cur.Cells[c.column(col)] = c.value(it.Value())
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", table, err)
