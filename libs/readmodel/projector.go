@@ -15,10 +15,17 @@ import (
 // skipped, so a batch replayed after a crash changes nothing twice.
 type Projector struct {
 	store readstore.Store
+	cache *threadCache
 }
 
-// NewProjector returns a projector writing to s.
-func NewProjector(s readstore.Store) *Projector { return &Projector{store: s} }
+// NewProjector returns a projector writing to s. It must be the only
+// writer of the rows of the threads it is given events of (their
+// partition's consumer): Forget when that may have changed.
+func NewProjector(s readstore.Store) *Projector { return &Projector{store: s, cache: newThreadCache()} }
+
+// Forget drops the threads the projector keeps in memory (the partitions
+// it is given may have moved).
+func (p *Projector) Forget() { p.cache.reset() }
 
 // threadChange is one thread's state across a batch: as stored before it,
 // and as it is after the batch's events.
@@ -34,10 +41,10 @@ type threadChange struct {
 // never records a version whose effects are missing.
 func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, error) {
 	var ids [][]byte
-	changes := map[string]*threadChange{}
+	seen := map[string]bool{}
 	for _, e := range events {
-		if _, ok := changes[e.ThreadID]; !ok {
-			changes[e.ThreadID] = nil
+		if !seen[e.ThreadID] {
+			seen[e.ThreadID] = true
 			ids = append(ids, []byte(e.ThreadID))
 		}
 	}
@@ -45,23 +52,16 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	rows, err := p.store.GetMulti(ctx, TableThreads, ids)
+	changes, err := p.load(ctx, ids)
 	if err != nil {
-		return 0, fmt.Errorf("read %d thread rows: %w", len(ids), err)
+		return 0, err
 	}
-	for _, r := range rows {
-		c := &threadChange{exists: r.Cells != nil}
-		if c.exists {
-			c.before = threadFromRow(r)
-		} else {
-			c.before = Thread{ID: string(r.Key)}
-		}
+	for _, c := range changes {
 		c.after = c.before
 		c.after.Members = slices.Clone(c.before.Members)
 		c.after.Administrators = slices.Clone(c.before.Administrators)
 		c.after.History = c.before.History.clone()
 		c.after.Reads = maps.Clone(c.before.Reads)
-		changes[string(r.Key)] = c
 	}
 
 	// One slice in the order of writing: messages, the account index, then
@@ -92,8 +92,11 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 		}
 	}
 	if err := p.store.Apply(ctx, all); err != nil {
+		// Some of it may have been written: read the rows again.
+		p.cache.drop(ids)
 		return 0, fmt.Errorf("write %d read-model mutations: %w", len(all), err)
 	}
+	p.remember(changes)
 	return applied, nil
 }
 

@@ -119,3 +119,65 @@ func TestSummariesOfOlderRows(t *testing.T) {
 		t.Errorf("listed from whole rows:\n%+v\nfrom summaries:\n%+v", after, before)
 	}
 }
+
+// TestTwoProjectorsTakingTurns: a projector remembers the threads it wrote;
+// when another wrote them since (their partition moved away and back), it
+// reads them again instead of building on what it remembers. The result is
+// the same as one projector applying everything.
+func TestTwoProjectorsTakingTurns(t *testing.T) {
+	ctx := context.Background()
+	open := func() readstore.Store {
+		s, err := pebblestore.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	th := domain.NewThread(ulid.Make().String())
+	var batches [][]domain.Event
+	decide := func(actor string, c domain.Command) {
+		e, _, err := th.Decide(c, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = th.Apply(*e)
+		batches[len(batches)-1] = append(batches[len(batches)-1], *e)
+	}
+	for i := range 6 {
+		batches = append(batches, nil)
+		if i == 0 {
+			decide("alice", domain.CreateThread{Title: "t", MemberIDs: []string{"bob"}})
+		}
+		decide("alice", domain.PostMessage{Body: "m", MentionAccountIDs: []string{"bob"}})
+		decide("bob", domain.PostMessage{Body: "n"})
+		if i == 3 {
+			decide("alice", domain.AddMembers{AccountIDs: []string{"carol"}})
+		}
+	}
+	shared, alone := open(), open()
+	a, b, one := NewProjector(shared), NewProjector(shared), NewProjector(alone)
+	for i, batch := range batches {
+		p := a
+		if i%3 == 1 { // b takes the partition for a batch now and then
+			p = b
+		}
+		if _, err := p.Apply(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := one.Apply(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, err := NewReader(shared).Thread(ctx, th.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := NewReader(alone).Thread(ctx, th.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) || got.MessageCount != 12 || got.UnreadBy("carol").Messages != 4 {
+		t.Errorf("taking turns: %+v\none projector: %+v", got, want)
+	}
+}

@@ -228,6 +228,10 @@ func (u *Updater) Run(ctx context.Context) error {
 // Setup implements sarama.ConsumerGroupHandler.
 func (u *Updater) Setup(sess sarama.ConsumerGroupSession) error {
 	u.joined.Store(true)
+	// The partitions may have moved: what the projector remembers of their
+	// threads may be old (it would read them again, finding other versions;
+	// this keeps it from holding threads it no longer writes).
+	u.gen.Load().projector.Forget()
 	u.log.Info("partitions assigned", zap.Int32s("partitions", sess.Claims()[u.cfg.Kafka.Topic]))
 	return nil
 }
