@@ -64,7 +64,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService; several, comma-separated, share the connections")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
-	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, mix, push, drain or watch")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, mix, push, drain, watch, or redraw (the charts of the sweep in -report again)")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
 	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
@@ -180,6 +180,8 @@ func run(c config) error {
 		return watch(c.metricsURL, strings.Split(c.metrics, ","), 5*time.Second, c.duration)
 	case "push":
 		return push(c, c.push)
+	case "redraw":
+		return redrawSweep(c)
 	}
 	if c.concurrency < 1 || c.threads < 1 || c.conns < 1 || c.duration <= 0 || c.arrivalRate < 0 {
 		return errors.New("-concurrency, -threads, -conns and -duration must be positive, -arrival-rate not negative")

@@ -33,6 +33,7 @@ func openLoop(ctx context.Context, c config, op func(context.Context, int, int) 
 			defer wg.Done()
 			n := 0
 			for due := range jobs {
+				rec.sent(due, time.Since(due))
 				err := op(ctx, w, n)
 				kind := ""
 				if kindOf != nil {
@@ -76,9 +77,12 @@ schedule:
 // significant digits), for the measured run and for each second of it, with
 // the errors by gRPC code.
 type recorder struct {
-	mu      sync.Mutex
-	from    time.Time // the measured part starts; earlier requests are warm-up
-	all     *hdrhistogram.Histogram
+	mu   sync.Mutex
+	from time.Time // the measured part starts; earlier requests are warm-up
+	all  *hdrhistogram.Histogram
+	// late is how long after it was due each request was sent: waiting for
+	// a free client, or the generator itself falling behind.
+	late    *hdrhistogram.Histogram
 	kinds   map[string]*second
 	seconds []*second
 	errors  map[string]int64
@@ -97,7 +101,7 @@ const maxLatencyMicros = 60_000_000
 func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, maxLatencyMicros, 3) }
 
 func newRecorder() *recorder {
-	return &recorder{all: newHistogram(), kinds: map[string]*second{}, errors: map[string]int64{}}
+	return &recorder{all: newHistogram(), late: newHistogram(), kinds: map[string]*second{}, errors: map[string]int64{}}
 }
 
 func (r *recorder) begin(from time.Time) {
@@ -140,6 +144,15 @@ func (r *recorder) record(due time.Time, d time.Duration, err error, kind string
 	}
 }
 
+// sent records how late a request due at due was sent.
+func (r *recorder) sent(due time.Time, late time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !due.Before(r.from) {
+		_ = r.late.RecordValue(min(max(late.Microseconds(), 1), maxLatencyMicros))
+	}
+}
+
 func (r *recorder) unsent(n int64) {
 	r.mu.Lock()
 	r.notSent += n
@@ -166,7 +179,11 @@ type Report struct {
 	PerSecond   []Window          `json:"per_second"`
 	ByKind      map[string]Window `json:"by_kind,omitempty"`
 	Percentiles []Percentile      `json:"percentiles"`
-	Server      []ServerSample    `json:"server,omitempty"`
+	// SentLate is how long after they were due requests were sent (p50,
+	// p99, max in ms): part of the latency, the generator's or the
+	// clients' limit rather than the server's when large.
+	SentLate [3]float64     `json:"sent_late_ms"`
+	Server   []ServerSample `json:"server,omitempty"`
 }
 
 // Window is what a span of the run did: answers per second and latency
@@ -203,6 +220,7 @@ func (r *recorder) report(c config) Report {
 	for _, s := range r.seconds {
 		rep.PerSecond = append(rep.PerSecond, window(s.lat, s.errors, 1))
 	}
+	rep.SentLate = [3]float64{float64(r.late.ValueAtQuantile(50)) / 1000, float64(r.late.ValueAtQuantile(99)) / 1000, float64(r.late.Max()) / 1000}
 	if len(r.kinds) > 0 {
 		rep.ByKind = map[string]Window{}
 		for k, s := range r.kinds {
@@ -216,6 +234,7 @@ func (rep Report) print() {
 	t := rep.Total
 	fmt.Printf("%s, open loop at %.0f/s: %d ok, %.0f/s; latency p50 %.2fms, p90 %.2fms, p99 %.2fms, p99.9 %.2fms, max %.2fms\n",
 		rep.Scenario, rep.ArrivalRate, t.OK, t.Throughput, t.P50, t.P90, t.P99, t.P999, t.Max)
+	fmt.Printf("  sent after due: p50 %.2fms, p99 %.2fms, max %.2fms (included above)\n", rep.SentLate[0], rep.SentLate[1], rep.SentLate[2])
 	kinds := make([]string, 0, len(rep.ByKind))
 	for k := range rep.ByKind {
 		kinds = append(kinds, k)

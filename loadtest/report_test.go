@@ -107,3 +107,21 @@ func TestWriteReport(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepChartsLogScale: past the knee latency grows by orders of
+// magnitude, so the sweep draws it on decades.
+func TestSweepChartsLogScale(t *testing.T) {
+	points := []SweepPoint{{Rate: 500, Result: Window{Throughput: 500, P50: 1.5, P99: 9, P999: 17}},
+		{Rate: 1000, Result: Window{Throughput: 990, P50: 2, P99: 25, P999: 37}},
+		{Rate: 3000, Result: Window{Throughput: 2200, P50: 1900, P99: 2800, P999: 2900}}}
+	c := config{scenario: "list", transport: "rest"}
+	for _, ch := range []chart{sweepChart(c, points), sweepThroughputChart(c, points)} {
+		s := ch.svg()
+		if err := xml.Unmarshal([]byte(s), new(any)); err != nil {
+			t.Fatalf("%s: %v", ch.title, err)
+		}
+	}
+	if s := sweepChart(c, points).svg(); !strings.Contains(s, ">1000<") || !strings.Contains(s, ">1<") {
+		t.Errorf("log scale ticks missing: decades 1 to 10000 ms expected")
+	}
+}

@@ -18,7 +18,7 @@ type series struct {
 // spaces the x axis logarithmically (percentile plots).
 type chart struct {
 	title, xLabel, yLabel string
-	logX                  bool
+	logX, logY            bool
 	xTicks                []float64 // where the x ticks go (nil: five even ones)
 	xTickLabel            func(float64) string
 	lines                 []series
@@ -49,15 +49,35 @@ func (c chart) svg() string {
 	if x1 == x0 {
 		x1 = x0 + 1
 	}
-	y1 = niceCeil(y1)
 	w, h := float64(chartW-padL-padR), float64(chartH-padT-padB)
 	px := func(x float64) float64 { return padL + (c.x(x)-x0)/(x1-x0)*w }
-	py := func(y float64) float64 { return padT + h - y/y1*h }
+	var py func(float64) float64
+	var yTicks []float64
+	if c.logY {
+		// Decades from below the smallest value to above the largest.
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, l := range c.lines {
+			for _, p := range l.points {
+				v := math.Log10(math.Max(p[1], 0.001))
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+		lo, hi = math.Floor(lo), math.Max(math.Ceil(hi), math.Floor(lo)+1)
+		py = func(y float64) float64 { return padT + h - (math.Log10(math.Max(y, 0.001))-lo)/(hi-lo)*h }
+		for d := lo; d <= hi; d++ {
+			yTicks = append(yTicks, math.Pow(10, d))
+		}
+	} else {
+		y1 = niceCeil(y1)
+		py = func(y float64) float64 { return padT + h - y/y1*h }
+		for i := 0; i <= 4; i++ {
+			yTicks = append(yTicks, y1*float64(i)/4)
+		}
+	}
 	// Axes and ticks.
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`, padL, padT, padL, chartH-padB)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`, padL, chartH-padB, chartW-padR, chartH-padB)
-	for i := 0; i <= 4; i++ {
-		y := y1 * float64(i) / 4
+	for _, y := range yTicks {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/><text x="%d" y="%.1f" text-anchor="end">%s</text>`,
 			padL, py(y), chartW-padR, py(y), padL-6, py(y)+4, tickLabel(y))
 	}
@@ -128,8 +148,8 @@ func tickLabel(v float64) string {
 		return fmt.Sprintf("%gM", math.Round(v/1e5)/10)
 	case v >= 1e4:
 		return fmt.Sprintf("%gK", math.Round(v/1e2)/10)
-	case v == math.Trunc(v):
-		return fmt.Sprintf("%g", v)
+	case v == math.Trunc(v) || v >= 100:
+		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%.3g", v)
 }

@@ -68,15 +68,60 @@ func sweep(ctx context.Context, c config, op func(context.Context, int, int) err
 	if err := os.WriteFile(filepath.Join(c.reportDir, "sweep.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	var p50, p99, p999 [][2]float64
-	for _, p := range points {
-		p50 = append(p50, [2]float64{p.Result.Throughput, p.Result.P50})
-		p99 = append(p99, [2]float64{p.Result.Throughput, p.Result.P99})
-		p999 = append(p999, [2]float64{p.Result.Throughput, p.Result.P999})
+	return drawSweep(c, points)
+}
+
+func drawSweep(c config, points []SweepPoint) error {
+	if err := os.WriteFile(filepath.Join(c.reportDir, "sweep.svg"), []byte(sweepChart(c, points).svg()), 0o644); err != nil {
+		return err
 	}
-	ch := chart{title: fmt.Sprintf("Latency against throughput: %s over %s", c.scenario, c.transport), xLabel: "answers per second", yLabel: "ms",
+	return os.WriteFile(filepath.Join(c.reportDir, "sweep-throughput.svg"), []byte(sweepThroughputChart(c, points).svg()), 0o644)
+}
+
+// redrawSweep draws the charts of the sweep saved in c.reportDir again
+// (after a change to the charts, without running it again).
+func redrawSweep(c config) error {
+	b, err := os.ReadFile(filepath.Join(c.reportDir, "sweep.json"))
+	if err != nil {
+		return err
+	}
+	var points []SweepPoint
+	if err := json.Unmarshal(b, &points); err != nil {
+		return fmt.Errorf("%s/sweep.json: %w", c.reportDir, err)
+	}
+	c.scenario = filepath.Base(c.reportDir) // the run's name, as reference.sh names it
+	return drawSweep(c, points)
+}
+
+// sweepChart is latency against the offered rate, on a log scale: past the
+// knee it grows by orders of magnitude.
+func sweepChart(c config, points []SweepPoint) chart {
+	var p50, p99, p999 [][2]float64
+	var ticks []float64
+	for _, p := range points {
+		p50 = append(p50, [2]float64{p.Rate, p.Result.P50})
+		p99 = append(p99, [2]float64{p.Rate, p.Result.P99})
+		p999 = append(p999, [2]float64{p.Rate, p.Result.P999})
+		ticks = append(ticks, p.Rate)
+	}
+	return chart{title: fmt.Sprintf("Latency against offered load: %s over %s", c.scenario, c.transport),
+		xLabel: "requests per second sent", yLabel: "ms (log scale)", logY: true, xTicks: ticks,
 		lines: []series{{"p50", "#2ca02c", p50}, {"p99", "#ff7f0e", p99}, {"p99.9", "#d62728", p999}}}
-	return os.WriteFile(filepath.Join(c.reportDir, "sweep.svg"), []byte(ch.svg()), 0o644)
+}
+
+// sweepThroughputChart is answers against the offered rate: they part
+// where the server cannot keep up.
+func sweepThroughputChart(c config, points []SweepPoint) chart {
+	var offered, answered [][2]float64
+	var ticks []float64
+	for _, p := range points {
+		offered = append(offered, [2]float64{p.Rate, p.Rate})
+		answered = append(answered, [2]float64{p.Rate, p.Result.Throughput})
+		ticks = append(ticks, p.Rate)
+	}
+	return chart{title: fmt.Sprintf("Throughput against offered load: %s over %s", c.scenario, c.transport),
+		xLabel: "requests per second sent", yLabel: "per second", xTicks: ticks,
+		lines: []series{{"sent", "#999999", offered}, {"answered", "#1f77b4", answered}}}
 }
 
 // kneeOf is the first point where answers fall 5% behind the rate or the

@@ -14,9 +14,9 @@ runs=("$@")
 for r in "${runs[@]}"; do
 	rm -rf "${OUT:?}/$r"
 	case $r in
-	mix) # the chat-shaped mix over gRPC at a fixed rate, with the server's CPU and memory
+	mix) # the chat-shaped mix over gRPC at rising rates, with the server's CPU and memory
 		scripts/bench/dev.sh -scenario mix -accounts 2000 -threads 500 -seed-messages 20 -mix-subscribers 200 \
-			-arrival-rate 2000 -concurrency 256 -duration 30s -report "$OUT/$r" -server-metrics "$METRICS" ;;
+			-sweep 200,400,600,800,1000 -concurrency 256 -duration 15s -report "$OUT/$r" -server-metrics "$METRICS" ;;
 	list-rest) # REST ListMessages, 50 a page, at rising rates
 		scripts/bench/dev.sh -scenario list -transport rest -sweep 500,1000,2000,3000,4000,5000 \
 			-concurrency 256 -duration 10s -report "$OUT/$r" -server-metrics "$METRICS" ;;
@@ -25,7 +25,8 @@ for r in "${runs[@]}"; do
 			-concurrency 256 -duration 10s -report "$OUT/$r" -server-metrics "$METRICS" ;;
 	*) echo "unknown run $r: want mix, list-rest or post-grpc" >&2; exit 2 ;;
 	esac
-	# Keep the pictures and the summaries; the per-rate HTML pages embed
-	# the same SVGs.
+	# Keep the sweep, each rate's summary and its latency and CPU over
+	# time; report.json holds what the other pictures show.
 	find "$OUT/$r" -name report.html -delete
+	find "$OUT/$r" -path "*/rate-*" -name "*.svg" ! -name latency.svg ! -name server-cpu.svg -delete
 done
