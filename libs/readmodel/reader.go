@@ -111,23 +111,9 @@ type Listed struct {
 // activity first, after the cursor of an earlier call (nil: from the start),
 // each as the account sees it.
 func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []byte, limit int) ([]Listed, error) {
-	s := readstore.Scan{Start: accountPrefix(account), Stop: accountPrefixEnd(account), Limit: limit}
-	if cursor != nil {
-		if !bytes.HasPrefix(cursor, s.Start) {
-			return nil, ErrBadCursor
-		}
-		s.Start = append(bytes.Clone(cursor), 0x00)
-	}
-	rows, err := r.store.Scan(ctx, TableAccountThreads, s)
-	if err != nil {
-		return nil, fmt.Errorf("scan threads of account %s: %w", account, err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	ids := make([][]byte, len(rows))
-	for i, row := range rows {
-		ids[i] = row.Cells[colThread]
+	rows, ids, err := r.accountIndex(ctx, account, cursor, limit)
+	if err != nil || len(rows) == 0 {
+		return nil, err
 	}
 	trows, err := r.store.GetMulti(ctx, TableThreads, ids, colSummary, colDeleted, adminFamily+account, readFamily+account)
 	if err != nil {
@@ -151,6 +137,53 @@ func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []by
 		}
 	}
 	return out, nil
+}
+
+// accountIndex scans up to limit of an account's index rows after cursor
+// (nil: from the start), most recent activity first, with their threads'
+// ids.
+func (r *Reader) accountIndex(ctx context.Context, account string, cursor []byte, limit int) ([]readstore.Row, [][]byte, error) {
+	s := readstore.Scan{Start: accountPrefix(account), Stop: accountPrefixEnd(account), Limit: limit}
+	if cursor != nil {
+		if !bytes.HasPrefix(cursor, s.Start) {
+			return nil, nil, ErrBadCursor
+		}
+		s.Start = append(bytes.Clone(cursor), 0x00)
+	}
+	rows, err := r.store.Scan(ctx, TableAccountThreads, s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan threads of account %s: %w", account, err)
+	}
+	ids := make([][]byte, len(rows))
+	for i, row := range rows {
+		ids[i] = row.Cells[colThread]
+	}
+	return rows, ids, nil
+}
+
+// AccountUnread sums what account has not read of its limit most recently
+// active threads: three small cells a thread (the last sequence, the
+// deleted positions, the account's read state), not its summary.
+func (r *Reader) AccountUnread(ctx context.Context, account string, limit int) (Unread, error) {
+	rows, ids, err := r.accountIndex(ctx, account, nil, limit)
+	if err != nil || len(rows) == 0 {
+		return Unread{}, err
+	}
+	trows, err := r.store.GetMulti(ctx, TableThreads, ids, colSequence, colDeleted, readFamily+account)
+	if err != nil {
+		return Unread{}, fmt.Errorf("read the read state of %d threads of account %s: %w", len(ids), account, err)
+	}
+	var total Unread
+	for _, tr := range trows {
+		rc, ok := tr.Cells[readFamily+account]
+		if !ok {
+			continue // no read state kept (projected before it was): read
+		}
+		u := unread(decUint(tr.Cells[colSequence]), decodePositions(tr.Cells[colDeleted]), decodeReadState(rc))
+		total.Messages += u.Messages
+		total.Mentions += u.Mentions
+	}
+	return total, nil
 }
 
 // summaryFromCells is a thread's summary for account from the cells

@@ -169,6 +169,15 @@ func TestUnreadCountsAgreeWithAModel(t *testing.T) {
 					if want := summaryOf(&got, a); i < 0 || !reflect.DeepEqual(listed[i].Summary, want) {
 						t.Fatalf("thread %d step %d: %s's list has %+v; the thread row says %+v", thread, step, a, listed, want)
 					}
+					// The totals read fewer cells: the same sums.
+					var sum Unread
+					for _, l := range listed {
+						sum.Messages += l.Summary.Unread.Messages
+						sum.Mentions += l.Summary.Unread.Mentions
+					}
+					if total, err := r.AccountUnread(ctx, a, 10); err != nil || total != sum {
+						t.Fatalf("thread %d step %d: %s's totals %+v (%v), its list sums %+v", thread, step, a, total, err, sum)
+					}
 					checked++
 				}
 			}

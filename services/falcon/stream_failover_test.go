@@ -36,11 +36,17 @@ func TestStreamResumesOnAnotherReadReplicaAfterSIGKILL(t *testing.T) {
 	}
 	writer := &devProcess{base: "http://" + wHTTP}
 
-	var created versioned
-	writer.mustCall(t, "POST", "/v1/threads", "alice", map[string]any{"title": "failover", "memberIds": []string{"bob"}}, &created)
+	// Subscribed before the thread exists: a stream "from now" starts where
+	// the replica stands, which may be before or after an event just
+	// acknowledged, so the test does not subscribe between the two.
 	code, bob := openEvents(t, bases[0], "bob", "")
 	if code != 200 {
 		t.Fatalf("subscribe: HTTP %d", code)
+	}
+	var created versioned
+	writer.mustCall(t, "POST", "/v1/threads", "alice", map[string]any{"title": "failover", "memberIds": []string{"bob"}}, &created)
+	if m, _ := bob.next(t); m.event != "ThreadCreated" {
+		t.Fatalf("first event %s, want ThreadCreated", m.event)
 	}
 	const posts = 120
 	done := make(chan error, 1)

@@ -253,15 +253,17 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 	if cursor == nil {
 		// The whole list is in hand when an unfiltered first page is the
 		// last: no second read for the totals.
-		all := listed
-		if keep != nil || next != nil {
-			if all, err = a.reader().AccountThreads(ctx, account, nil, MaxListScan); err != nil {
+		if keep == nil && next == nil {
+			for _, l := range listed {
+				resp.TotalUnreadCount += l.Summary.Unread.Messages
+				resp.TotalMentionCount += l.Summary.Unread.Mentions
+			}
+		} else {
+			total, err := a.reader().AccountUnread(ctx, account, MaxListScan)
+			if err != nil {
 				return nil, a.internal(err)
 			}
-		}
-		for _, l := range all {
-			resp.TotalUnreadCount += l.Summary.Unread.Messages
-			resp.TotalMentionCount += l.Summary.Unread.Mentions
+			resp.TotalUnreadCount, resp.TotalMentionCount = total.Messages, total.Mentions
 		}
 	}
 	return resp, nil
