@@ -47,6 +47,9 @@ func TestReadStateEndToEnd(t *testing.T) {
 	}
 	var elsewhere versioned
 	p.mustCall(t, "POST", "/v1/threads/"+other.ThreadID+"/messages", "alice", map[string]any{"body": "hi @bob", "mentionAccountIds": []string{"bob"}}, &elsewhere)
+	// The totals count both threads: the other one, on another partition
+	// and so another batch of the updater, must be in the read model too.
+	waitForVersion(t, p, other.ThreadID, atoi(t, elsewhere.Version))
 
 	// check reads bob's state of the launch thread at version v, in the
 	// list (first page, with totals) and from GetThread.
