@@ -65,22 +65,23 @@ func (c *threadCache) reset() {
 // false for a thread without a row.
 func (p *Projector) load(ctx context.Context, ids [][]byte) (map[string]*threadChange, error) {
 	out := make(map[string]*threadChange, len(ids))
-	var cached, read [][]byte
+	var cachedIDs, read [][]byte
+	var cached []*Thread
 	for _, id := range ids {
-		if p.cache.get(string(id)) != nil {
-			cached = append(cached, id)
+		if t := p.cache.get(string(id)); t != nil {
+			cachedIDs, cached = append(cachedIDs, id), append(cached, t)
 		} else {
 			read = append(read, id)
 		}
 	}
 	if len(cached) > 0 {
-		versions, err := p.store.GetMulti(ctx, TableThreads, cached, colVersion)
+		versions, err := p.store.GetMulti(ctx, TableThreads, cachedIDs, colVersion)
 		if err != nil {
 			return nil, fmt.Errorf("read the versions of %d thread rows: %w", len(cached), err)
 		}
-		for _, r := range versions {
-			t := p.cache.get(string(r.Key))
-			if t == nil || decUint(r.Cells[colVersion]) != t.Version {
+		for i, r := range versions { // in the order asked
+			t := cached[i]
+			if decUint(r.Cells[colVersion]) != t.Version {
 				read = append(read, r.Key)
 				continue
 			}
