@@ -1,4 +1,4 @@
-# One image per service, from one file:
+# One image per program (docs/deploy.md says why), from one file:
 #   docker build --build-arg SERVICE=write-api -t falcon/write-api .
 # SERVICE is write-api, read-api, read-model-updater, sparrow-forwarder or falcon.
 # The build is static (CGO_ENABLED=0) and the runtime is distroless, non-root,
@@ -17,6 +17,7 @@ COPY services/read-model-updater/go.mod services/read-model-updater/go.sum servi
 COPY services/sparrow-forwarder/go.mod services/sparrow-forwarder/go.sum services/sparrow-forwarder/
 COPY services/falcon/go.mod services/falcon/go.sum services/falcon/
 COPY loadtest/go.mod loadtest/go.sum loadtest/
+COPY deploycheck/go.mod deploycheck/go.sum deploycheck/
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/service ./services/${SERVICE}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,4 +205,26 @@ func TestChartsRefuseAnInsecureIdentity(t *testing.T) {
 			t.Errorf("helm template helm/read-api --set %s: %v\n%s\nwant a refusal naming %s", c.set, err, out, c.want)
 		}
 	}
+}
+
+// pod is the containers of one workload's pod template.
+type pod struct {
+	name       string
+	containers []corev1.Container
+}
+
+// podSpecs are the pod templates of every Deployment and Job in m, with
+// their init containers.
+func podSpecs(m *manifests) []pod {
+	var out []pod
+	add := func(kind, name string, ps corev1.PodSpec) {
+		out = append(out, pod{name: kind + " " + name, containers: append(slices.Clone(ps.InitContainers), ps.Containers...)})
+	}
+	for _, d := range m.deployments {
+		add("deployment", d.Name, d.Spec.Template.Spec)
+	}
+	for _, j := range m.jobs {
+		add("job", j.Name, j.Spec.Template.Spec)
+	}
+	return out
 }
