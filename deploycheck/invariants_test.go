@@ -493,3 +493,23 @@ func settingOf(m *manifests, service, key string) string {
 	}
 	return ""
 }
+
+// TestProductionHasNoReflection: the production configurations turn gRPC
+// reflection off in every service that serves gRPC.
+func TestProductionHasNoReflection(t *testing.T) {
+	prod := 0
+	for _, m := range renderings(t) {
+		if !strings.Contains(m.source, "prod") {
+			continue
+		}
+		prod++
+		for _, service := range []string{"write-api", "read-api"} {
+			if v := settingOf(m, service, "FALCON_GRPC_REFLECTION"); v != "false" {
+				t.Errorf("%s: %s has FALCON_GRPC_REFLECTION=%q, want false", m.source, service, v)
+			}
+		}
+	}
+	if prod == 0 {
+		t.Fatal("no production rendering")
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -60,20 +59,13 @@ func Account(ctx context.Context) (string, bool) {
 	return a, ok && a != ""
 }
 
-// UnaryInterceptor authenticates every call except the health service, and
-// refuses an identity that is not a valid account id (domain's rule), so no
-// service ever sees a malformed or hostile one.
-func UnaryInterceptor(a Authenticator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if strings.HasPrefix(info.FullMethod, "/grpc.health.") {
-			return handler(ctx, req)
-		}
-		account, err := Identify(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		return handler(WithAccount(ctx, account), req)
-	}
+// Public says whether a method is served without identity: health checks
+// (probes) and server reflection (the API's schema, which /openapi.json
+// publishes too). Every other call is authenticated, and its identity
+// checked to be a valid account id (domain's rule), so no service ever sees
+// a malformed or hostile one.
+func Public(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") || strings.HasPrefix(fullMethod, "/grpc.reflection.")
 }
 
 // Identify authenticates the caller of ctx and checks its account id.

@@ -19,6 +19,11 @@ import (
 // if fs lacks it), builds the logger, and calls run with a context that
 // ends at SIGINT or SIGTERM. -h prints the flags and returns nil.
 func Command(fs *flag.FlagSet, args []string, run func(ctx context.Context, log *zap.Logger) error) error {
+	return command(fs, args, func(ctx context.Context, log *zap.Logger, _ zap.AtomicLevel) error { return run(ctx, log) })
+}
+
+// command is Command, giving run the logger's level too.
+func command(fs *flag.FlagSet, args []string, run func(ctx context.Context, log *zap.Logger, level zap.AtomicLevel) error) error {
 	if fs.Lookup("log-level") == nil {
 		fs.String("log-level", "info", "log level: debug, info, warn, error")
 	}
@@ -28,12 +33,12 @@ func Command(fs *flag.FlagSet, args []string, run func(ctx context.Context, log 
 		}
 		return err
 	}
-	log, err := logging.New(fs.Lookup("log-level").Value.String())
+	log, level, err := logging.New(fs.Lookup("log-level").Value.String())
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return run(ctx, log)
+	return run(ctx, log, level)
 }

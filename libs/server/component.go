@@ -71,6 +71,8 @@ type Common struct {
 	InsecureDevAuth bool
 	JWT             auth.JWTOptions
 	LogLevel        string
+	AccessLog       bool
+	Reflection      bool
 	MetricsAddr     string
 	Pprof           bool
 	Limits          Limits
@@ -92,7 +94,9 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.JWT.Issuer, "jwt-issuer", "", "--auth=jwt: the iss every token must carry (required)")
 	fs.StringVar(&c.JWT.Audience, "jwt-audience", "", "--auth=jwt: the aud every token must carry (required)")
 	fs.DurationVar(&c.JWT.MaxLifetime, "jwt-max-lifetime", auth.DefaultMaxTokenLifetime, "--auth=jwt: longest validity (exp - iat) a token may have")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error (changeable while running: PUT /log/level on the admin listener)")
+	fs.BoolVar(&c.AccessLog, "access-log", true, "log every request: method, route, status, duration, account, trace id (never bodies or tokens)")
+	fs.BoolVar(&c.Reflection, "grpc-reflection", true, "serve gRPC server reflection, so that grpcurl works without the protos (turn off where the API should not describe itself)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "admin listen address: /metrics, /healthz, /readyz, and /debug/pprof with --pprof (default: the service's own admin address; services without REST serve them on --http-addr)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve CPU, heap and goroutine profiles at /debug/pprof/ on the admin listener")
 	c.Limits.RegisterFlags(fs)
@@ -164,9 +168,14 @@ type Serving struct {
 	Authn     auth.Authenticator
 	Registry  *prometheus.Registry
 	Listeners Listeners
-	Pprof     bool
-	Limits    Limits
-	TLS       tlsfiles.Server
+	// Admin is what the admin listener offers besides health and metrics.
+	Admin Admin
+	// AccessLog logs every request.
+	AccessLog bool
+	// Reflection registers gRPC server reflection.
+	Reflection bool
+	Limits     Limits
+	TLS        tlsfiles.Server
 	// RateLimits, when Enabled, are spent by every command and query.
 	RateLimits RateLimits
 }
@@ -244,14 +253,16 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		if sv.RateLimits.Enabled {
 			rl = newRateLimiter(sv.RateLimits, reg)
 		}
-		metrics := NewRPCMetrics(reg)
-		gs := NewGRPC(log, sv.Authn, metrics, hs, lim, rl) //nolint:contextcheck // each stream runs on its own context
+		obs := observing{log: log, metrics: newRPCMetrics(reg), accessLog: sv.AccessLog}
+		ic := newInterceptors(obs, sv.Authn, rl) //nolint:contextcheck // each stream runs on its own context
+
+		gs := newGRPC(ic, hs, lim, sv.Reflection)
 		// The REST gateway's calls share one in-memory connection: its
 		// streams (server-sent events) are not capped per connection; the
 		// HTTP side's connection cap bounds them.
 		inMemory := lim
 		inMemory.MaxStreams = math.MaxUint32
-		gws := NewGRPC(log, sv.Authn, metrics, hs, inMemory, rl) //nolint:contextcheck // each stream runs on its own context
+		gws := newGRPC(ic, hs, inMemory, false)
 		// The REST gateway reaches the gRPC server in memory: no port, no
 		// TLS to terminate twice, no slot of the connection cap; and its
 		// unary calls run in process.
@@ -262,7 +273,7 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 			return err
 		}
 		defer func() { _ = streams.Close() }()
-		inProc = newInProcess(chainUnary(interceptors(log, sv.Authn, metrics, rl)...), streams)
+		inProc = newInProcess(chainUnary(ic.unary...), streams)
 		for _, c := range comps {
 			if g, ok := c.(GRPCService); ok {
 				g.RegisterGRPC(gs)
@@ -282,7 +293,7 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		log.Info("gRPC listening", zap.String("addr", ls.GRPC.Addr().String()), zap.Bool("tls", tlsc.grpc != nil))
 	}
 	if ls.HTTP != nil {
-		mux := AdminMux(ready, reg, sv.Pprof)
+		mux := adminMux(ready, reg, sv.Admin)
 		httpTLS := tlsc.admin
 		if len(gateways) > 0 {
 			httpTLS = tlsc.rest
@@ -293,7 +304,10 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 				ls.Close()
 				return err
 			}
-			mux = PublicMux(gw, ready)
+			if sv.AccessLog {
+				gw = accessLogHTTP(log, gw)
+			}
+			mux = publicMux(gw, ready)
 			for _, c := range comps {
 				if p, ok := c.(PageService); ok {
 					p.Pages(mux)
@@ -304,9 +318,9 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		log.Info("HTTP listening", zap.String("addr", ls.HTTP.Addr().String()), zap.Bool("tls", httpTLS != nil))
 	}
 	if ls.Metrics != nil {
-		mux := AdminMux(ready, reg, sv.Pprof)
+		mux := adminMux(ready, reg, sv.Admin)
 		servers.Go(func() error { return ServeHTTP(sctx, log, mux, ls.Metrics, lim, tlsc.admin) })
-		log.Info("admin listening", zap.String("addr", ls.Metrics.Addr().String()), zap.Bool("pprof", sv.Pprof))
+		log.Info("admin listening", zap.String("addr", ls.Metrics.Addr().String()), zap.Bool("pprof", sv.Admin.Pprof))
 	}
 	servers.Go(func() error { TrackReadiness(sctx, hs, ready); return nil })
 

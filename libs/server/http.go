@@ -35,6 +35,7 @@ func NewGateway(ctx context.Context, log *zap.Logger, conn grpc.ClientConnInterf
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithErrorHandler(gatewayErrors(log)),
 		runtime.WithRoutingErrorHandler(routingErrors(log)),
+		runtime.WithMiddlewares(routeOf),
 	)
 	for _, r := range register {
 		if err := r(ctx, mux, conn); err != nil {
@@ -85,9 +86,9 @@ func incomingHeader(key string) (string, bool) {
 // ReadyFunc says whether a service can take traffic; nil means ready.
 type ReadyFunc func() error
 
-// PublicMux serves the REST gateway at / with /healthz, /readyz and
+// publicMux serves the REST gateway at / with /healthz, /readyz and
 // /openapi.json: what clients may reach. Metrics and profiles are not on it.
-func PublicMux(gateway http.Handler, ready ReadyFunc) *http.ServeMux {
+func publicMux(gateway http.Handler, ready ReadyFunc) *http.ServeMux {
 	mux := healthMux(ready)
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -99,13 +100,24 @@ func PublicMux(gateway http.Handler, ready ReadyFunc) *http.ServeMux {
 	return mux
 }
 
-// AdminMux serves /healthz, /readyz and /metrics, and with withPprof the
-// profiles under /debug/pprof/: the admin listener, for the monitoring
-// system and operators only.
-func AdminMux(ready ReadyFunc, g prometheus.Gatherer, withPprof bool) *http.ServeMux {
+// Admin is what the admin listener offers besides health and metrics.
+type Admin struct {
+	// Pprof serves CPU, heap and goroutine profiles under /debug/pprof/.
+	Pprof bool
+	// LogLevel, if set, is read (GET) and changed (PUT {"level":"debug"})
+	// at /log/level while the process runs.
+	LogLevel *zap.AtomicLevel
+}
+
+// adminMux serves /healthz, /readyz, /metrics and what a offers: the admin
+// listener, for the monitoring system and operators only.
+func adminMux(ready ReadyFunc, g prometheus.Gatherer, a Admin) *http.ServeMux {
 	mux := healthMux(ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	if withPprof {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	if a.LogLevel != nil {
+		mux.Handle("/log/level", a.LogLevel)
+	}
+	if a.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -117,10 +117,10 @@ func TestRESTCallsRunInProcess(t *testing.T) {
 	defer mresp.Body.Close()
 	b, _ := io.ReadAll(mresp.Body)
 	for _, line := range []string{
-		`falcon_grpc_requests_total{code="OK",method="/falcon.v1.ThreadQueryService/ListThreads"} 1`,
-		`falcon_grpc_requests_total{code="Unauthenticated",method="/falcon.v1.ThreadQueryService/ListThreads"} 1`,
-		`falcon_grpc_requests_total{code="Internal",method="/falcon.v1.ThreadQueryService/GetThread"} 1`,
-		`falcon_grpc_requests_total{code="OK",method="/falcon.v1.ThreadQueryService/GetMessage"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="ListThreads",grpc_service="falcon.v1.ThreadQueryService",grpc_type="unary"} 1`,
+		`grpc_server_handled_total{grpc_code="Unauthenticated",grpc_method="ListThreads",grpc_service="falcon.v1.ThreadQueryService",grpc_type="unary"} 1`,
+		`grpc_server_handled_total{grpc_code="Internal",grpc_method="GetThread",grpc_service="falcon.v1.ThreadQueryService",grpc_type="unary"} 1`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="GetMessage",grpc_service="falcon.v1.ThreadQueryService",grpc_type="unary"} 1`,
 	} {
 		if !strings.Contains(string(b), line) {
 			t.Errorf("metrics lack %s", line)

@@ -47,7 +47,7 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 	}
 	cfg.RegisterFlags(fs)
 	common.RegisterFlags(fs)
-	return Command(fs, args, func(ctx context.Context, log *zap.Logger) error {
+	return command(fs, args, func(ctx context.Context, log *zap.Logger, level zap.AtomicLevel) error {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		var closers []func()
@@ -85,7 +85,12 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 		if err != nil {
 			return err
 		}
-		err = Run(ctx, Serving{Log: log, Authn: authn, Registry: reg, Listeners: ls, Pprof: common.Pprof, Limits: common.Limits, TLS: common.TLS, RateLimits: common.RateLimits}, comps...)
+		err = Run(ctx, Serving{
+			Log: log, Authn: authn, Registry: reg, Listeners: ls,
+			Admin:     Admin{Pprof: common.Pprof, LogLevel: &level},
+			AccessLog: common.AccessLog, Reflection: common.Reflection,
+			Limits: common.Limits, TLS: common.TLS, RateLimits: common.RateLimits,
+		}, comps...)
 		log.Info("stopped", zap.Error(err))
 		return err
 	})

@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // TestMetricsAndProfilesOnlyOnTheAdminListener: the public (REST) mux
@@ -21,16 +19,17 @@ import (
 // the admin mux serves metrics, and profiles only when asked to.
 func TestMetricsAndProfilesOnlyOnTheAdminListener(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewRPCMetrics(reg)
-	_, _ = m.interceptor(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.Y/Z"},
+	m := newRPCMetrics(reg)
+	_, _ = m.UnaryServerInterceptor()(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.Y/Z"},
 		func(context.Context, any) (any, error) { return nil, nil })
+	level := zap.NewAtomicLevelAt(zap.InfoLevel)
 	notReady := errors.New("partition 3 is still loading")
 	ready := error(nil)
 	readyFn := func() error { return ready }
 	servers := map[string]*httptest.Server{
-		"public":           httptest.NewServer(PublicMux(nil, readyFn)),
-		"admin":            httptest.NewServer(AdminMux(readyFn, reg, false)),
-		"admin with pprof": httptest.NewServer(AdminMux(readyFn, reg, true)),
+		"public":           httptest.NewServer(publicMux(nil, readyFn)),
+		"admin":            httptest.NewServer(adminMux(readyFn, reg, Admin{LogLevel: &level})),
+		"admin with pprof": httptest.NewServer(adminMux(readyFn, reg, Admin{Pprof: true})),
 	}
 	for _, s := range servers {
 		defer s.Close()
@@ -59,7 +58,10 @@ func TestMetricsAndProfilesOnlyOnTheAdminListener(t *testing.T) {
 		{"public", "/debug/pprof/profile?seconds=1", false, 404, ""},
 		{"admin", "/healthz", true, 200, "ok"},
 		{"admin", "/readyz", true, 503, "partition 3 is still loading"},
-		{"admin", "/metrics", false, 200, `falcon_grpc_requests_total{code="OK",method="/x.Y/Z"} 1`},
+		{"admin", "/metrics", false, 200, `grpc_server_handled_total{grpc_code="OK",grpc_method="Z",grpc_service="x.Y",grpc_type="unary"} 1`},
+		{"public", "/log/level", false, 404, ""},
+		{"admin", "/log/level", false, 200, `{"level":"info"}`},
+		{"admin with pprof", "/log/level", false, 404, ""},
 		{"admin", "/debug/pprof/", false, 404, ""},
 		{"admin with pprof", "/debug/pprof/", false, 200, "goroutine"},
 	}
@@ -76,14 +78,6 @@ func TestMetricsAndProfilesOnlyOnTheAdminListener(t *testing.T) {
 	if _, err := (Addrs{GRPC: "127.0.0.1:0", HTTP: "127.0.0.1:8080", Metrics: "127.0.0.1:8080"}).Listen(); err == nil ||
 		!strings.Contains(err.Error(), "never served where clients reach") {
 		t.Fatalf("metrics on the REST address: %v", err)
-	}
-}
-
-func TestRecoveryTurnsPanicsIntoInternal(t *testing.T) {
-	_, err := recovery(zap.NewNop())(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/x.Y/Boom"},
-		func(context.Context, any) (any, error) { panic("boom") })
-	if status.Code(err) != codes.Internal || !strings.Contains(status.Convert(err).Message(), "/x.Y/Boom") {
-		t.Fatalf("got %v, want Internal naming the method", err)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	falconlog "github.com/falcon-chat/falcon/libs/logging"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/retry"
@@ -241,7 +242,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 		return nil, badToken()
 	}
 	if err != nil {
-		return nil, a.internal(err)
+		return nil, a.internal(ctx, err)
 	}
 	resp := &falconv1.ListThreadsResponse{}
 	if next != nil {
@@ -261,7 +262,7 @@ func (a *ReadAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsReques
 		} else {
 			total, err := a.reader().AccountUnread(ctx, account, MaxListScan)
 			if err != nil {
-				return nil, a.internal(err)
+				return nil, a.internal(ctx, err)
 			}
 			resp.TotalUnreadCount, resp.TotalMentionCount = total.Messages, total.Mentions
 		}
@@ -321,7 +322,7 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 	}
 	msgs, err := a.reader().Messages(ctx, r.ThreadId, after, newestFirst, size+1)
 	if err != nil {
-		return nil, a.internal(err)
+		return nil, a.internal(ctx, err)
 	}
 	resp := &falconv1.ListMessagesResponse{}
 	more := len(msgs) > size
@@ -358,7 +359,7 @@ func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest)
 	}
 	m, ok, err := a.reader().Message(ctx, r.ThreadId, r.MessageId)
 	if err != nil {
-		return nil, a.internal(err)
+		return nil, a.internal(ctx, err)
 	}
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "message %s does not exist in thread %s", r.MessageId, r.ThreadId)
@@ -407,7 +408,7 @@ func (a *ReadAPI) awaitReadable(ctx context.Context, id *string, minVersion uint
 	}
 	t, found, err := load(ctx, account)
 	if err != nil {
-		return a.internal(err)
+		return a.internal(ctx, err)
 	}
 	visible := found && !t.Destroyed && t.Member
 	if minVersion == 0 || visible && t.Version >= minVersion {
@@ -439,7 +440,7 @@ func (a *ReadAPI) awaitReadable(ctx context.Context, id *string, minVersion uint
 		}
 		pause = min(2*pause, 20*time.Millisecond)
 		if t, found, err = load(ctx, account); err != nil {
-			return a.internal(err)
+			return a.internal(ctx, err)
 		}
 		visible = found && !t.Destroyed && t.Member
 		if visible && t.Version >= minVersion {
@@ -466,8 +467,8 @@ func canonical(field string, id *string) error {
 // internal maps a read-store failure: unreachable or not set up is
 // Unavailable (retry later), anything else Internal; the detail is logged,
 // not shown.
-func (a *ReadAPI) internal(err error) error {
-	a.log.Error("query failed", zap.Error(err))
+func (a *ReadAPI) internal(ctx context.Context, err error) error {
+	falconlog.For(ctx, a.log).Error("query failed", zap.Error(err))
 	switch {
 	case errors.Is(err, readstore.ErrNoTable):
 		return status.Error(codes.Unavailable, "the read store is not set up yet (an operator must create its tables); retry later")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/domain"
+	falconlog "github.com/falcon-chat/falcon/libs/logging"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
@@ -33,13 +34,13 @@ func newGRPC(svc *Service, log *zap.Logger, replicas replicaAuth) *GRPC {
 
 // forwarded says whether another replica forwarded this call: only with a
 // proof that verifies; anyone else's marker is ignored.
-func (g *GRPC) forwarded(md metadata.MD) bool {
+func (g *GRPC) forwarded(ctx context.Context, md metadata.MD) bool {
 	v := md.Get(forwardedHeader)
 	if len(v) == 0 {
 		return false
 	}
 	if err := g.replicas.verify(v[0], time.Now()); err != nil {
-		g.log.Warn("a forwarded-command marker that does not verify; treating the command as a client's", zap.Error(err))
+		falconlog.For(ctx, g.log).Warn("a forwarded-command marker that does not verify; treating the command as a client's", zap.Error(err))
 		return false
 	}
 	return true
@@ -57,10 +58,10 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 		return zero, err
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd, Forwarded: g.forwarded(md)}
+	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd, Forwarded: g.forwarded(ctx, md)}
 	res, err := g.svc.Execute(ctx, c)
 	if err != nil {
-		return zero, g.status(err)
+		return zero, g.status(ctx, err)
 	}
 	return answer(res), nil
 }
@@ -98,7 +99,7 @@ func canonicalOptional(field string, id *string) error {
 
 // status maps an error of the application layer to a gRPC status; a
 // status the owner answered a forwarded command with passes as it is.
-func (g *GRPC) status(err error) error {
+func (g *GRPC) status(ctx context.Context, err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
@@ -115,7 +116,7 @@ func (g *GRPC) status(err error) error {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return status.FromContextError(err).Err()
 	}
-	g.log.Error("command failed", zap.Error(err))
+	falconlog.For(ctx, g.log).Error("command failed", zap.Error(err))
 	return status.Error(codes.Internal, "internal error; it was logged")
 }
 
