@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/IBM/sarama"
+	gometrics "github.com/rcrowley/go-metrics"
 
 	"github.com/falcon-chat/falcon/libs/flagenv"
 )
@@ -17,6 +18,10 @@ type Config struct {
 	Brokers  flagenv.List
 	Topic    string
 	Security Security
+	// Metrics, set by the program (ClientMetrics), collects the metrics of
+	// every sarama client made from this block; nil: each client keeps its
+	// own, unexported.
+	Metrics gometrics.Registry
 }
 
 // DefaultTopic is the events topic unless --topic says otherwise.
@@ -58,6 +63,9 @@ func (c *Config) Client(clientID string) (sarama.Client, error) {
 // TLS and SASL settings (their files read now).
 func (c *Config) Sarama(clientID string) (*sarama.Config, error) {
 	sc := NewConfig(clientID)
+	if c.Metrics != nil {
+		sc.MetricRegistry = c.Metrics
+	}
 	if err := c.Security.apply(sc); err != nil {
 		return nil, err
 	}

@@ -185,21 +185,23 @@ func (l *TxnLog) producerConfig() (*sarama.Config, error) {
 	return c, nil
 }
 
-// Append commits events in one transaction and returns the offset after
-// the last. A fenced producer's error wraps ErrFenced; any other error
-// means nothing was committed.
-func (l *TxnLog) Append(_ context.Context, events []domain.Event) (int64, error) {
+// Append commits events in one transaction, each with its trace in the
+// record headers, and returns the offset after the last. A fenced
+// producer's error wraps ErrFenced; any other error means nothing was
+// committed.
+func (l *TxnLog) Append(ctx context.Context, events []Outgoing) (int64, error) {
 	if l.prod == nil {
 		return 0, errors.New("append before Load")
 	}
 	msgs := make([]*sarama.ProducerMessage, len(events))
-	for i, e := range events {
+	for i, o := range events {
+		e := o.Event
 		value, err := Encode(e)
 		if err != nil {
 			return 0, fmt.Errorf("encode event %s of thread %s: %w", e.ID, e.ThreadID, err)
 		}
 		msgs[i] = &sarama.ProducerMessage{Topic: l.cfg.Kafka.Topic, Partition: l.cfg.Partition,
-			Key: sarama.StringEncoder(e.ThreadID), Value: sarama.ByteEncoder(value)}
+			Key: sarama.StringEncoder(e.ThreadID), Value: sarama.ByteEncoder(value), Headers: TraceHeaders(ctx, o.Trace)}
 	}
 	err := l.prod.BeginTxn()
 	if err == nil {

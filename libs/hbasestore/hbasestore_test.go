@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/falcon-chat/falcon/libs/hbase/gen/hbase"
 	"github.com/falcon-chat/falcon/libs/hbaseserver"
 	"github.com/falcon-chat/falcon/libs/hbasestore"
@@ -209,5 +211,51 @@ func TestReconnectsAfterTheServerRestarts(t *testing.T) {
 	})
 	if !ok || string(r.Cells["d:v"]) != "1" {
 		t.Fatalf("after the restart: %v %v", r, ok)
+	}
+}
+
+// TestClientMetrics: every Thrift call is timed and counted by method and
+// outcome, so that an SRE sees the gateway's latency and errors.
+func TestClientMetrics(t *testing.T) {
+	s := open(t, "hbase+thrift://"+startServer(t, false)+"?namespace=metrics")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(s)
+	ctx := context.Background()
+	if _, err := s.EnsureTables(ctx, []hbasestore.Table{{Name: "t", Families: []string{"d"}}}, hbase.TCompressionAlgorithm_NONE); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Get(ctx, "t", []byte("r")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Get(ctx, "nope", []byte("r")); !errors.Is(err, readstore.ErrNoTable) {
+		t.Fatal(err)
+	}
+	calls := map[string]float64{}
+	timed := map[string]uint64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			switch mf.GetName() {
+			case "falcon_hbase_client_calls_total":
+				calls[l["op"]+" "+l["outcome"]] += m.GetCounter().GetValue()
+			case "falcon_hbase_client_call_duration_seconds":
+				timed[l["op"]] += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	for key, want := range map[string]float64{"get ok": 1, "get hbase_error": 1} {
+		if calls[key] != want {
+			t.Errorf("calls %q = %v, want %v (all: %v)", key, calls[key], want, calls)
+		}
+	}
+	if timed["get"] != 2 {
+		t.Errorf("timed gets: %d, want 2 (%v)", timed["get"], timed)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 
@@ -28,9 +29,10 @@ func (e *Error) Error() string { return "HBase " + e.Op + ": " + e.Message }
 // Store is readstore.Store on HBase. It keeps up to PoolSize connections;
 // a call waits for one when all are busy.
 type Store struct {
-	opts  Options
-	slots chan struct{}
-	idle  chan *conn
+	opts    Options
+	slots   chan struct{}
+	idle    chan *conn
+	metrics *clientMetrics
 }
 
 type conn struct {
@@ -54,7 +56,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Addr == "" || o.PoolSize < 1 || o.Timeout <= 0 {
 		return nil, fmt.Errorf("%w: HBase gateway options %+v need an address, a pool of at least 1 and a timeout", readstore.ErrBadURL, o)
 	}
-	return &Store{opts: o, slots: make(chan struct{}, o.PoolSize), idle: make(chan *conn, o.PoolSize)}, nil
+	return &Store{opts: o, slots: make(chan struct{}, o.PoolSize), idle: make(chan *conn, o.PoolSize), metrics: newClientMetrics()}, nil
 }
 
 func (s *Store) dial() (*conn, error) {
@@ -115,9 +117,14 @@ func (s *Store) release(c *conn) {
 // call runs fn on a pooled connection. A transport error closes the
 // connection; the call is retried on a fresh one when idempotent (every call
 // this store makes is: puts and deletes of given values, reads).
-func (s *Store) call(ctx context.Context, what string, fn func(*hbase.THBaseServiceClient) error) error {
-	var err error
+func (s *Store) call(ctx context.Context, what string, fn func(*hbase.THBaseServiceClient) error) (err error) {
+	op, _, _ := strings.Cut(what, " ")
+	start := time.Now()
+	defer func() { s.metrics.observe(op, start, err) }()
 	for attempt := 0; attempt <= s.opts.Retries; attempt++ {
+		if attempt > 0 {
+			s.metrics.retries.WithLabelValues(op).Inc()
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

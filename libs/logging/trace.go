@@ -3,6 +3,7 @@ package logging
 import (
 	"context"
 
+	grpclogging "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
@@ -25,4 +26,10 @@ func For(ctx context.Context, log *zap.Logger) *zap.Logger {
 		return log.With(f...)
 	}
 	return log
+}
+
+// AddRequestField adds a field to the access log line of the request ctx
+// serves (a correlation id, say); nothing outside a request.
+func AddRequestField(ctx context.Context, key string, value any) {
+	grpclogging.AddFields(ctx, grpclogging.Fields{key, value})
 }

@@ -23,6 +23,15 @@ type httpCallKey struct{}
 // httpCall is what the gateway learns about a request while serving it.
 type httpCall struct{ route string }
 
+// withCall is ctx with an httpCall, if it has none yet, and that call.
+func withCall(ctx context.Context) (context.Context, *httpCall) {
+	if c, ok := ctx.Value(httpCallKey{}).(*httpCall); ok {
+		return ctx, c
+	}
+	c := &httpCall{}
+	return context.WithValue(ctx, httpCallKey{}, c), c
+}
+
 // servingHTTP says whether ctx is a REST request's.
 func servingHTTP(ctx context.Context) bool {
 	_, ok := ctx.Value(httpCallKey{}).(*httpCall)
@@ -37,8 +46,7 @@ func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 	log = log.Named("access")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		call := &httpCall{}
-		ctx := context.WithValue(r.Context(), httpCallKey{}, call)
+		ctx, call := withCall(r.Context())
 		// identify adds the account to these fields.
 		ctx = logging.InjectFields(ctx, logging.Fields{})
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -70,11 +78,12 @@ func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 }
 
 // routeOf records the gateway route a request matched, for its access log
-// line (a gateway middleware: it runs once the route is known).
+// line and its span's name (a gateway middleware: it runs once the route
+// is known).
 func routeOf(next runtime.HandlerFunc) runtime.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, params map[string]string) {
-		if c, ok := r.Context().Value(httpCallKey{}).(*httpCall); ok {
-			if p, ok := runtime.HTTPPattern(r.Context()); ok {
+		if p, ok := runtime.HTTPPattern(r.Context()); ok {
+			if c, ok := r.Context().Value(httpCallKey{}).(*httpCall); ok {
 				c.route = strings.ReplaceAll(p.String(), "=*}", "}")
 			}
 		}

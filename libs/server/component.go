@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/tlsfiles"
+	"github.com/falcon-chat/falcon/libs/tracing"
 )
 
 // Component is one service that runs alone or beside others in one process
@@ -78,6 +80,7 @@ type Common struct {
 	Limits          Limits
 	TLS             tlsfiles.Server
 	RateLimits      RateLimits
+	Tracing         tracing.Config
 }
 
 // RegisterFlags adds the flags every service shares to fs.
@@ -102,6 +105,7 @@ func (c *Common) RegisterFlags(fs *flag.FlagSet) {
 	c.Limits.RegisterFlags(fs)
 	c.TLS.RegisterFlags(fs)
 	c.RateLimits.RegisterFlags(fs)
+	c.Tracing.RegisterFlags(fs)
 }
 
 // Addrs are where a program's flags say it listens. An empty GRPC means no
@@ -174,8 +178,11 @@ type Serving struct {
 	AccessLog bool
 	// Reflection registers gRPC server reflection.
 	Reflection bool
-	Limits     Limits
-	TLS        tlsfiles.Server
+	// Tracer traces every request (nil: traces nothing, passes trace
+	// context through).
+	Tracer trace.TracerProvider
+	Limits Limits
+	TLS    tlsfiles.Server
 	// RateLimits, when Enabled, are spent by every command and query.
 	RateLimits RateLimits
 }
@@ -224,6 +231,10 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 	}
 	hs := health.NewServer()
 	lim := sv.Limits.orDefaults()
+	tp := sv.Tracer
+	if tp == nil {
+		tp = tracing.Off().Provider
+	}
 	// Client connections count against one cap; the admin listener's do not.
 	slots := clientConnections(lim.MaxConnections, reg)
 	if ls.GRPC != nil {
@@ -256,18 +267,18 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 		obs := observing{log: log, metrics: newRPCMetrics(reg), accessLog: sv.AccessLog}
 		ic := newInterceptors(obs, sv.Authn, rl) //nolint:contextcheck // each stream runs on its own context
 
-		gs := newGRPC(ic, hs, lim, sv.Reflection)
+		gs := newGRPC(ic, hs, lim, sv.Reflection, tp)
 		// The REST gateway's calls share one in-memory connection: its
 		// streams (server-sent events) are not capped per connection; the
 		// HTTP side's connection cap bounds them.
 		inMemory := lim
 		inMemory.MaxStreams = math.MaxUint32
-		gws := newGRPC(ic, hs, inMemory, false)
+		gws := newGRPC(ic, hs, inMemory, false, tp)
 		// The REST gateway reaches the gRPC server in memory: no port, no
 		// TLS to terminate twice, no slot of the connection cap; and its
 		// unary calls run in process.
 		gatewayConns = bufconn.Listen(1 << 20)
-		streams, err := gatewayStreams(func(ctx context.Context, _ string) (net.Conn, error) { return gatewayConns.DialContext(ctx) })
+		streams, err := gatewayStreams(tp, func(ctx context.Context, _ string) (net.Conn, error) { return gatewayConns.DialContext(ctx) })
 		if err != nil {
 			ls.Close()
 			return err
@@ -284,6 +295,9 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 				gateways = append(gateways, r.Gateway()...)
 			}
 		}
+		// Every method's series exist from the start, at zero: a rate or
+		// an alert over them has a baseline.
+		obs.metrics.InitializeMetrics(gs)
 		grpcListeners := []net.Listener{ls.GRPC}
 		if tlsc.grpc != nil {
 			grpcListeners[0] = tls.NewListener(ls.GRPC, tlsc.grpc)
@@ -307,6 +321,7 @@ func Run(ctx context.Context, sv Serving, comps ...Component) error {
 			if sv.AccessLog {
 				gw = accessLogHTTP(log, gw)
 			}
+			gw = traceHTTP(tp, gw)
 			mux = publicMux(gw, ready)
 			for _, c := range comps {
 				if p, ok := c.(PageService); ok {

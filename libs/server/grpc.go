@@ -7,6 +7,8 @@ import (
 	"errors"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/health"
@@ -14,14 +16,19 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/falcon-chat/falcon/libs/tracing"
 )
 
-// newGRPC returns a gRPC server with the interceptors of ic; the message
-// size limits, keepalive enforcement and the stream limit; the health
-// service and, with withReflection, server reflection registered.
-func newGRPC(ic callInterceptors, hs *health.Server, l Limits, withReflection bool) *grpc.Server {
+// newGRPC returns a gRPC server with the interceptors of ic and a span per
+// call traced by tp; the message size limits, keepalive enforcement and the
+// stream limit; the health service and, with withReflection, server
+// reflection registered.
+func newGRPC(ic callInterceptors, hs *health.Server, l Limits, withReflection bool, tp trace.TracerProvider) *grpc.Server {
 	l = l.orDefaults()
 	s := grpc.NewServer(
+		// A span per call, continuing the caller's trace (traceparent).
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(tracing.Propagator()))),
 		grpc.ChainUnaryInterceptor(ic.unary...),
 		grpc.ChainStreamInterceptor(ic.stream...),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),

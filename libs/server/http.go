@@ -11,12 +11,16 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/falcon-chat/falcon/libs/auth"
+	"github.com/falcon-chat/falcon/libs/tracing"
 	falconproto "github.com/falcon-chat/falcon/proto"
 )
 
@@ -58,8 +62,9 @@ func gatewayJSON() runtime.JSONPb {
 
 // gatewayStreams is the gateway's in-memory gRPC connection, for the
 // streams it cannot call in process.
-func gatewayStreams(dial func(context.Context, string) (net.Conn, error)) (*grpc.ClientConn, error) {
+func gatewayStreams(tp trace.TracerProvider, dial func(context.Context, string) (net.Conn, error)) (*grpc.ClientConn, error) {
 	conn, err := grpc.NewClient("passthrough:///gateway", grpc.WithContextDialer(dial),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(tracing.Propagator()))),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxResponseBytes), grpc.MaxCallSendMsgSize(MaxRequestBytes)),
 		grpc.WithChainUnaryInterceptor(markServerErrors))
@@ -69,6 +74,28 @@ func gatewayStreams(dial func(context.Context, string) (net.Conn, error)) (*grpc
 	return conn, nil
 }
 
+// traceHTTP gives every REST request a span, continuing the caller's trace
+// (traceparent), named after the route it matched ("POST
+// /v1/threads/{thread_id}/messages", as routeOf found it).
+func traceHTTP(tp trace.TracerProvider, h http.Handler) http.Handler {
+	named := func(_ string, r *http.Request) string {
+		if c, ok := r.Context().Value(httpCallKey{}).(*httpCall); ok && c.route != "" {
+			return r.Method + " " + c.route
+		}
+		return r.Method
+	}
+	traced := otelhttp.NewHandler(h, "REST", otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()),
+		otelhttp.WithSpanNameFormatter(named))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, _ := withCall(r.Context())
+		traced.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// correlationHeader names a caller's correlation id (write-api puts it in
+// the events it appends).
+const correlationHeader = "x-correlation-id"
+
 // incomingHeader says which HTTP headers reach the gRPC services as
 // metadata: the identity headers and the standard ones grpc-gateway maps,
 // but no Grpc-Metadata-* header: a REST client cannot set metadata the
@@ -76,6 +103,9 @@ func gatewayStreams(dial func(context.Context, string) (net.Conn, error)) (*grpc
 func incomingHeader(key string) (string, bool) {
 	if strings.EqualFold(key, auth.AccountHeader) {
 		return auth.AccountHeader, true
+	}
+	if strings.EqualFold(key, correlationHeader) {
+		return correlationHeader, true
 	}
 	if strings.HasPrefix(strings.ToLower(key), strings.ToLower(runtime.MetadataHeaderPrefix)) {
 		return "", false

@@ -118,6 +118,7 @@ func TestAccessLogOneLinePerRequest(t *testing.T) {
 			req.Header.Set(auth.AccountHeader, q.account)
 		}
 		req.Header.Set("Authorization", "Bearer tok-XYZ")
+		req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -137,7 +138,7 @@ func TestAccessLogOneLinePerRequest(t *testing.T) {
 			t.Errorf("an access log line holds a body or a token: %v", m)
 		}
 		if m["protocol"] == "http" {
-			lines = append(lines, fmt.Sprintf("http %v %v %v %v", m["http.method"], m["http.route"], m["http.status"], m["account"]))
+			lines = append(lines, fmt.Sprintf("http %v %v %v %v trace=%v", m["http.method"], m["http.route"], m["http.status"], m["account"], m["trace_id"]))
 		} else {
 			lines = append(lines, fmt.Sprintf("grpc %v %v %v", m["grpc.method"], m["grpc.code"], m["account"]))
 		}
@@ -145,10 +146,10 @@ func TestAccessLogOneLinePerRequest(t *testing.T) {
 	want := []string{
 		"grpc ListThreads OK alice",
 		"grpc ListThreads Unauthenticated <nil>",
-		"http GET /v1/threads 200 alice",
-		"http GET /v1/threads/{thread_id}/messages/{message_id} 200 bob",
-		"http GET /v1/threads 401 <nil>",
-		"http GET unmatched 404 <nil>",
+		"http GET /v1/threads 200 alice trace=4bf92f3577b34da6a3ce929d0e0e4736",
+		"http GET /v1/threads/{thread_id}/messages/{message_id} 200 bob trace=4bf92f3577b34da6a3ce929d0e0e4736",
+		"http GET /v1/threads 401 <nil> trace=4bf92f3577b34da6a3ce929d0e0e4736",
+		"http GET unmatched 404 <nil> trace=4bf92f3577b34da6a3ce929d0e0e4736",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("access log:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))

@@ -7,20 +7,32 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/falcon-chat/falcon/libs/auth"
+	"github.com/falcon-chat/falcon/libs/tracing"
 )
 
-// Process is what a program hands its components: the logger and the
-// metrics registry.
+// Process is what a program hands its components: the logger, the metrics
+// registry and the tracer.
 type Process struct {
 	Log      *zap.Logger
 	Registry *prometheus.Registry
+	Tracer   trace.TracerProvider
 	closers  *[]func()
+}
+
+// MetricsOf registers x's metrics if it has any (x is a
+// prometheus.Collector: a store's client metrics, say).
+func (p Process) MetricsOf(x any) {
+	if c, ok := x.(prometheus.Collector); ok {
+		p.Registry.MustRegister(c)
+	}
 }
 
 // Defer runs f once every component has stopped, in reverse order of
@@ -56,10 +68,22 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 				closers[i]()
 			}
 		}()
-		if err := errors.Join(common.Limits.Validate(), common.TLS.Validate(), common.RateLimits.Validate()); err != nil {
+		if err := errors.Join(common.Limits.Validate(), common.TLS.Validate(), common.RateLimits.Validate(), common.Tracing.Validate()); err != nil {
 			return err
 		}
-		addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, closers: &closers})
+		tr, err := tracing.New(ctx, common.Tracing, name)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// The spans of the last requests, sent before exiting.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(sctx); err != nil {
+				log.Warn("traces not exported at exit", zap.Error(err))
+			}
+		}()
+		addrs, comps, err := build(ctx, Process{Log: log, Registry: reg, Tracer: tr.Provider, closers: &closers})
 		if err != nil {
 			return err
 		}
@@ -88,7 +112,7 @@ func Main(name string, cfg Flagger, args []string, build BuildFunc) error {
 		err = Run(ctx, Serving{
 			Log: log, Authn: authn, Registry: reg, Listeners: ls,
 			Admin:     Admin{Pprof: common.Pprof, LogLevel: &level},
-			AccessLog: common.AccessLog, Reflection: common.Reflection,
+			AccessLog: common.AccessLog, Reflection: common.Reflection, Tracer: tr.Provider,
 			Limits: common.Limits, TLS: common.TLS, RateLimits: common.RateLimits,
 		}, comps...)
 		log.Info("stopped", zap.Error(err))

@@ -18,6 +18,7 @@ func main() {
 			return server.Addrs{}, nil, err
 		}
 		p.Defer(func() { _ = store.Close() })
+		p.MetricsOf(store)
 		api, err := readapi.New(cfg, store, p.Log, p.Registry)
 		if err != nil {
 			return server.Addrs{}, nil, err

@@ -29,7 +29,8 @@ func serve(args []string) error {
 			return server.Addrs{}, nil, err
 		}
 		p.Defer(func() { _ = store.Close() })
-		u, err := updater.New(cfg, store, p.Log, p.Registry)
+		p.MetricsOf(store)
+		u, err := updater.New(cfg, store, p.Log, p.Registry, p.Tracer)
 		if err != nil {
 			return server.Addrs{}, nil, err
 		}

@@ -22,7 +22,7 @@ func main() {
 func serve(args []string) error {
 	var cfg forwarder.Config
 	return server.Main("sparrow-forwarder", &cfg, args, func(_ context.Context, p server.Process) (server.Addrs, []server.Component, error) {
-		f, err := forwarder.New(cfg, p.Log, p.Registry)
+		f, err := forwarder.New(cfg, p.Log, p.Registry, p.Tracer)
 		if err != nil {
 			return server.Addrs{}, nil, err
 		}

@@ -13,7 +13,7 @@ import (
 func main() {
 	var cfg writeapi.Config
 	server.Exit("write-api", server.Main("write-api", &cfg, os.Args[1:], func(ctx context.Context, p server.Process) (server.Addrs, []server.Component, error) {
-		w, err := writeapi.New(cfg, p.Log, p.Registry)
+		w, err := writeapi.New(cfg, p.Log, p.Registry, p.Tracer)
 		if err != nil {
 			return server.Addrs{}, nil, err
 		}

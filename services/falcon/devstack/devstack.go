@@ -98,7 +98,8 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	for _, register := range []func(*flag.FlagSet){wcfg.RegisterFlags, rcfg.RegisterFlags, ucfg.RegisterFlags, fcfg.RegisterFlags} {
 		register(flag.NewFlagSet("defaults", flag.ContinueOnError))
 	}
-	kafka := eventlog.Config{Brokers: brokers, Topic: cfg.Topic}
+	// The services' sarama clients share one set of metrics.
+	kafka := eventlog.Config{Brokers: brokers, Topic: cfg.Topic, Metrics: eventlog.ClientMetrics(p.Registry)}
 	wcfg.Kafka, rcfg.Kafka, ucfg.Kafka, fcfg.Kafka = kafka, kafka, kafka, kafka
 	wcfg.Partitions = cfg.Partitions
 	wcfg.GRPCAddr, wcfg.AdvertiseAddr = cfg.GRPCAddr, cfg.GRPCAddr
@@ -108,17 +109,17 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	fcfg.LegacyURL = legacyURL
 	fcfg.HMACSecret = hex.EncodeToString(secret)
 
-	w, err := writeapi.New(wcfg, p.Log, p.Registry)
+	w, err := writeapi.New(wcfg, p.Log, p.Registry, p.Tracer)
 	if err != nil {
 		legacyL.Close()
 		return server.Addrs{}, nil, err
 	}
-	u, err := updater.New(ucfg, store, p.Log, p.Registry)
+	u, err := updater.New(ucfg, store, p.Log, p.Registry, p.Tracer)
 	if err != nil {
 		legacyL.Close()
 		return server.Addrs{}, nil, err
 	}
-	f, err := forwarder.New(fcfg, p.Log, p.Registry)
+	f, err := forwarder.New(fcfg, p.Log, p.Registry, p.Tracer)
 	if err != nil {
 		legacyL.Close()
 		return server.Addrs{}, nil, err

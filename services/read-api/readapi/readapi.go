@@ -99,6 +99,9 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Kafka.Metrics == nil {
+		cfg.Kafka.Metrics = eventlog.ClientMetrics(reg)
+	}
 	if cfg.MinVersionWait <= 0 {
 		cfg.MinVersionWait = 2 * time.Second
 	}

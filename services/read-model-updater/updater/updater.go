@@ -15,6 +15,9 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -58,6 +61,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// endToEndBuckets span a healthy pipeline (milliseconds) to one catching up
+// after an outage (minutes).
+var endToEndBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}
+
+// maxLinks bounds the trace links of a batch's span (OpenTelemetry's
+// default limit): a larger batch links its first events.
+const maxLinks = 128
+
 // applyBackoff spaces the attempts at a batch the store refused.
 var applyBackoff = retry.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second}
 
@@ -77,26 +88,38 @@ type Updater struct {
 	applied  prometheus.Counter
 	skipped  prometheus.Counter
 	batches  prometheus.Histogram
-	lag      *prometheus.GaugeVec
+	// endToEnd is the time from an event's decision to its being applied.
+	endToEnd prometheus.Histogram
+	lag      *eventlog.LagMeter
+	tracer   trace.Tracer
 }
 
-// New returns an updater writing to store.
-func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Registerer) (*Updater, error) {
+// New returns an updater writing to store; each batch is a span of tp,
+// linked to the traces of its events.
+func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*Updater, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Kafka.Metrics == nil {
+		cfg.Kafka.Metrics = eventlog.ClientMetrics(reg)
 	}
 	u := &Updater{
 		cfg: cfg, log: log.With(zap.String("component", "read-model-updater")), id: ulid.Make().String(),
 		status:  retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String())),
 		store:   store,
+		tracer:  tp.Tracer("github.com/falcon-chat/falcon/services/read-model-updater"),
 		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_applied_total", Help: "Events applied to the read models."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_skipped_total", Help: "Events skipped: already applied, or of a type this build does not know."}),
 		batches: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_updater_batch_duration_seconds",
 			Help: "Time to apply one batch durably.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_updater_lag_events",
-			Help: "Events of a partition not yet applied."}, []string{"partition"}),
+		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_updater_end_to_end_seconds",
+			Help:    "Time from an event's decision in write-api (its occurredAt) to its being applied in the read model.",
+			Buckets: endToEndBuckets}),
 	}
-	reg.MustRegister(u.applied, u.skipped, u.batches, u.lag)
+	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_updater_lag_events",
+		Help: "Offsets of a partition this replica owns not yet applied (end offset minus position), measured every 2 s even while the replica is stuck."}, []string{"partition"})
+	u.lag = eventlog.NewLagMeter(lag)
+	reg.MustRegister(u.applied, u.skipped, u.batches, u.endToEnd, lag)
 	return u, nil
 }
 
@@ -209,9 +232,15 @@ func (u *Updater) Run(ctx context.Context) error {
 		defer close(followed)
 		_ = u.follow(followCtx)
 	}()
+	measured := make(chan struct{})
+	go func() {
+		defer close(measured)
+		eventlog.MeasureLag(followCtx, u.cfg.Kafka, "falcon-read-model-updater-lag", u.lag, u.log)
+	}()
 	defer func() {
 		stopFollowing()
 		<-followed
+		<-measured
 		// Gone for good: a rebuild need not wait for this one.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -242,8 +271,15 @@ func (u *Updater) Cleanup(sarama.ConsumerGroupSession) error { return nil }
 // ConsumeClaim applies one partition's events in batches. A batch that
 // cannot be written is retried, never skipped: the partition waits.
 func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
-	lag := u.lag.WithLabelValues(fmt.Sprint(claim.Partition()))
+	// next is the offset after the last batch applied and committed.
+	var next atomic.Int64
+	next.Store(claim.InitialOffset())
+	u.lag.Own(claim.Partition(), next.Load)
+	defer u.lag.Release(claim.Partition())
 	batch := make([]domain.Event, 0, u.cfg.BatchSize)
+	// links are the traces of the batch's events (the requests that made
+	// them), up to maxLinks.
+	var links []trace.Link
 	var last *sarama.ConsumerMessage
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -252,6 +288,11 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			return nil
 		}
 		start := time.Now()
+		ctx, span := u.tracer.Start(ctx, "apply events", trace.WithLinks(links...), trace.WithAttributes(
+			attribute.Int("messaging.batch.message_count", len(batch)),
+			attribute.Int("messaging.destination.partition.id", int(claim.Partition())),
+			attribute.Int64("falcon.offset.last", last.Offset)))
+		defer span.End()
 		for attempt := 1; ; attempt++ {
 			u.applying.RLock()
 			g := u.gen.Load()
@@ -273,8 +314,10 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 			if ctx.Err() != nil {
 				// Not committed: the next owner of the partition applies it.
+				span.SetStatus(codes.Error, "stopped before the batch was applied")
 				return ctx.Err()
 			}
+			span.RecordError(err)
 			u.log.Error("applying a batch failed; retrying", zap.Int32("partition", claim.Partition()),
 				zap.Int64("offset", last.Offset), zap.Int("attempt", attempt), zap.Error(err))
 			if err := eventlog.Sleep(ctx, applyBackoff.Delay(attempt)); err != nil {
@@ -282,9 +325,13 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			}
 		}
 		u.batches.Observe(time.Since(start).Seconds())
+		now := time.Now()
+		for _, e := range batch {
+			u.endToEnd.Observe(now.Sub(e.OccurredAt).Seconds())
+		}
 		sess.MarkMessage(last, "")
-		lag.Set(float64(claim.HighWaterMarkOffset() - last.Offset - 1))
-		batch, last = batch[:0], nil
+		next.Store(last.Offset + 1)
+		batch, last, links = batch[:0], nil, links[:0]
 		return nil
 	}
 	for {
@@ -302,6 +349,9 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				u.skipped.Inc()
 			default:
 				batch = append(batch, e)
+				if sc := eventlog.TraceOf(sess.Context(), msg.Headers); sc.IsValid() && len(links) < maxLinks {
+					links = append(links, trace.Link{SpanContext: sc})
+				}
 			}
 			if last == nil {
 				timer.Reset(u.cfg.BatchWait)

@@ -14,6 +14,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/testenv"
+	"github.com/falcon-chat/falcon/libs/tracing"
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
 )
 
@@ -25,7 +26,7 @@ func startUpdater(t *testing.T, brokers, topic string, store readstore.Store) (s
 	cfg.Kafka.Topic = topic
 	cfg.Group = topic + "_updater"
 	cfg.BatchSize = 16
-	u, err := updater.New(cfg, store, testenv.Logger(t), prometheus.NewRegistry())
+	u, err := updater.New(cfg, store, testenv.Logger(t), prometheus.NewRegistry(), tracing.Off().Provider)
 	if err != nil {
 		t.Fatal(err)
 	}

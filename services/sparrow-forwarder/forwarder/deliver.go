@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/falcon-chat/falcon/libs/legacycontract"
+	"github.com/falcon-chat/falcon/libs/tracing"
 )
 
 // Delivery is one event on its way to the legacy system.
@@ -56,12 +59,15 @@ type poster struct {
 	breaker *gobreaker.CircuitBreaker[attempt]
 }
 
-func newPoster(cfg Config, onState func(gobreaker.State)) *poster {
+func newPoster(cfg Config, onState func(gobreaker.State), tp trace.TracerProvider) *poster {
 	p := &poster{
 		url: cfg.LegacyURL,
-		client: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{
+		client: &http.Client{Timeout: cfg.Timeout, Transport: otelhttp.NewTransport(&http.Transport{
 			// One connection per delivery in flight, kept open.
-			MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}},
+			MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second},
+			// Each attempt is a span; the legacy system receives its
+			// traceparent.
+			otelhttp.WithTracerProvider(tp), otelhttp.WithPropagators(tracing.Propagator()))},
 		backoff: backoff{base: cfg.BackoffBase, max: cfg.BackoffMax},
 	}
 	if cfg.HMACSecret != "" {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/falcon-chat/falcon/libs/legacycontract"
+	"github.com/falcon-chat/falcon/libs/tracing"
 )
 
 func TestAttemptOutcomes(t *testing.T) {
@@ -44,7 +45,7 @@ func TestAttemptOutcomes(t *testing.T) {
 		var cfg Config
 		cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
 		cfg.LegacyURL, cfg.HMACSecret = srv.URL, "k"
-		a := newPoster(cfg, nil).post(context.Background(), Delivery{EventID: "e1", Body: []byte(`{}`)})
+		a := newPoster(cfg, nil, tracing.Off().Provider).post(context.Background(), Delivery{EventID: "e1", Body: []byte(`{}`)})
 		srv.Close()
 		if a.outcome != c.want || a.retryAfter != c.wantWait {
 			t.Errorf("HTTP %d (Retry-After %q): outcome %v wait %s, want %v wait %s", c.status, c.retryAfter, a.outcome, a.retryAfter, c.want, c.wantWait)
@@ -63,7 +64,7 @@ func TestBreakerOpensAndProbes(t *testing.T) {
 	var cfg Config
 	cfg.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
 	cfg.LegacyURL, cfg.BreakerFailures, cfg.BreakerOpenFor = srv.URL, 3, 100*time.Millisecond
-	p := newPoster(cfg, nil)
+	p := newPoster(cfg, nil, tracing.Off().Provider)
 	d := Delivery{EventID: "e", Body: []byte(`{}`)}
 	for i := 0; i < 3; i++ {
 		if a := p.try(context.Background(), d); a.outcome != failed {

@@ -17,6 +17,9 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
@@ -31,22 +34,30 @@ type Forwarder struct {
 	log     *zap.Logger
 	poster  *poster
 	metrics *metrics
+	tracer  trace.Tracer
 	dead    *deadLetters
 	status  *retry.Status
 	joined  atomic.Bool
-	// claims maps the partitions this replica delivers to their trackers,
-	// for the lag gauge.
-	claims sync.Map
+	// lag measures the partitions this replica delivers.
+	lag *eventlog.LagMeter
 }
 
-// New returns a forwarder; it connects to Kafka in Run.
-func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Forwarder, error) {
+// New returns a forwarder; it connects to Kafka in Run. Each delivery is a
+// span of tp continuing the trace of the request that made the event, and
+// the legacy system receives that trace (traceparent).
+func New(cfg Config, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*Forwarder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: newMetrics(reg),
+	if cfg.Kafka.Metrics == nil {
+		cfg.Kafka.Metrics = eventlog.ClientMetrics(reg)
+	}
+	m := newMetrics(reg)
+	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: m,
+		tracer: tp.Tracer("github.com/falcon-chat/falcon/services/sparrow-forwarder"),
+		lag:    eventlog.NewLagMeter(m.lag),
 		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}
-	f.poster = newPoster(cfg, f.metrics.breakerState)
+	f.poster = newPoster(cfg, f.metrics.breakerState, tp)
 	if cfg.HMACSecret == "" {
 		f.log.Warn("--hmac-secret is empty: deliveries are not signed")
 	}
@@ -137,7 +148,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	tasks.Add(1)
 	go func() {
 		defer tasks.Done()
-		f.measureLag(followCtx)
+		eventlog.MeasureLag(followCtx, f.cfg.Kafka, "falcon-sparrow-forwarder-lag", f.lag, f.log)
 	}()
 
 	group, err := sarama.NewConsumerGroupFromClient(f.cfg.Group, client)
@@ -175,9 +186,11 @@ func (f *Forwarder) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.
 	log := f.log.With(zap.Int32("partition", p))
 	label := fmt.Sprint(p)
 	outstanding := f.metrics.outstanding.WithLabelValues(label)
+	// Another replica reports the partition once it is revoked from this one.
+	defer f.metrics.outstanding.DeleteLabelValues(label)
 	tr := newTracker(claim.InitialOffset(), func(next int64) { sess.MarkOffset(claim.Topic(), p, next, "") })
-	f.claims.Store(p, tr)
-	defer f.claims.Delete(p)
+	f.lag.Own(p, tr.committed)
+	defer f.lag.Release(p)
 
 	lanes := make([]chan *work, f.cfg.Workers)
 	var wg sync.WaitGroup
@@ -257,7 +270,21 @@ func (f *Forwarder) decode(log *zap.Logger, msg *sarama.ConsumerMessage) (*work,
 // when the legacy system rejects it for good, or after --max-attempts
 // failures. It returns an error only when it did neither (ctx ended, or the
 // dead-letter topic could not be written).
-func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) error {
+func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) (err error) {
+	ctx, span := f.tracer.Start(trace.ContextWithRemoteSpanContext(ctx, eventlog.TraceOf(ctx, w.msg.Headers)), "deliver "+w.eventType,
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("falcon.event_id", w.env.GetEventId()),
+			attribute.String("falcon.thread_id", w.env.GetThreadId()),
+			attribute.String("falcon.correlation_id", w.env.GetCorrelationId()),
+			attribute.Int("messaging.destination.partition.id", int(w.msg.Partition)),
+			attribute.Int64("messaging.kafka.offset", w.msg.Offset)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	log = log.With(zap.String("correlation_id", w.env.GetCorrelationId()))
 	threadID := w.env.GetThreadId()
 	if f.cfg.DeadLetterPolicy == PolicyHold && f.dead.isHeld(threadID) {
 		return f.deadLetter(ctx, log, w, "held", "held: an earlier event of this thread is dead-lettered", 0, 0)
@@ -269,6 +296,7 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) error 
 		switch a.outcome {
 		case delivered:
 			f.metrics.delivered.WithLabelValues(w.eventType).Inc()
+			f.metrics.endToEnd.Observe(time.Since(w.env.GetOccurredAt().AsTime()).Seconds())
 			return nil
 		case rejected:
 			return f.deadLetter(ctx, log, w, "rejected", a.err.Error(), a.status, attempts+1)
@@ -324,34 +352,5 @@ func (f *Forwarder) deadLetter(ctx context.Context, log *zap.Logger, w *work, re
 		if serr := eventlog.Sleep(ctx, deadLetterBackoff.Delay(try)); serr != nil {
 			return err
 		}
-	}
-}
-
-// measureLag sets each delivered partition's lag, end offset minus the next
-// offset to commit, every few seconds. It asks with its own client: the
-// consumer's view of the end stops moving while back-pressure pauses it,
-// which is exactly when lag matters.
-func (f *Forwarder) measureLag(ctx context.Context) {
-	client, err := f.cfg.Kafka.Client("falcon-sparrow-forwarder-lag")
-	if err != nil {
-		f.log.Warn("no lag metric: cannot connect to Kafka", zap.Error(err))
-		return
-	}
-	defer client.Close()
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		f.claims.Range(func(k, v any) bool {
-			p, tr := k.(int32), v.(*tracker)
-			if end, err := client.GetOffset(f.cfg.Kafka.Topic, p, sarama.OffsetNewest); err == nil {
-				f.metrics.lag.WithLabelValues(fmt.Sprint(p)).Set(float64(max(0, end-tr.committed())))
-			}
-			return true
-		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/legacysim"
 	"github.com/falcon-chat/falcon/libs/testenv"
+	"github.com/falcon-chat/falcon/libs/tracing"
 )
 
 func TestBackoffIsCappedWithFullJitter(t *testing.T) {
@@ -62,7 +63,7 @@ func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
 	cfg.Group = topic + "_forwarder"
 	cfg.LegacyURL = url
 	cfg.BackoffBase, cfg.BackoffMax = 5*time.Millisecond, 50*time.Millisecond
-	f, err := New(cfg, testenv.Logger(t), prometheus.NewRegistry())
+	f, err := New(cfg, testenv.Logger(t), prometheus.NewRegistry(), tracing.Off().Provider)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/tracing"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
@@ -76,7 +77,7 @@ func ReplayDeadLetters(ctx context.Context, cfg Config, log *zap.Logger, out io.
 	}
 	defer producer.Close()
 	dead := newDeadLetters(topic, producer, log)
-	p := newPoster(cfg, nil)
+	p := newPoster(cfg, nil, tracing.Off().Provider)
 
 	var failedThreads int
 	for _, tid := range order {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/falcon-chat/falcon/libs/domain"
+	"github.com/falcon-chat/falcon/libs/tracing"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
@@ -28,6 +31,7 @@ type grpcForwarder struct {
 	metrics  *metrics
 	replicas replicaAuth
 	creds    credentials.TransportCredentials
+	tracer   trace.TracerProvider
 
 	mu    sync.Mutex
 	conns map[string]*forwardConn
@@ -38,8 +42,8 @@ type forwardConn struct {
 	used time.Time
 }
 
-func newGRPCForwarder(m *metrics, replicas replicaAuth, creds credentials.TransportCredentials) *grpcForwarder {
-	return &grpcForwarder{metrics: m, replicas: replicas, creds: creds, conns: map[string]*forwardConn{}}
+func newGRPCForwarder(m *metrics, replicas replicaAuth, creds credentials.TransportCredentials, tp trace.TracerProvider) *grpcForwarder {
+	return &grpcForwarder{metrics: m, replicas: replicas, creds: creds, tracer: tp, conns: map[string]*forwardConn{}}
 }
 
 // client returns a client of addr, and closes connections unused for
@@ -56,7 +60,8 @@ func (f *grpcForwarder) client(addr string) (falconv1.ThreadCommandServiceClient
 	}
 	c, ok := f.conns[addr]
 	if !ok {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(f.creds))
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(f.creds),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(f.tracer), otelgrpc.WithPropagators(tracing.Propagator()))))
 		if err != nil {
 			return nil, err
 		}
@@ -86,6 +91,8 @@ func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (do
 	md, _ := metadata.FromIncomingContext(ctx)
 	out := md.Copy()
 	out.Delete(forwardedHeader)
+	// The owner puts the same correlation id in the events.
+	out.Set(CorrelationHeader, c.CorrelationID)
 	if token := f.replicas.token(time.Now()); token != "" {
 		out.Set(forwardedHeader, token)
 	}

@@ -3,9 +3,11 @@ package writeapi
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -58,12 +60,47 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 		return zero, err
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
-	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd, Forwarded: g.forwarded(ctx, md)}
+	c := Command{ThreadID: threadID, ActorID: actor, RequestID: *requestID, Cmd: cmd, Forwarded: g.forwarded(ctx, md),
+		CorrelationID: correlationID(ctx, md, *requestID)}
+	falconlog.AddRequestField(ctx, "correlation_id", c.CorrelationID)
 	res, err := g.svc.Execute(ctx, c)
 	if err != nil {
 		return zero, g.status(ctx, err)
 	}
 	return answer(res), nil
+}
+
+// CorrelationHeader is the header a caller names its correlation id in;
+// the events of the command carry it (EventEnvelope.correlation_id), and
+// the legacy system receives it.
+const CorrelationHeader = "x-correlation-id"
+
+// correlationID is the caller's correlation id if it gave a well-formed
+// one, else the trace id of the request, else its request id: every event
+// carries one, and the logs and the legacy payload name it.
+func correlationID(ctx context.Context, md metadata.MD, requestID string) string {
+	if v := md.Get(CorrelationHeader); len(v) > 0 && wellFormedCorrelation(v[0]) {
+		return v[0]
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return sc.TraceID().String()
+	}
+	return requestID
+}
+
+// wellFormedCorrelation: 1 to 128 characters a log line and a header carry
+// as they are; anything else is replaced rather than refused.
+func wellFormedCorrelation(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !letter && !strings.ContainsRune("._:-", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // ensureRequestID checks the client's request id (canonicalizing its

@@ -3,6 +3,9 @@ package writeapi
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
+	// partitions is the events topic's partition count: every one must
+	// have an owner (the sum of owned over the replicas).
+	partitions    prometheus.Gauge
 	owned         prometheus.Gauge
 	rebalances    prometheus.Counter
 	replayed      prometheus.Counter
@@ -18,6 +21,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "falcon_write_topic_partitions", Help: "Partitions of the events topic, each of which one replica must own."}),
 		owned:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "falcon_write_owned_partitions", Help: "Partitions this replica owns."}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_rebalances_total", Help: "Consumer-group generations this replica joined."}),
 		replayed:   prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_replayed_events_total", Help: "Events replayed to rebuild owned partitions."}),
@@ -34,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_total", Help: "Thread snapshots written."})
 	m.snapshotFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshot_fallbacks_total",
 		Help: "Takeovers that could not use the snapshots and replayed the whole partition."})
-	reg.MustRegister(m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
+	reg.MustRegister(m.partitions, m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
 		m.takeoverSeconds, m.snapshots, m.snapshotFallbacks)
 	return m
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -32,10 +33,14 @@ type WriteAPI struct {
 }
 
 // New builds write-api; it connects to Kafka in Run, so that health and
-// readiness are served while Kafka is still out of reach.
-func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, error) {
+// readiness are served while Kafka is still out of reach. Commands forwarded
+// to another replica continue their trace with tp.
+func New(cfg Config, log *zap.Logger, reg prometheus.Registerer, tp trace.TracerProvider) (*WriteAPI, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Kafka.Metrics == nil {
+		cfg.Kafka.Metrics = eventlog.ClientMetrics(reg)
 	}
 	log = log.With(zap.String("component", "write-api"))
 	m := newMetrics(reg)
@@ -51,7 +56,7 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer) (*WriteAPI, err
 		}
 		creds = credentials.NewTLS(tc)
 	}
-	fwd := newGRPCForwarder(m, replicas, creds)
+	fwd := newGRPCForwarder(m, replicas, creds, tp)
 	svc := &Service{forward: fwd, self: cfg.advertise(), wait: cfg.RouteWait}
 	return &WriteAPI{cfg: cfg, log: log, m: m, svc: svc, grpc: newGRPC(svc, log, replicas), forward: fwd,
 		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}, nil
@@ -122,6 +127,7 @@ func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 			TransactionalID: fmt.Sprintf("%s-%s-%d", cfg.Group, topic, p),
 			TxnTimeout:      cfg.TxnTimeout, MaxBatch: cfg.MaxBatch, Snapshots: cfg.SnapshotEvery > 0}, client)
 	}
+	w.m.partitions.Set(float64(counts[0]))
 	return &cluster{client: client, admin: admin, router: r, partitions: counts[0],
 		owners: newOwners(&w.cfg, w.log, w.m, r, logOf)}, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/falcon-chat/falcon/libs/testenv"
 	"github.com/falcon-chat/falcon/libs/testpki"
 	"github.com/falcon-chat/falcon/libs/tlsfiles"
+	"github.com/falcon-chat/falcon/libs/tracing"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 	"github.com/falcon-chat/falcon/services/write-api/writeapi"
 )
@@ -73,7 +74,7 @@ func startReplicaTLS(t *testing.T, brokers, topic string, pki *testpki.PKI, opti
 	ctx, cancel := context.WithCancel(context.Background())
 	reg := prometheus.NewRegistry()
 	log := testenv.Logger(t)
-	w, err := writeapi.New(cfg, log, reg)
+	w, err := writeapi.New(cfg, log, reg, tracing.Off().Provider)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +404,7 @@ func TestCreatesItsTopicsAsConfigured(t *testing.T) {
 	var cfg writeapi.Config
 	cfg.RegisterFlags(flagSet())
 	cfg.Kafka.Brokers, cfg.Kafka.Topic, cfg.Group, cfg.CreateTopics = []string{brokers}, missing, missing+"_writers", false
-	w, err := writeapi.New(cfg, testenv.Logger(t), prometheus.NewRegistry())
+	w, err := writeapi.New(cfg, testenv.Logger(t), prometheus.NewRegistry(), tracing.Off().Provider)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -24,10 +25,11 @@ type PartitionLog interface {
 	// Replay calls fn for every committed event from offset from up to end,
 	// in order; skip gets what cannot be decoded.
 	Replay(ctx context.Context, from, end int64, fn func(domain.Event), skip func(offset int64, err error)) error
-	// Append commits events in one transaction and returns the offset after
-	// the last. An error wrapping eventlog.ErrFenced means a newer writer
-	// took over; any error means nothing was committed.
-	Append(ctx context.Context, events []domain.Event) (next int64, err error)
+	// Append commits events in one transaction, each with the trace of its
+	// request, and returns the offset after the last. An error wrapping
+	// eventlog.ErrFenced means a newer writer took over; any error means
+	// nothing was committed.
+	Append(ctx context.Context, events []eventlog.Outgoing) (next int64, err error)
 	// WriteSnapshots commits thread snapshots and a checkpoint at next, the
 	// offset a new owner replays from; complete says they are every thread.
 	WriteSnapshots(ctx context.Context, snaps []domain.Snapshot, next int64, complete bool) error
@@ -50,7 +52,9 @@ type request struct {
 	threadID  string
 	cmd       domain.Command
 	meta      domain.Meta
-	reply     chan reply
+	// trace is the request's span: the event's record carries it.
+	trace trace.SpanContext
+	reply chan reply
 }
 
 type reply struct {
@@ -235,7 +239,7 @@ func (w *writer) serve(ctx context.Context) error {
 // state that was not committed.
 func (w *writer) commit(ctx context.Context, batch []request) error {
 	replies := make([]reply, len(batch))
-	var events []domain.Event
+	var events []eventlog.Outgoing
 	for i, r := range batch {
 		if err := r.abandoned(); err != nil {
 			replies[i].err = err
@@ -259,7 +263,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 			continue
 		}
 		w.threads[r.threadID] = t
-		events = append(events, *e)
+		events = append(events, eventlog.Outgoing{Event: *e, Trace: r.trace})
 	}
 	if len(events) > 0 {
 		start := time.Now()
@@ -278,7 +282,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 		w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 		w.metrics.batchSize.Observe(float64(len(events)))
 		for _, e := range events {
-			w.snap.changed(e.ThreadID)
+			w.snap.changed(e.Event.ThreadID)
 		}
 		w.next = next
 	}
@@ -291,6 +295,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 // submit hands a command to the writer and waits for its answer.
 func (w *writer) submit(ctx context.Context, r request) (domain.Result, error) {
 	r.abandoned = ctx.Err
+	r.trace = trace.SpanContextFromContext(ctx)
 	r.reply = make(chan reply, 1)
 	select {
 	case w.in <- r:

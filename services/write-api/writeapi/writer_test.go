@@ -81,7 +81,11 @@ func (l *memLog) fenced() error {
 	return nil
 }
 
-func (l *memLog) Append(_ context.Context, events []domain.Event) (int64, error) {
+func (l *memLog) Append(_ context.Context, outgoing []eventlog.Outgoing) (int64, error) {
+	events := make([]domain.Event, len(outgoing))
+	for i, o := range outgoing {
+		events[i] = o.Event
+	}
 	if hook := l.p.beforeAppend; hook != nil {
 		if err := hook(events); err != nil {
 			return 0, err
