@@ -15,7 +15,7 @@ export PATH := $(GOBIN):$(PATH)
 # kept apart from GOBIN, per toolchain.
 TOOLS    := $(CURDIR)/.falcon/tools/$(GOTOOLCHAIN)
 
-.PHONY: build run test test-embedded test-real real-up real-down test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
+.PHONY: dashboards build run test test-embedded test-real real-up real-down test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
 
 build:
 	@mkdir -p $(BIN)
@@ -88,6 +88,11 @@ KUSTOMIZE_VERSION ?= v5.8.2
 deploy-tools:
 	@command -v helm >/dev/null || { echo "installing helm $(HELM_VERSION)"; GOFLAGS= $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
 	@command -v kustomize >/dev/null || { echo "installing kustomize $(KUSTOMIZE_VERSION)"; GOFLAGS= $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); }
+
+# Regenerates the Grafana dashboards (Helm chart and kustomize component
+# copies; deploycheck checks them).
+dashboards:
+	python3 scripts/monitoring/dashboards.py
 
 # Regenerates the committed Go code and OpenAPI document from proto/.
 proto:

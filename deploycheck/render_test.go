@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -37,6 +38,8 @@ type manifests struct {
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	policies    []*networkingv1.NetworkPolicy
 	jobs        []*batchv1.Job
+	monitors    []*monitoringv1.ServiceMonitor
+	rules       []*monitoringv1.PrometheusRule
 }
 
 func tool(t *testing.T, name string) string {
@@ -125,6 +128,12 @@ func decode(t *testing.T, source string, stream []byte) *manifests {
 		case "batch/v1/Job":
 			j := &batchv1.Job{}
 			m.jobs, target = append(m.jobs, j), j
+		case "monitoring.coreos.com/v1/ServiceMonitor":
+			sm := &monitoringv1.ServiceMonitor{}
+			m.monitors, target = append(m.monitors, sm), sm
+		case "monitoring.coreos.com/v1/PrometheusRule":
+			r := &monitoringv1.PrometheusRule{}
+			m.rules, target = append(m.rules, r), r
 		default:
 			t.Fatalf("%s: document %d has kind %s/%s, which no check knows", source, i, meta.APIVersion, meta.Kind)
 		}

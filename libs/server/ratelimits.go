@@ -92,6 +92,11 @@ func newRateLimiter(cfg RateLimits, reg prometheus.Registerer) *rateLimiter {
 		Name: "falcon_rate_limited_requests_total", Help: "Requests refused for a spent budget, by class (command, query) and by whose budget (account, address).",
 	}, []string{"class", "by"})
 	reg.MustRegister(refused)
+	for _, class := range []string{"command", "query"} {
+		for _, by := range []string{"account", "address"} {
+			refused.WithLabelValues(class, by)
+		}
+	}
 	return &rateLimiter{
 		cfg: cfg, refused: refused, now: time.Now,
 		byAccount: map[string]*ratelimit.Buckets{"command": ratelimit.New(cfg.AccountCommands), "query": ratelimit.New(cfg.AccountQueries)},

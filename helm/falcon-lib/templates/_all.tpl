@@ -1,6 +1,7 @@
 {{/*
 Every object of one Falcon service: ServiceAccount, ConfigMap, Deployment,
-Service, PodDisruptionBudget, HorizontalPodAutoscaler, NetworkPolicy.
+Service, PodDisruptionBudget, HorizontalPodAutoscaler, NetworkPolicy and,
+with metrics.serviceMonitor.enabled, a ServiceMonitor (Prometheus Operator).
 */}}
 {{- define "falcon-lib.all" -}}
 {{- $name := include "falcon-lib.name" . -}}
@@ -327,4 +328,38 @@ spec:
       ports:
         - port: {{ .Values.ports.grpc }}
     {{- end }}
+{{- $sm := include "falcon-lib.serviceMonitorValues" . | fromYaml }}
+{{- if $sm.enabled }}
+{{- $tls := include "falcon-lib.tlsValues" . | fromYaml }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "falcon-lib.labels" . | nindent 4 }}
+    {{- with $sm.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  # job is the service's name (write-api, ...), whatever the release: the
+  # alerts and dashboards select on it.
+  jobLabel: app.kubernetes.io/name
+  selector:
+    matchLabels:
+      {{- include "falcon-lib.selector" . | nindent 6 }}
+  endpoints:
+    - port: {{ include "falcon-lib.adminPortName" . }}
+      path: /metrics
+      interval: {{ $sm.interval }}
+      {{- if $tls.enabled }}
+      scheme: https
+      tlsConfig:
+        ca:
+          secret:
+            name: {{ $tls.secretName }}
+            key: ca.crt
+        serverName: {{ $sm.tlsServerName | default (include "falcon-lib.name" .) }}
+      {{- end }}
+{{- end }}
 {{- end -}}

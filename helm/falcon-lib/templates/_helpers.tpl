@@ -34,6 +34,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- toYaml (mergeOverwrite (deepCopy .Values.tls) ($g.tls | default dict)) -}}
 {{- end -}}
 
+{{/* The service's ServiceMonitor settings: global.metrics.serviceMonitor over .Values.metrics.serviceMonitor. */}}
+{{- define "falcon-lib.serviceMonitorValues" -}}
+{{- $g := (.Values.global | default dict).metrics | default dict -}}
+{{- toYaml (mergeOverwrite (deepCopy .Values.metrics.serviceMonitor) ($g.serviceMonitor | default dict)) -}}
+{{- end -}}
+
 {{/* The service's Kafka security: global.kafkaSecurity over .Values.kafkaSecurity. */}}
 {{- define "falcon-lib.kafkaSecurityValues" -}}
 {{- $g := .Values.global | default dict -}}

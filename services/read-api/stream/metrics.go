@@ -24,6 +24,11 @@ func newMetrics(reg prometheus.Registerer, h *Hub) *metrics {
 			Help:    "From an event's decision to its hand-over to subscribers.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
+	// At zero from the start: rates and alerts over them have a baseline.
+	m.ended.WithLabelValues("too_slow")
+	for _, c := range []string{"account", "replica"} {
+		m.refused.WithLabelValues(c)
+	}
 	reg.MustRegister(m.pushed, m.ended, m.refused, m.undecodable, m.delay,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "falcon_stream_subscribers",
 			Help: "Streams the replica holds."}, func() float64 { return float64(h.subscribers()) }))

@@ -38,6 +38,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_total", Help: "Thread snapshots written."})
 	m.snapshotFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshot_fallbacks_total",
 		Help: "Takeovers that could not use the snapshots and replayed the whole partition."})
+	// At zero from the start: rates over them have a baseline.
+	m.forwarded.WithLabelValues("OK")
+	m.forwarded.WithLabelValues("error")
 	reg.MustRegister(m.partitions, m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
 		m.takeoverSeconds, m.snapshots, m.snapshotFallbacks)
 	return m
