@@ -248,7 +248,8 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 		}
 	}
 
-	// Its companions: PDB, HPA, Service, NetworkPolicy.
+	// Its companions: PDB, autoscaler or fixed replicas, Service,
+	// NetworkPolicy.
 	has := func(what string, ok bool) {
 		if !ok {
 			t.Errorf("deployment %s has no %s", d.Name, what)
@@ -259,11 +260,8 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 		pdb = pdb || selects(selectorOf(p.Spec.Selector), labels)
 	}
 	has("PodDisruptionBudget", pdb)
-	hpa := false
-	for _, h := range m.hpas {
-		hpa = hpa || h.Spec.ScaleTargetRef.Kind == "Deployment" && h.Spec.ScaleTargetRef.Name == d.Name && h.Spec.MaxReplicas >= *h.Spec.MinReplicas
-	}
-	has("HorizontalPodAutoscaler", hpa)
+	checkScaling(t, m, d)
+	checkGoMemLimit(t, m, d)
 	netpol := false
 	for _, n := range m.policies {
 		if !selects(n.Spec.PodSelector.MatchLabels, labels) {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -38,6 +40,10 @@ type manifests struct {
 	hpas        []*autoscalingv2.HorizontalPodAutoscaler
 	policies    []*networkingv1.NetworkPolicy
 	jobs        []*batchv1.Job
+	scaled      []*kedav1alpha1.ScaledObject
+	httpRoutes  []*gatewayv1.HTTPRoute
+	grpcRoutes  []*gatewayv1.GRPCRoute
+	ingresses   []*networkingv1.Ingress
 	monitors    []*monitoringv1.ServiceMonitor
 	rules       []*monitoringv1.PrometheusRule
 }
@@ -128,6 +134,18 @@ func decode(t *testing.T, source string, stream []byte) *manifests {
 		case "batch/v1/Job":
 			j := &batchv1.Job{}
 			m.jobs, target = append(m.jobs, j), j
+		case "gateway.networking.k8s.io/v1/HTTPRoute":
+			r := &gatewayv1.HTTPRoute{}
+			m.httpRoutes, target = append(m.httpRoutes, r), r
+		case "gateway.networking.k8s.io/v1/GRPCRoute":
+			r := &gatewayv1.GRPCRoute{}
+			m.grpcRoutes, target = append(m.grpcRoutes, r), r
+		case "networking.k8s.io/v1/Ingress":
+			i := &networkingv1.Ingress{}
+			m.ingresses, target = append(m.ingresses, i), i
+		case "keda.sh/v1alpha1/ScaledObject":
+			so := &kedav1alpha1.ScaledObject{}
+			m.scaled, target = append(m.scaled, so), so
 		case "monitoring.coreos.com/v1/ServiceMonitor":
 			sm := &monitoringv1.ServiceMonitor{}
 			m.monitors, target = append(m.monitors, sm), sm

@@ -1,7 +1,9 @@
 {{/*
 Every object of one Falcon service: ServiceAccount, ConfigMap, Deployment,
-Service, PodDisruptionBudget, HorizontalPodAutoscaler, NetworkPolicy and,
-with metrics.serviceMonitor.enabled, a ServiceMonitor (Prometheus Operator).
+Service, PodDisruptionBudget, NetworkPolicy; with autoscaling.enabled a
+HorizontalPodAutoscaler (on CPU, or on lag through an external metric) or a
+KEDA ScaledObject (on lag, with autoscaling.keda.enabled); with
+metrics.serviceMonitor.enabled, a ServiceMonitor (Prometheus Operator).
 */}}
 {{- define "falcon-lib.all" -}}
 {{- $name := include "falcon-lib.name" . -}}
@@ -11,6 +13,10 @@ metadata:
   name: {{ $name }}
   labels:
     {{- include "falcon-lib.labels" . | nindent 4 }}
+  {{- with .Values.serviceAccount.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 automountServiceAccountToken: false
 ---
 apiVersion: v1
@@ -45,8 +51,15 @@ spec:
     metadata:
       labels:
         {{- include "falcon-lib.labels" . | nindent 8 }}
+        {{- with .Values.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       annotations:
+        # A change of configuration rolls the pods.
         checksum/config: {{ include "falcon-lib.config" . | sha256sum }}
+        {{- with .Values.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ if .Values.ports.grpc }}{{ .Values.ports.admin | quote }}{{ else }}{{ .Values.ports.http | quote }}{{ end }}
         {{- if (include "falcon-lib.tlsValues" . | fromYaml).enabled }}
@@ -55,6 +68,10 @@ spec:
     spec:
       serviceAccountName: {{ $name }}
       automountServiceAccountToken: false
+      {{- with .Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       # preStop lets the endpoints drop the pod; then SIGTERM drains
       # in-flight requests (up to 10 s) and hands partitions back.
       terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
@@ -79,8 +96,8 @@ spec:
             matchLabels:
               {{- include "falcon-lib.selector" . | nindent 14 }}
       containers:
-        - name: {{ $name }}
-          image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+        - name: {{ include "falcon-lib.appName" . }}
+          image: {{ include "falcon-lib.image" . | quote }}
           imagePullPolicy: {{ .Values.image.pullPolicy }}
           envFrom:
             - configMapRef:
@@ -99,9 +116,7 @@ spec:
                   key: {{ . }}
             {{- end }}
             - name: GOMEMLIMIT
-              valueFrom:
-                resourceFieldRef:
-                  resource: limits.memory
+              value: {{ include "falcon-lib.goMemLimit" . | quote }}
             {{- if .Values.advertise }}
             - name: POD_IP
               valueFrom:
@@ -110,6 +125,9 @@ spec:
             # Other replicas forward commands for this replica's partitions here.
             - name: FALCON_ADVERTISE_ADDR
               value: "$(POD_IP):{{ .Values.ports.grpc }}"
+            {{- end }}
+            {{- with .Values.extraEnv }}
+            {{- toYaml . | nindent 12 }}
             {{- end }}
           ports:
             {{- if .Values.ports.grpc }}
@@ -126,6 +144,17 @@ spec:
               protocol: TCP
             {{- end }}
           {{- $scheme := ternary "HTTPS" "HTTP" ((include "falcon-lib.tlsValues" . | fromYaml).enabled | default false) }}
+          {{- if .Values.startupProbe.enabled }}
+          # Until it first answers, the other probes wait: a slow start
+          # (Kafka or HBase out of reach) is not a crash.
+          startupProbe:
+            httpGet:
+              path: /healthz
+              port: {{ include "falcon-lib.adminPortName" . }}
+              scheme: {{ $scheme }}
+            periodSeconds: {{ .Values.startupProbe.periodSeconds }}
+            failureThreshold: {{ .Values.startupProbe.failureThreshold }}
+          {{- end }}
           readinessProbe:
             httpGet:
               path: /readyz
@@ -146,12 +175,15 @@ spec:
               sleep:
                 seconds: {{ .Values.preStopSeconds }}
           {{- $mounts := (include "falcon-lib.secretMounts" . | fromYaml).mounts }}
-          {{- if $mounts }}
+          {{- if or $mounts .Values.extraVolumeMounts }}
           volumeMounts:
             {{- range $mounts }}
             - name: {{ .name }}
               mountPath: {{ .mountPath }}
               readOnly: true
+            {{- end }}
+            {{- with .Values.extraVolumeMounts }}
+            {{- toYaml . | nindent 12 }}
             {{- end }}
           {{- end }}
           resources:
@@ -161,8 +193,11 @@ spec:
             readOnlyRootFilesystem: true
             capabilities:
               drop: ["ALL"]
-      {{- if $mounts }}
+      {{- if or $mounts .Values.extraVolumes }}
       volumes:
+        {{- with .Values.extraVolumes }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
         {{- range $mounts }}
         - name: {{ .name }}
           secret:
@@ -182,6 +217,10 @@ spec:
       {{- end }}
       {{- with .Values.tolerations }}
       tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.affinity }}
+      affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}
 ---
@@ -225,6 +264,50 @@ spec:
   selector:
     matchLabels:
       {{- include "falcon-lib.selector" . | nindent 6 }}
+{{- if .Values.autoscaling.enabled }}
+{{- $as := .Values.autoscaling }}
+{{- if .Values.uses.partitions }}
+{{- $partitions := int (include "falcon-lib.global" (dict "root" . "key" "partitions")) }}
+{{- if gt (int $as.maxReplicas) $partitions }}
+{{- fail (printf "autoscaling.maxReplicas=%v is more than the %d partitions of the events topic: a replica beyond them would own no partition (raise partitions first)" $as.maxReplicas $partitions) }}
+{{- end }}
+{{- end }}
+{{- if and (eq $as.by "lag") $as.keda.enabled }}
+---
+apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "falcon-lib.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    name: {{ $name }}
+  minReplicaCount: {{ $as.minReplicas }}
+  maxReplicaCount: {{ $as.maxReplicas }}
+  pollingInterval: {{ $as.keda.pollingInterval }}
+  cooldownPeriod: {{ $as.keda.cooldownPeriod }}
+  advanced:
+    horizontalPodAutoscalerConfig:
+      behavior:
+        {{- include "falcon-lib.scaleDown" . | nindent 8 }}
+  triggers:
+    # The consumer group's lag on the events topic, from the brokers.
+    - type: kafka
+      metadata:
+        bootstrapServers: {{ include "falcon-lib.global" (dict "root" . "key" "kafkaBrokers") | quote }}
+        consumerGroup: {{ required "consumerGroup is required to scale on lag" .Values.consumerGroup | quote }}
+        topic: {{ include "falcon-lib.global" (dict "root" . "key" "topic") | quote }}
+        lagThreshold: {{ $as.lagPerReplica | quote }}
+        offsetResetPolicy: earliest
+        # Never more replicas than partitions with lag.
+        allowIdleConsumers: "false"
+      {{- $ks := include "falcon-lib.kafkaSecurityValues" . | fromYaml }}
+      {{- if or $ks.tls $ks.saslMechanism }}
+      authenticationRef:
+        name: {{ required "autoscaling.keda.authenticationRef: a TriggerAuthentication with the Kafka TLS/SASL settings is required when kafkaSecurity is on" $as.keda.authenticationRef }}
+      {{- end }}
+{{- else }}
 ---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -237,23 +320,34 @@ spec:
     apiVersion: apps/v1
     kind: Deployment
     name: {{ $name }}
-  minReplicas: {{ if .Values.autoscaling.enabled }}{{ .Values.autoscaling.minReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
-  maxReplicas: {{ if .Values.autoscaling.enabled }}{{ .Values.autoscaling.maxReplicas }}{{ else }}{{ .Values.replicaCount }}{{ end }}
+  minReplicas: {{ $as.minReplicas }}
+  maxReplicas: {{ $as.maxReplicas }}
   metrics:
+    {{- if eq $as.by "lag" }}
+    # The consumer lag this service exports, through an external metrics
+    # API (prometheus-adapter); with KEDA, autoscaling.keda.enabled instead.
+    - type: External
+      external:
+        metric:
+          name: {{ required "autoscaling.lagMetric is required to scale on lag" $as.lagMetric }}
+          selector:
+            matchLabels:
+              job: {{ include "falcon-lib.appName" . }}
+        target:
+          type: AverageValue
+          averageValue: {{ $as.lagPerReplica | quote }}
+    {{- else }}
     - type: Resource
       resource:
         name: cpu
         target:
           type: Utilization
-          averageUtilization: {{ .Values.autoscaling.targetCPUUtilizationPercentage }}
+          averageUtilization: {{ $as.targetCPUUtilizationPercentage }}
+    {{- end }}
   behavior:
-    scaleDown:
-      # Scaling a consumer group down rebalances it: do it slowly.
-      stabilizationWindowSeconds: 300
-      policies:
-        - type: Pods
-          value: 1
-          periodSeconds: 120
+    {{- include "falcon-lib.scaleDown" . | nindent 4 }}
+{{- end }}
+{{- end }}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -359,7 +453,7 @@ spec:
           secret:
             name: {{ $tls.secretName }}
             key: ca.crt
-        serverName: {{ $sm.tlsServerName | default (include "falcon-lib.name" .) }}
+        serverName: {{ $sm.tlsServerName | default (include "falcon-lib.appName" .) }}
       {{- end }}
 {{- end }}
 {{- end -}}

@@ -1,10 +1,49 @@
-{{/* Name of the service's objects. */}}
-{{- define "falcon-lib.name" -}}
+{{/* The service's name: its app.kubernetes.io/name label, its container's
+name and its metrics' job (write-api, ...), whatever the release. */}}
+{{- define "falcon-lib.appName" -}}
 {{- .Values.nameOverride | default .Chart.Name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* Name of the service's objects: prefixed with the release (falcon-write-api),
+unless the release name already holds the service's, or fullnameOverride says. */}}
+{{- define "falcon-lib.name" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $app := include "falcon-lib.appName" . -}}
+{{- if contains $app .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $app | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The container image: by digest when image.digest is set, else by tag. */}}
+{{- define "falcon-lib.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* GOMEMLIMIT: 90% of the memory limit, in bytes, so that the Go runtime
+collects harder before the kernel kills the pod, leaving room for what is
+not Go heap. */}}
+{{- define "falcon-lib.goMemLimit" -}}
+{{- $q := toString .Values.resources.limits.memory -}}
+{{- $digits := regexFind "^[0-9]+" $q -}}
+{{- $unit := trimPrefix $digits $q -}}
+{{- $mult := dict "" 1 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 -}}
+{{- if or (not $digits) (not (hasKey $mult $unit)) -}}
+{{- fail (printf "resources.limits.memory=%q: give a whole number of Ki, Mi, Gi or Ti (or k, M, G, T)" $q) -}}
+{{- end -}}
+{{- div (mul (int64 $digits) (index $mult $unit) 9) 10 -}}
+{{- end -}}
+
 {{- define "falcon-lib.labels" -}}
-app.kubernetes.io/name: {{ include "falcon-lib.name" . }}
+app.kubernetes.io/name: {{ include "falcon-lib.appName" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/part-of: falcon
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -12,7 +51,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- define "falcon-lib.selector" -}}
-app.kubernetes.io/name: {{ include "falcon-lib.name" . }}
+app.kubernetes.io/name: {{ include "falcon-lib.appName" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
@@ -32,6 +71,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "falcon-lib.tlsValues" -}}
 {{- $g := .Values.global | default dict -}}
 {{- toYaml (mergeOverwrite (deepCopy .Values.tls) ($g.tls | default dict)) -}}
+{{- end -}}
+
+{{/* How an autoscaler scales the service down: slowly, as every step of a
+consumer (or of write-api) is a rebalance. */}}
+{{- define "falcon-lib.scaleDown" -}}
+scaleDown:
+  stabilizationWindowSeconds: 300
+  policies:
+    - type: Pods
+      value: 1
+      periodSeconds: 120
 {{- end -}}
 
 {{/* The service's ServiceMonitor settings: global.metrics.serviceMonitor over .Values.metrics.serviceMonitor. */}}
@@ -108,6 +158,12 @@ FALCON_REPLICA_TLS_CERT_FILE: "/etc/falcon/tls/tls.crt"
 FALCON_REPLICA_TLS_KEY_FILE: "/etc/falcon/tls/tls.key"
 FALCON_REPLICA_TLS_SERVER_NAME: {{ $tls.replicaServerName | quote }}
 {{- end }}
+{{- end }}
+{{- if .Values.advertise }}
+FALCON_PARTITIONS: {{ include "falcon-lib.global" (dict "root" . "key" "partitions") | quote }}
+{{- end }}
+{{- if .Values.consumerGroup }}
+FALCON_GROUP: {{ .Values.consumerGroup | quote }}
 {{- end }}
 {{- if .Values.uses.store }}
 FALCON_STORE: {{ include "falcon-lib.global" (dict "root" . "key" "store") | quote }}
