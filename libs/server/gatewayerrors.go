@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	falconlog "github.com/falcon-chat/falcon/libs/logging"
 )
 
 // gatewayErrors answers REST errors the grpc-gateway way, except that
@@ -88,7 +90,7 @@ func markServerErrors(ctx context.Context, method string, req, reply any, cc *gr
 func stableError(log *zap.Logger, r *http.Request, err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
-		log.Error("REST request failed outside gRPC", zap.String("path", r.URL.Path), zap.Error(err))
+		falconlog.For(r.Context(), log).Error("REST request failed outside gRPC", zap.String("path", r.URL.Path), zap.Error(err))
 		return status.Error(codes.Internal, "internal error; it was logged")
 	}
 	msg := st.Message()
@@ -132,7 +134,7 @@ func stableError(log *zap.Logger, r *http.Request, err error) error {
 		}
 		return client(codes.InvalidArgument, "", "the request body is not a JSON object of this method's request (see /openapi.json)")
 	case codes.Internal, codes.Unknown:
-		log.Error("REST request failed in the gateway", zap.String("path", r.URL.Path), zap.String("detail", msg))
+		falconlog.For(r.Context(), log).Error("REST request failed in the gateway", zap.String("path", r.URL.Path), zap.String("detail", msg))
 		return status.Error(codes.Internal, "internal error; it was logged")
 	}
 	return err
@@ -149,7 +151,7 @@ func stableTransportError(log *zap.Logger, r *http.Request, st *status.Status, e
 		if f := tooLarge.FindStringSubmatch(msg); f != nil {
 			if f[1] == strconv.Itoa(MaxResponseBytes) {
 				// Responses are bounded by construction: a bug to fix.
-				log.Error("a response exceeded its limit", zap.String("path", r.URL.Path), zap.String("detail", msg))
+				falconlog.For(r.Context(), log).Error("a response exceeded its limit", zap.String("path", r.URL.Path), zap.String("detail", msg))
 				return status.Error(codes.Internal, "the answer was too large to send; it was logged")
 			}
 			log.Debug("REST request refused", zap.String("path", r.URL.Path), zap.String("detail", msg))
@@ -163,13 +165,13 @@ func stableTransportError(log *zap.Logger, r *http.Request, st *status.Status, e
 			log.Debug("REST request refused", zap.String("path", r.URL.Path), zap.String("detail", msg))
 			return status.Error(codes.InvalidArgument, "a parameter or field is not valid UTF-8")
 		}
-		log.Error("REST request failed", zap.String("path", r.URL.Path), zap.String("code", st.Code().String()), zap.String("detail", msg))
+		falconlog.For(r.Context(), log).Error("REST request failed", zap.String("path", r.URL.Path), zap.String("code", st.Code().String()), zap.String("detail", msg))
 		if !strings.Contains(msg, "it was logged") {
 			return status.Error(codes.Internal, "internal error; it was logged")
 		}
 	case codes.Unavailable:
 		if strings.HasPrefix(msg, "connection error") {
-			log.Warn("the gateway cannot reach its gRPC server", zap.String("detail", msg))
+			falconlog.For(r.Context(), log).Warn("the gateway cannot reach its gRPC server", zap.String("detail", msg))
 			return status.Error(codes.Unavailable, "the service is unavailable; retry")
 		}
 	}

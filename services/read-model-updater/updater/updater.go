@@ -22,6 +22,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	falconlog "github.com/falcon-chat/falcon/libs/logging"
 	"github.com/falcon-chat/falcon/libs/readmodel"
 	"github.com/falcon-chat/falcon/libs/readstore"
 	"github.com/falcon-chat/falcon/libs/retry"
@@ -318,7 +319,7 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 				return ctx.Err()
 			}
 			span.RecordError(err)
-			u.log.Error("applying a batch failed; retrying", zap.Int32("partition", claim.Partition()),
+			falconlog.For(ctx, u.log).Error("applying a batch failed; retrying", zap.Int32("partition", claim.Partition()),
 				zap.Int64("offset", last.Offset), zap.Int("attempt", attempt), zap.Error(err))
 			if err := eventlog.Sleep(ctx, applyBackoff.Delay(attempt)); err != nil {
 				return err

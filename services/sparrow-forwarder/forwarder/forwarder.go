@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	falconlog "github.com/falcon-chat/falcon/libs/logging"
 	"github.com/falcon-chat/falcon/libs/retry"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
@@ -284,7 +285,8 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) (err e
 		}
 		span.End()
 	}()
-	log = log.With(zap.String("correlation_id", w.env.GetCorrelationId()))
+	// Its log lines name the event's trace and correlation id.
+	log = falconlog.For(ctx, log.With(zap.String("correlation_id", w.env.GetCorrelationId())))
 	threadID := w.env.GetThreadId()
 	if f.cfg.DeadLetterPolicy == PolicyHold && f.dead.isHeld(threadID) {
 		return f.deadLetter(ctx, log, w, "held", "held: an earlier event of this thread is dead-lettered", 0, 0)
