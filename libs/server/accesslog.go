@@ -40,8 +40,8 @@ func servingHTTP(ctx context.Context) bool {
 
 // accessLogHTTP writes one line per request next serves: method, route
 // (the pattern, not the path, which holds ids), status, duration, response
-// size, the caller's account once identity has established it, and the
-// trace.
+// size, the caller's account once identity has established it, the
+// correlation id of a command, and the trace.
 func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 	log = log.Named("access")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,10 +63,10 @@ func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 			zap.Duration("duration", time.Since(start)),
 			zap.Int64("http.response_bytes", sw.bytes),
 		}
+		// What the call added: the account, write-api's correlation id.
 		for it := logging.ExtractFields(ctx).Iterator(); it.Next(); {
-			if k, v := it.At(); k == "account" {
-				fields = append(fields, zap.Any("account", v))
-			}
+			k, v := it.At()
+			fields = append(fields, zap.Any(k, v))
 		}
 		fields = append(fields, falconlog.TraceFields(ctx)...)
 		lvl := zapcore.InfoLevel
