@@ -51,6 +51,15 @@ func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 		ctx = logging.InjectFields(ctx, logging.Fields{})
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
+		lvl := zapcore.InfoLevel
+		if sw.status >= http.StatusInternalServerError {
+			lvl = zapcore.ErrorLevel
+		}
+		// Nothing is built for a level that is off.
+		ce := log.Check(lvl, "finished request")
+		if ce == nil {
+			return
+		}
 		route := call.route
 		if route == "" {
 			route = "unmatched"
@@ -68,12 +77,7 @@ func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 			k, v := it.At()
 			fields = append(fields, zap.Any(k, v))
 		}
-		fields = append(fields, falconlog.TraceFields(ctx)...)
-		lvl := zapcore.InfoLevel
-		if sw.status >= http.StatusInternalServerError {
-			lvl = zapcore.ErrorLevel
-		}
-		log.Log(lvl, "finished request", fields...)
+		ce.Write(append(fields, falconlog.TraceFields(ctx)...)...)
 	})
 }
 

@@ -108,13 +108,16 @@ func panicked(log *zap.Logger) recovery.RecoveryHandlerFuncContext {
 func accessLogger(log *zap.Logger) logging.Logger {
 	log = log.Named("access")
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, kv ...any) {
+		ce := log.Check(zapLevel(lvl), msg)
+		if ce == nil {
+			return
+		}
 		fields := make([]zap.Field, 0, len(kv)/2+2)
 		for i := 0; i+1 < len(kv); i += 2 {
 			key, _ := kv[i].(string)
 			fields = append(fields, zap.Any(key, kv[i+1]))
 		}
-		fields = append(fields, falconlog.TraceFields(ctx)...)
-		log.Log(zapLevel(lvl), msg, fields...)
+		ce.Write(append(fields, falconlog.TraceFields(ctx)...)...)
 	})
 }
 
