@@ -14,7 +14,10 @@ type Meta struct {
 	EventID string
 	// NewMessageID is the id PostMessage gives the new message.
 	NewMessageID string
-	Now          time.Time
+	// NewNumber is the numeric id CreateThread gives the new thread and
+	// PostMessage the new message (the partition's writer makes it).
+	NewNumber uint64
+	Now       time.Time
 }
 
 // Decide validates cmd against the thread and returns the event it produces.
@@ -75,7 +78,11 @@ func (t *Thread) Decide(cmd Command, m Meta) (*Event, Result, error) {
 		RequestID:     m.RequestID,
 		CorrelationID: m.CorrelationID,
 		RequestHash:   hash,
+		ThreadNumber:  t.number,
 		Payload:       p,
+	}
+	if c, ok := p.(ThreadCreated); ok {
+		e.ThreadNumber = c.Number
 	}
 	return e, resultOf(*e), nil
 }
@@ -84,7 +91,7 @@ func (t *Thread) decide(cmd Command, m Meta) (Payload, error) {
 	actor := m.ActorID
 	switch c := cmd.(type) {
 	case CreateThread:
-		return t.create(c, actor)
+		return t.create(c, actor, m.NewNumber)
 	case UpdateThread:
 		return t.update(c, actor)
 	case DestroyThread:
@@ -101,7 +108,7 @@ func (t *Thread) decide(cmd Command, m Meta) (Payload, error) {
 	case RemoveAdministrators:
 		return t.removeAdministrators(c, actor)
 	case PostMessage:
-		return t.post(c, actor, m.NewMessageID)
+		return t.post(c, actor, m.NewMessageID, m.NewNumber)
 	case EditMessage:
 		return t.edit(c, actor)
 	case DeleteMessage:
@@ -112,7 +119,7 @@ func (t *Thread) decide(cmd Command, m Meta) (Payload, error) {
 	return nil, invalid("", "unknown command %T", cmd)
 }
 
-func (t *Thread) create(c CreateThread, actor string) (Payload, error) {
+func (t *Thread) create(c CreateThread, actor string, number uint64) (Payload, error) {
 	if t.Exists() {
 		return nil, alreadyExists("request_id", "thread %s already exists: a thread is named by the request that creates it, so each CreateThread needs a new request_id", t.id)
 	}
@@ -136,7 +143,7 @@ func (t *Thread) create(c CreateThread, actor string) (Payload, error) {
 	if len(members) > MaxMembers {
 		return nil, invalid("member_ids", "a thread has at most %d members, this one would have %d", MaxMembers, len(members))
 	}
-	return ThreadCreated{Title: c.Title, Remarks: c.Remarks, MemberIDs: members, AdministratorIDs: admins}, nil
+	return ThreadCreated{Title: c.Title, Remarks: c.Remarks, MemberIDs: members, AdministratorIDs: admins, Number: number}, nil
 }
 
 func (t *Thread) update(c UpdateThread, actor string) (Payload, error) {
@@ -234,7 +241,7 @@ func (t *Thread) removeAdministrators(c RemoveAdministrators, actor string) (Pay
 	return AdministratorsRemoved{AccountIDs: removed}, nil
 }
 
-func (t *Thread) post(c PostMessage, actor, messageID string) (Payload, error) {
+func (t *Thread) post(c PostMessage, actor, messageID string, number uint64) (Payload, error) {
 	if err := t.requireMember(actor, "post in"); err != nil {
 		return nil, err
 	}
@@ -260,8 +267,12 @@ func (t *Thread) post(c PostMessage, actor, messageID string) (Payload, error) {
 	if outside := notIn(t.members, mentions); len(outside) > 0 {
 		return nil, invalid("mention_account_ids", "only members can be mentioned; not members: %v", outside)
 	}
+	var replyTo uint64
+	if c.ReplyToMessageID != "" {
+		replyTo = t.messages[c.ReplyToMessageID].number
+	}
 	return MessagePosted{MessageID: messageID, Body: c.Body, ReplyToMessageID: c.ReplyToMessageID, MentionAccountIDs: mentions,
-		Sequence: t.posted + 1}, nil
+		Sequence: t.posted + 1, Number: number, ReplyToNumber: replyTo}, nil
 }
 
 func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
@@ -278,7 +289,7 @@ func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
 	if err := validateBody(c.Body); err != nil {
 		return nil, err
 	}
-	return MessageEdited(c), nil
+	return MessageEdited{MessageID: c.MessageID, Body: c.Body, Number: t.messages[c.MessageID].number}, nil
 }
 
 func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
@@ -292,7 +303,8 @@ func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
 	if author != actor && !t.IsAdministrator(actor) {
 		return nil, forbidden("only the author or an administrator may delete message %s", c.MessageID)
 	}
-	return MessageDeleted{MessageID: c.MessageID, Sequence: t.messages[c.MessageID].seq}, nil
+	ref := t.messages[c.MessageID]
+	return MessageDeleted{MessageID: c.MessageID, Sequence: ref.seq, Number: ref.number}, nil
 }
 
 func (t *Thread) message(id string) (author string, err error) {

@@ -18,6 +18,9 @@ type Event struct {
 	RequestID string
 	// CorrelationID ties the event to the request or trace that caused it.
 	CorrelationID string
+	// ThreadNumber is the thread's numeric id, on every event of the
+	// thread (0 for threads created before numeric ids).
+	ThreadNumber uint64
 	// RequestHash is RequestHash of the command that produced the event
 	// (empty in events written before it existed).
 	RequestHash string
@@ -39,6 +42,9 @@ type ThreadCreated struct {
 	Remarks          string
 	MemberIDs        []string
 	AdministratorIDs []string
+	// Number is the thread's 64-bit numeric id, the legacy system's room
+	// id (0 in events written before numeric ids).
+	Number uint64
 }
 
 // ThreadUpdated changes the fields that are set (nil: unchanged).
@@ -76,6 +82,11 @@ type MessagePosted struct {
 	// events written before it existed: the position is then the count of
 	// messages posted before, plus one, which folding counts.
 	Sequence uint64
+	// Number is the message's 64-bit numeric id, the legacy system's
+	// message id; ReplyToNumber the replied-to message's (0 in events
+	// written before numeric ids, or for a reply to such a message).
+	Number        uint64
+	ReplyToNumber uint64
 }
 
 // ReadMarkerMoved moves the actor's read marker forward to a message: it
@@ -90,6 +101,8 @@ type ReadMarkerMoved struct {
 type MessageEdited struct {
 	MessageID string
 	Body      string
+	// Number is the message's numeric id (0 if it has none).
+	Number uint64
 }
 
 // MessageDeleted removes a message.
@@ -98,6 +111,8 @@ type MessageDeleted struct {
 	// Sequence is the message's (0 in events written before it was
 	// recorded): what leaves the unread counts.
 	Sequence uint64
+	// Number is the message's numeric id (0 if it has none).
+	Number uint64
 }
 
 // EventType implements Payload.

@@ -11,6 +11,9 @@ type Result struct {
 	Version uint64
 	// MessageID is set by PostMessage.
 	MessageID string
+	// Number is the numeric id of what the request created: the thread of
+	// CreateThread, the message of PostMessage.
+	Number uint64
 	// Replayed says the request id was seen before: this is the first
 	// answer again and nothing new was appended.
 	Replayed bool

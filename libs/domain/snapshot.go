@@ -25,12 +25,17 @@ type Snapshot struct {
 	LastSequence uint64
 	// ReadMarkers are the members' read markers, by account.
 	ReadMarkers []ReadMarkerRef
+	// Number is the thread's numeric id; LastNumber the greatest numeric id
+	// its events carried.
+	Number, LastNumber uint64
 }
 
-// MessageRef is an indexed message, its author and its Sequence.
+// MessageRef is an indexed message, its author, its Sequence and its
+// numeric id.
 type MessageRef struct {
 	ID, AuthorID string
 	Sequence     uint64
+	Number       uint64
 }
 
 // ReadMarkerRef is a member's read marker.
@@ -47,6 +52,8 @@ type RequestRef struct {
 	Hash      string
 	Version   uint64
 	MessageID string
+	// Number is the numeric id the request's answer named.
+	Number uint64
 }
 
 // Snapshot captures the thread's state.
@@ -54,11 +61,11 @@ func (t *Thread) Snapshot() Snapshot {
 	s := Snapshot{
 		ID: t.id, Version: t.version, Title: t.title, Remarks: t.remarks, CreatorID: t.creatorID,
 		CreatedAt: t.createdAt, Destroyed: t.destroyed, Members: t.Members(), Administrators: t.Administrators(),
-		LastSequence: t.posted,
+		LastSequence: t.posted, Number: t.number, LastNumber: t.lastNumber,
 	}
 	for _, id := range t.order {
 		if m, ok := t.messages[id]; ok {
-			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq})
+			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq, Number: m.number})
 		}
 	}
 	for _, a := range s.Members {
@@ -68,7 +75,7 @@ func (t *Thread) Snapshot() Snapshot {
 	for i := 0; i < n; i++ {
 		e := t.requests.ring[(t.requests.next+i)%n]
 		s.Requests = append(s.Requests, RequestRef{ID: e.key.id, AccountID: e.key.account, Command: e.command, Hash: e.hash,
-			Version: e.result.Version, MessageID: e.result.MessageID})
+			Version: e.result.Version, MessageID: e.result.MessageID, Number: e.result.Number})
 	}
 	return s
 }
@@ -89,11 +96,13 @@ func Restore(s Snapshot) (*Thread, error) {
 	addAll(t.members, s.Members)
 	addAll(t.admins, s.Administrators)
 	t.posted = s.LastSequence
+	t.number, t.lastNumber = s.Number, max(s.LastNumber, s.Number)
 	for _, m := range s.Messages {
 		if m.Sequence > s.LastSequence {
 			return nil, fmt.Errorf("snapshot of thread %s has message %s at position %d, after its last, %d", s.ID, m.ID, m.Sequence, s.LastSequence)
 		}
-		t.index(m.ID, m.AuthorID, m.Sequence)
+		t.index(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number})
+		t.lastNumber = max(t.lastNumber, m.Number)
 	}
 	for _, r := range s.ReadMarkers {
 		if _, member := t.members[r.AccountID]; !member || r.Position > s.LastSequence {
@@ -110,7 +119,7 @@ func Restore(s Snapshot) (*Thread, error) {
 		if r.Version > s.Version {
 			return nil, fmt.Errorf("snapshot of thread %s at version %d remembers request %s at version %d", s.ID, s.Version, r.ID, r.Version)
 		}
-		t.requests.remember(r.AccountID, r.ID, r.Command, r.Hash, Result{Version: r.Version, MessageID: r.MessageID})
+		t.requests.remember(r.AccountID, r.ID, r.Command, r.Hash, Result{Version: r.Version, MessageID: r.MessageID, Number: r.Number})
 	}
 	return t, nil
 }

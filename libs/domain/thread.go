@@ -27,6 +27,9 @@ type Thread struct {
 	order    []string
 	// posted is the Sequence of the last message posted.
 	posted uint64
+	// number is the thread's numeric id; lastNumber the greatest numeric
+	// id its events carry (the thread's or a message's).
+	number, lastNumber uint64
 	// markers holds each member's read marker: the Sequence of the last
 	// message it has read; a member starts at the message before it joined.
 	markers  map[string]uint64
@@ -36,6 +39,7 @@ type Thread struct {
 type messageRef struct {
 	author string
 	seq    uint64
+	number uint64
 }
 
 // NewThread returns the empty state of the thread with this id, before its
@@ -70,6 +74,14 @@ func (t *Thread) Remarks() string { return t.remarks }
 
 // CreatorID is the account that created the thread.
 func (t *Thread) CreatorID() string { return t.creatorID }
+
+// Number is the thread's numeric id (0 for a thread created before numeric
+// ids).
+func (t *Thread) Number() uint64 { return t.number }
+
+// LastNumber is the greatest numeric id the thread's events carry: its
+// partition's writer continues after the greatest of its threads'.
+func (t *Thread) LastNumber() uint64 { return t.lastNumber }
 
 // CreatedAt is when the thread was created.
 func (t *Thread) CreatedAt() time.Time { return t.createdAt }
@@ -130,6 +142,8 @@ func (t *Thread) Apply(e Event) error {
 		t.title, t.remarks = p.Title, p.Remarks
 		t.creatorID = e.ActorID
 		t.createdAt = e.OccurredAt
+		t.number = p.Number
+		t.lastNumber = max(t.lastNumber, p.Number)
 		m := MembershipOf(p)
 		t.join(m.AddMembers)
 		addAll(t.members, m.AddMembers)
@@ -155,7 +169,8 @@ func (t *Thread) Apply(e Event) error {
 		addAll(t.admins, m.AddAdministrators)
 	case MessagePosted:
 		t.posted = SequenceOf(p, t.posted)
-		t.index(p.MessageID, e.ActorID, t.posted)
+		t.index(p.MessageID, messageRef{author: e.ActorID, seq: t.posted, number: p.Number})
+		t.lastNumber = max(t.lastNumber, p.Number)
 		t.markers[e.ActorID] = t.posted
 	case MessageEdited:
 	case MessageDeleted:
@@ -173,8 +188,11 @@ func (t *Thread) Apply(e Event) error {
 
 func resultOf(e Event) Result {
 	r := Result{Version: e.Version}
-	if p, ok := e.Payload.(MessagePosted); ok {
-		r.MessageID = p.MessageID
+	switch p := e.Payload.(type) {
+	case MessagePosted:
+		r.MessageID, r.Number = p.MessageID, p.Number
+	case ThreadCreated:
+		r.Number = p.Number
 	}
 	return r
 }
@@ -223,8 +241,8 @@ func sortedKeys(set map[string]struct{}) []string {
 // index remembers a new message, forgetting the oldest beyond
 // MaxIndexedMessages so a thread's memory stays bounded however long it
 // lives.
-func (t *Thread) index(messageID, author string, seq uint64) {
-	t.messages[messageID] = messageRef{author: author, seq: seq}
+func (t *Thread) index(messageID string, ref messageRef) {
+	t.messages[messageID] = ref
 	t.order = append(t.order, messageID)
 	for len(t.messages) > MaxIndexedMessages {
 		oldest := t.order[0]

@@ -40,7 +40,8 @@ func id(n uint64) string {
 
 func (f *fixture) meta(actor string) Meta {
 	f.seq++
-	return Meta{ActorID: actor, RequestID: id(1000 + f.seq), EventID: id(2000 + f.seq), NewMessageID: id(3000 + f.seq), Now: t0.Add(time.Duration(f.seq) * time.Second)}
+	return Meta{ActorID: actor, RequestID: id(1000 + f.seq), EventID: id(2000 + f.seq), NewMessageID: id(3000 + f.seq),
+		NewNumber: 1<<62 + f.seq, Now: t0.Add(time.Duration(f.seq) * time.Second)}
 }
 
 func (f *fixture) do(actor string, cmd Command) (Result, error) {

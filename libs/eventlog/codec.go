@@ -48,11 +48,12 @@ func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
 		RequestId:     e.RequestID,
 		CorrelationId: e.CorrelationID,
 		RequestHash:   e.RequestHash,
+		ThreadNumber:  e.ThreadNumber,
 	}
 	switch p := e.Payload.(type) {
 	case domain.ThreadCreated:
 		env.Payload = &falconv1.EventEnvelope_ThreadCreated{ThreadCreated: &falconv1.ThreadCreated{
-			Title: p.Title, Remarks: p.Remarks, MemberIds: p.MemberIDs, AdministratorIds: p.AdministratorIDs}}
+			Title: p.Title, Remarks: p.Remarks, MemberIds: p.MemberIDs, AdministratorIds: p.AdministratorIDs, ThreadNumber: p.Number}}
 	case domain.ThreadUpdated:
 		env.Payload = &falconv1.EventEnvelope_ThreadUpdated{ThreadUpdated: &falconv1.ThreadUpdated{Title: p.Title, Remarks: p.Remarks}}
 	case domain.ThreadDestroyed:
@@ -68,11 +69,11 @@ func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
 	case domain.MessagePosted:
 		env.Payload = &falconv1.EventEnvelope_MessagePosted{MessagePosted: &falconv1.MessagePosted{
 			MessageId: p.MessageID, Body: p.Body, ReplyToMessageId: p.ReplyToMessageID, MentionAccountIds: p.MentionAccountIDs,
-			Sequence: p.Sequence}}
+			Sequence: p.Sequence, MessageNumber: p.Number, ReplyToMessageNumber: p.ReplyToNumber}}
 	case domain.MessageEdited:
-		env.Payload = &falconv1.EventEnvelope_MessageEdited{MessageEdited: &falconv1.MessageEdited{MessageId: p.MessageID, Body: p.Body}}
+		env.Payload = &falconv1.EventEnvelope_MessageEdited{MessageEdited: &falconv1.MessageEdited{MessageId: p.MessageID, Body: p.Body, MessageNumber: p.Number}}
 	case domain.MessageDeleted:
-		env.Payload = &falconv1.EventEnvelope_MessageDeleted{MessageDeleted: &falconv1.MessageDeleted{MessageId: p.MessageID, Sequence: p.Sequence}}
+		env.Payload = &falconv1.EventEnvelope_MessageDeleted{MessageDeleted: &falconv1.MessageDeleted{MessageId: p.MessageID, Sequence: p.Sequence, MessageNumber: p.Number}}
 	case domain.ReadMarkerMoved:
 		env.Payload = &falconv1.EventEnvelope_ReadMarkerMoved{ReadMarkerMoved: &falconv1.ReadMarkerMoved{MessageId: p.MessageID, Position: p.Position}}
 	default:
@@ -92,11 +93,12 @@ func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
 		RequestID:     env.GetRequestId(),
 		CorrelationID: env.GetCorrelationId(),
 		RequestHash:   env.GetRequestHash(),
+		ThreadNumber:  env.GetThreadNumber(),
 	}
 	switch p := env.GetPayload().(type) {
 	case *falconv1.EventEnvelope_ThreadCreated:
 		e.Payload = domain.ThreadCreated{Title: p.ThreadCreated.GetTitle(), Remarks: p.ThreadCreated.GetRemarks(),
-			MemberIDs: p.ThreadCreated.GetMemberIds(), AdministratorIDs: p.ThreadCreated.GetAdministratorIds()}
+			MemberIDs: p.ThreadCreated.GetMemberIds(), AdministratorIDs: p.ThreadCreated.GetAdministratorIds(), Number: p.ThreadCreated.GetThreadNumber()}
 	case *falconv1.EventEnvelope_ThreadUpdated:
 		e.Payload = domain.ThreadUpdated{Title: p.ThreadUpdated.Title, Remarks: p.ThreadUpdated.Remarks}
 	case *falconv1.EventEnvelope_ThreadDestroyed:
@@ -112,11 +114,13 @@ func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
 	case *falconv1.EventEnvelope_MessagePosted:
 		m := p.MessagePosted
 		e.Payload = domain.MessagePosted{MessageID: m.GetMessageId(), Body: m.GetBody(),
-			ReplyToMessageID: m.GetReplyToMessageId(), MentionAccountIDs: m.GetMentionAccountIds(), Sequence: m.GetSequence()}
+			ReplyToMessageID: m.GetReplyToMessageId(), MentionAccountIDs: m.GetMentionAccountIds(), Sequence: m.GetSequence(),
+			Number: m.GetMessageNumber(), ReplyToNumber: m.GetReplyToMessageNumber()}
 	case *falconv1.EventEnvelope_MessageEdited:
-		e.Payload = domain.MessageEdited{MessageID: p.MessageEdited.GetMessageId(), Body: p.MessageEdited.GetBody()}
+		e.Payload = domain.MessageEdited{MessageID: p.MessageEdited.GetMessageId(), Body: p.MessageEdited.GetBody(), Number: p.MessageEdited.GetMessageNumber()}
 	case *falconv1.EventEnvelope_MessageDeleted:
-		e.Payload = domain.MessageDeleted{MessageID: p.MessageDeleted.GetMessageId(), Sequence: p.MessageDeleted.GetSequence()}
+		e.Payload = domain.MessageDeleted{MessageID: p.MessageDeleted.GetMessageId(), Sequence: p.MessageDeleted.GetSequence(),
+			Number: p.MessageDeleted.GetMessageNumber()}
 	case *falconv1.EventEnvelope_ReadMarkerMoved:
 		e.Payload = domain.ReadMarkerMoved{MessageID: p.ReadMarkerMoved.GetMessageId(), Position: p.ReadMarkerMoved.GetPosition()}
 	default:

@@ -17,7 +17,7 @@ import (
 func TestCodecRoundTrip(t *testing.T) {
 	title, remarks := "t", ""
 	payloads := []domain.Payload{
-		domain.ThreadCreated{Title: "t", Remarks: "r", MemberIDs: []string{"a", "b"}, AdministratorIDs: []string{"a"}},
+		domain.ThreadCreated{Title: "t", Remarks: "r", MemberIDs: []string{"a", "b"}, AdministratorIDs: []string{"a"}, Number: 1<<62 + 1},
 		domain.ThreadUpdated{Title: &title, Remarks: &remarks},
 		domain.ThreadUpdated{Title: &title},
 		domain.ThreadDestroyed{},
@@ -25,14 +25,14 @@ func TestCodecRoundTrip(t *testing.T) {
 		domain.MembersRemoved{AccountIDs: []string{"c"}},
 		domain.AdministratorsAdded{AccountIDs: []string{"c"}},
 		domain.AdministratorsRemoved{AccountIDs: []string{"c"}},
-		domain.MessagePosted{MessageID: "m", Body: "hello", ReplyToMessageID: "p", MentionAccountIDs: []string{"b"}},
-		domain.MessageEdited{MessageID: "m", Body: "hello!"},
-		domain.MessageDeleted{MessageID: "m"},
+		domain.MessagePosted{MessageID: "m", Body: "hello", ReplyToMessageID: "p", MentionAccountIDs: []string{"b"}, Number: 1<<62 + 3, ReplyToNumber: 1<<62 + 2},
+		domain.MessageEdited{MessageID: "m", Body: "hello!", Number: 1<<62 + 3},
+		domain.MessageDeleted{MessageID: "m", Number: 1<<62 + 3},
 	}
 	for _, p := range payloads {
 		t.Run(p.EventType(), func(t *testing.T) {
 			e := domain.Event{ID: "e", ThreadID: "t", Version: 7, OccurredAt: time.Date(2026, 5, 6, 7, 8, 9, 10, time.UTC),
-				ActorID: "a", RequestID: "r", CorrelationID: "c", RequestHash: "h", Payload: p}
+				ActorID: "a", RequestID: "r", CorrelationID: "c", RequestHash: "h", ThreadNumber: 1<<62 + 1, Payload: p}
 			b, err := eventlog.Encode(e)
 			if err != nil {
 				t.Fatal(err)

@@ -43,16 +43,18 @@ func EncodeSnapshot(s domain.Snapshot) ([]byte, error) {
 		SchemaVersion: SnapshotSchemaVersion, ThreadId: s.ID, Version: s.Version, Title: s.Title, Remarks: s.Remarks,
 		CreatorId: s.CreatorID, CreatedAt: timestamppb.New(s.CreatedAt), Destroyed: s.Destroyed,
 		MemberIds: s.Members, AdministratorIds: s.Administrators, LastSequence: s.LastSequence,
+		ThreadNumber: s.Number, LastNumber: s.LastNumber,
 	}
 	for _, msg := range s.Messages {
-		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID, Sequence: msg.Sequence})
+		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID, Sequence: msg.Sequence,
+			MessageNumber: msg.Number})
 	}
 	for _, r := range s.ReadMarkers {
 		m.ReadMarkers = append(m.ReadMarkers, &falconv1.ReadMarker{AccountId: r.AccountID, Position: r.Position})
 	}
 	for _, r := range s.Requests {
 		m.Requests = append(m.Requests, &falconv1.RememberedRequest{RequestId: r.ID, Command: r.Command, Version: r.Version, MessageId: r.MessageID,
-			AccountId: r.AccountID, RequestHash: r.Hash})
+			AccountId: r.AccountID, RequestHash: r.Hash, Number: r.Number})
 	}
 	return proto.Marshal(m)
 }
@@ -69,17 +71,18 @@ func DecodeSnapshot(b []byte) (domain.Snapshot, error) {
 	s := domain.Snapshot{
 		ID: m.GetThreadId(), Version: m.GetVersion(), Title: m.GetTitle(), Remarks: m.GetRemarks(), CreatorID: m.GetCreatorId(),
 		CreatedAt: m.GetCreatedAt().AsTime(), Destroyed: m.GetDestroyed(), Members: m.GetMemberIds(), Administrators: m.GetAdministratorIds(),
-		LastSequence: m.GetLastSequence(),
+		LastSequence: m.GetLastSequence(), Number: m.GetThreadNumber(), LastNumber: m.GetLastNumber(),
 	}
 	for _, msg := range m.GetMessages() {
-		s.Messages = append(s.Messages, domain.MessageRef{ID: msg.GetMessageId(), AuthorID: msg.GetAuthorId(), Sequence: msg.GetSequence()})
+		s.Messages = append(s.Messages, domain.MessageRef{ID: msg.GetMessageId(), AuthorID: msg.GetAuthorId(), Sequence: msg.GetSequence(),
+			Number: msg.GetMessageNumber()})
 	}
 	for _, r := range m.GetReadMarkers() {
 		s.ReadMarkers = append(s.ReadMarkers, domain.ReadMarkerRef{AccountID: r.GetAccountId(), Position: r.GetPosition()})
 	}
 	for _, r := range m.GetRequests() {
 		s.Requests = append(s.Requests, domain.RequestRef{ID: r.GetRequestId(), AccountID: r.GetAccountId(), Command: r.GetCommand(),
-			Hash: r.GetRequestHash(), Version: r.GetVersion(), MessageID: r.GetMessageId()})
+			Hash: r.GetRequestHash(), Version: r.GetVersion(), MessageID: r.GetMessageId(), Number: r.GetNumber()})
 	}
 	return s, nil
 }

@@ -16,7 +16,8 @@ import (
 func TestSnapshotCodec(t *testing.T) {
 	s := domain.Snapshot{ID: "t", Version: 9, Title: "x", Remarks: "r", CreatorID: "alice", CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC),
 		Destroyed: true, Members: []string{"alice", "bob"}, Administrators: []string{"alice"},
-		Messages: []domain.MessageRef{{ID: "m1", AuthorID: "bob"}}, Requests: []domain.RequestRef{{ID: "r1", Command: "PostMessage", Version: 3, MessageID: "m1"}}}
+		Messages: []domain.MessageRef{{ID: "m1", AuthorID: "bob", Number: 1<<62 + 7}}, Number: 1<<62 + 1, LastNumber: 1<<62 + 7,
+		Requests: []domain.RequestRef{{ID: "r1", Command: "PostMessage", Version: 3, MessageID: "m1", Number: 1<<62 + 7}}}
 	b, err := eventlog.EncodeSnapshot(s)
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ func appendHot(b []byte, v any) ([]byte, bool) {
 		w.b = append(w.b, '{')
 		w.str("messageId", v.MessageId, true)
 		w.uint64("version", v.Version)
+		w.uint64("messageNumber", v.MessageNumber)
 		w.b = append(w.b, '}')
 	default:
 		return b, false

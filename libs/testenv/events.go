@@ -10,6 +10,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/snowflake"
 )
 
 // Produce writes events to the topic, each to its thread's partition, as
@@ -42,11 +43,17 @@ type History struct {
 	t       testing.TB
 	threads map[string]*domain.Thread
 	Events  []domain.Event
+	// numbers makes the numeric ids, as a partition's writer would.
+	numbers *snowflake.Generator
 }
 
 // NewHistory starts an empty history.
 func NewHistory(t testing.TB) *History {
-	return &History{t: t, threads: map[string]*domain.Thread{}}
+	numbers, err := snowflake.New(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &History{t: t, threads: map[string]*domain.Thread{}, numbers: numbers}
 }
 
 // Do applies cmd by actor to the thread (created on first use) and returns
@@ -58,7 +65,9 @@ func (h *History) Do(threadID, actor string, cmd domain.Command) domain.Result {
 		th = domain.NewThread(threadID)
 		h.threads[threadID] = th
 	}
-	e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
+	now := time.Now()
+	e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(),
+		NewNumber: h.numbers.Next(now), Now: now})
 	if err != nil {
 		h.t.Fatalf("%s on %s: %v", cmd.Name(), threadID, err)
 	}

@@ -14,8 +14,8 @@ import (
 
 // Payload builds the JSON object delivered to the legacy system for one
 // event, as docs/legacy-payload.md describes it: schemaVersion, the
-// envelope's fields (eventId, eventType, threadId, version, occurredAt,
-// actorId, requestId, correlationId) and the event's own fields, in
+// envelope's fields (eventId, eventType, threadId, threadNumber, version,
+// occurredAt, actorId, requestId, correlationId) and the event's own fields, in
 // protojson's lowerCamelCase. It reports ok=false for an event type this
 // build does not know.
 func Payload(env *falconv1.EventEnvelope) (body []byte, eventType string, ok bool, err error) {
@@ -40,6 +40,9 @@ func Payload(env *falconv1.EventEnvelope) (body []byte, eventType string, ok boo
 	fields["requestId"] = env.GetRequestId()
 	if env.GetCorrelationId() != "" {
 		fields["correlationId"] = env.GetCorrelationId()
+	}
+	if env.GetThreadNumber() != 0 {
+		fields["threadNumber"] = env.GetThreadNumber()
 	}
 	body, err = json.Marshal(fields)
 	return body, eventType, true, err

@@ -109,7 +109,7 @@ func send(ctx context.Context, client falconv1.ThreadCommandServiceClient, c Com
 	case domain.CreateThread:
 		r, err := client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: cmd.Title, Remarks: cmd.Remarks,
 			MemberIds: cmd.MemberIDs, AdministratorIds: cmd.AdministratorIDs, RequestId: req})
-		return version(r.GetVersion(), err)
+		return domain.Result{Version: r.GetVersion(), Number: r.GetThreadNumber()}, err
 	case domain.UpdateThread:
 		r, err := client.UpdateThread(ctx, &falconv1.UpdateThreadRequest{ThreadId: tid, Title: cmd.Title, Remarks: cmd.Remarks, RequestId: req})
 		return version(r.GetVersion(), err)
@@ -131,7 +131,7 @@ func send(ctx context.Context, client falconv1.ThreadCommandServiceClient, c Com
 	case domain.PostMessage:
 		r, err := client.PostMessage(ctx, &falconv1.PostMessageRequest{ThreadId: tid, Body: cmd.Body,
 			ReplyToMessageId: cmd.ReplyToMessageID, MentionAccountIds: cmd.MentionAccountIDs, RequestId: req})
-		return domain.Result{Version: r.GetVersion(), MessageID: r.GetMessageId()}, err
+		return domain.Result{Version: r.GetVersion(), MessageID: r.GetMessageId(), Number: r.GetMessageNumber()}, err
 	case domain.EditMessage:
 		r, err := client.EditMessage(ctx, &falconv1.EditMessageRequest{ThreadId: tid, MessageId: cmd.MessageID, Body: cmd.Body, RequestId: req})
 		return version(r.GetVersion(), err)

@@ -192,7 +192,7 @@ func (g *GRPC) CreateThread(ctx context.Context, r *falconv1.CreateThreadRequest
 	return execute(ctx, g, threadID, &r.RequestId,
 		domain.CreateThread{Title: r.Title, Remarks: r.Remarks, MemberIDs: r.MemberIds, AdministratorIDs: r.AdministratorIds},
 		func(res domain.Result) *falconv1.CreateThreadResponse {
-			return &falconv1.CreateThreadResponse{ThreadId: threadID, Version: res.Version}
+			return &falconv1.CreateThreadResponse{ThreadId: threadID, Version: res.Version, ThreadNumber: res.Number}
 		})
 }
 
@@ -273,7 +273,7 @@ func (g *GRPC) PostMessage(ctx context.Context, r *falconv1.PostMessageRequest) 
 	return execute(ctx, g, r.ThreadId, &r.RequestId,
 		domain.PostMessage{Body: r.Body, ReplyToMessageID: r.ReplyToMessageId, MentionAccountIDs: r.MentionAccountIds},
 		func(res domain.Result) *falconv1.PostMessageResponse {
-			return &falconv1.PostMessageResponse{MessageId: res.MessageID, Version: res.Version}
+			return &falconv1.PostMessageResponse{MessageId: res.MessageID, Version: res.Version, MessageNumber: res.Number}
 		})
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/snowflake"
 )
 
 // PartitionLog is one partition of the event log as its single writer uses
@@ -85,6 +86,9 @@ type writer struct {
 	done    chan struct{}
 	lost    atomic.Bool
 	threads map[string]*domain.Thread
+	// numbers makes the numeric ids of new threads and messages; after a
+	// load it continues after the greatest its threads carry.
+	numbers *snowflake.Generator
 	// next is the events offset after the last event known.
 	next int64
 	snap snapshotPolicy
@@ -187,6 +191,14 @@ func (w *writer) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	numbers, err := snowflake.New(w.partition)
+	if err != nil {
+		return fmt.Errorf("numeric ids: %w", err)
+	}
+	for _, t := range w.threads {
+		numbers.Observe(t.LastNumber())
+	}
+	w.numbers = numbers
 	w.next = l.End
 	w.ready.Store(true)
 	w.metrics.replayed.Add(float64(events))
@@ -252,6 +264,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 		r.meta.Now = time.Now().UTC()
 		r.meta.EventID = ulid.Make().String()
 		r.meta.NewMessageID = ulid.Make().String()
+		r.meta.NewNumber = w.numbers.Next(r.meta.Now)
 		e, res, err := t.Decide(r.cmd, r.meta)
 		replies[i] = reply{result: res, err: err}
 		if err != nil || e == nil {

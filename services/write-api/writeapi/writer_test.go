@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/snowflake"
 )
 
 // memPartition is one partition of an event log in memory, shared by the
@@ -395,5 +397,54 @@ func TestCommandsToUnknownThreadsLeaveNoState(t *testing.T) {
 	w.stop()
 	if n := len(w.threads); n != 1 {
 		t.Fatalf("the writer holds %d threads, want 1", n)
+	}
+}
+
+// TestNumericIDsIncreaseAcrossATakeover: every thread and message gets a
+// numeric id of the partition, answered to the client and carried by its
+// event; the successor of a fenced writer, loading snapshots and the events
+// after them, continues after the last id.
+func TestNumericIDsIncreaseAcrossATakeover(t *testing.T) {
+	p := newMemPartition()
+	old := startWriter(t, p, writerConfig{MaxBatch: 8, SnapshotEvery: 10})
+	tid := ulid.Make().String()
+	created, err := do(old, tid, "alice", tid, domain.CreateThread{Title: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := []uint64{created.Number}
+	post := func(w testWriter) {
+		t.Helper()
+		res, err := do(w, tid, "alice", ulid.Make().String(), domain.PostMessage{Body: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		answered = append(answered, res.Number)
+	}
+	for i := 0; i < 25; i++ {
+		post(old)
+	}
+	successor := startWriter(t, p, writerConfig{MaxBatch: 8, SnapshotEvery: 10})
+	for i := 0; i < 5; i++ {
+		post(successor)
+	}
+	var carried []uint64
+	p.mu.Lock()
+	for _, e := range p.events {
+		switch pl := e.Payload.(type) {
+		case domain.ThreadCreated:
+			carried = append(carried, pl.Number)
+		case domain.MessagePosted:
+			carried = append(carried, pl.Number)
+		}
+	}
+	p.mu.Unlock()
+	if !slices.Equal(carried, answered) {
+		t.Fatalf("the events carry %v, the answers said %v", carried, answered)
+	}
+	for i, n := range answered {
+		if snowflake.IsLegacy(n) || snowflake.Partition(n) != 0 || i > 0 && n <= answered[i-1] {
+			t.Fatalf("id %d (%d of %v) is not a new id of partition 0 after the one before", n, i, answered)
+		}
 	}
 }

@@ -98,9 +98,11 @@ func (x *CreateThreadRequest) GetRequestId() string {
 }
 
 type CreateThreadResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ThreadId      string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
-	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ThreadId string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	Version  uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The thread's 64-bit numeric id (as a string in JSON).
+	ThreadNumber  uint64 `protobuf:"varint,3,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -145,6 +147,13 @@ func (x *CreateThreadResponse) GetThreadId() string {
 func (x *CreateThreadResponse) GetVersion() uint64 {
 	if x != nil {
 		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateThreadResponse) GetThreadNumber() uint64 {
+	if x != nil {
+		return x.ThreadNumber
 	}
 	return 0
 }
@@ -850,9 +859,11 @@ func (x *PostMessageRequest) GetRequestId() string {
 }
 
 type PostMessageResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	Version       uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Version   uint64                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The message's 64-bit numeric id (as a string in JSON).
+	MessageNumber uint64 `protobuf:"varint,3,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -897,6 +908,13 @@ func (x *PostMessageResponse) GetMessageId() string {
 func (x *PostMessageResponse) GetVersion() uint64 {
 	if x != nil {
 		return x.Version
+	}
+	return 0
+}
+
+func (x *PostMessageResponse) GetMessageNumber() uint64 {
+	if x != nil {
+		return x.MessageNumber
 	}
 	return 0
 }
@@ -1235,10 +1253,11 @@ const file_falcon_v1_command_proto_rawDesc = "" +
 	"member_ids\x18\x03 \x03(\tR\tmemberIds\x12+\n" +
 	"\x11administrator_ids\x18\x04 \x03(\tR\x10administratorIds\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"M\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"r\n" +
 	"\x14CreateThreadResponse\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\xa1\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12#\n" +
+	"\rthread_number\x18\x03 \x01(\x04R\fthreadNumber\"\xa1\x01\n" +
 	"\x13UpdateThreadRequest\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x19\n" +
 	"\x05title\x18\x02 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x1d\n" +
@@ -1294,11 +1313,12 @@ const file_falcon_v1_command_proto_rawDesc = "" +
 	"\x13reply_to_message_id\x18\x03 \x01(\tR\x10replyToMessageId\x12.\n" +
 	"\x13mention_account_ids\x18\x04 \x03(\tR\x11mentionAccountIds\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"N\n" +
+	"request_id\x18\x05 \x01(\tR\trequestId\"u\n" +
 	"\x13PostMessageResponse\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x04R\aversion\"\x83\x01\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12%\n" +
+	"\x0emessage_number\x18\x03 \x01(\x04R\rmessageNumber\"\x83\x01\n" +
 	"\x12EditMessageRequest\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1d\n" +
 	"\n" +

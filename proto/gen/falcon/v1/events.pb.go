@@ -43,6 +43,10 @@ type EventEnvelope struct {
 	// the thread was rebuilt from the log. Empty in events written before it
 	// existed.
 	RequestHash string `protobuf:"bytes,8,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	// The thread's 64-bit numeric id (ThreadCreated.thread_number) on every
+	// event of the thread, which the legacy system keys its rows by; 0 for
+	// threads created before numeric ids.
+	ThreadNumber uint64 `protobuf:"varint,9,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
 	// Types that are valid to be assigned to Payload:
 	//
 	//	*EventEnvelope_ThreadCreated
@@ -145,6 +149,13 @@ func (x *EventEnvelope) GetRequestHash() string {
 		return x.RequestHash
 	}
 	return ""
+}
+
+func (x *EventEnvelope) GetThreadNumber() uint64 {
+	if x != nil {
+		return x.ThreadNumber
+	}
+	return 0
 }
 
 func (x *EventEnvelope) GetPayload() isEventEnvelope_Payload {
@@ -331,8 +342,13 @@ type ThreadCreated struct {
 	MemberIds []string `protobuf:"bytes,3,rep,name=member_ids,json=memberIds,proto3" json:"member_ids,omitempty"`
 	// Every administrator, the creator included.
 	AdministratorIds []string `protobuf:"bytes,4,rep,name=administrator_ids,json=administratorIds,proto3" json:"administrator_ids,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The thread's 64-bit numeric id, which the legacy system's BIGINT
+	// columns hold (its room id): at least 2^62 for threads made in Falcon,
+	// the legacy id for imported ones; 0 in events written before numeric
+	// ids.
+	ThreadNumber  uint64 `protobuf:"varint,5,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ThreadCreated) Reset() {
@@ -391,6 +407,13 @@ func (x *ThreadCreated) GetAdministratorIds() []string {
 		return x.AdministratorIds
 	}
 	return nil
+}
+
+func (x *ThreadCreated) GetThreadNumber() uint64 {
+	if x != nil {
+		return x.ThreadNumber
+	}
+	return 0
 }
 
 type ThreadUpdated struct {
@@ -666,9 +689,13 @@ type MessagePosted struct {
 	// The message's position in its thread: 1, 2, 3... in the order of
 	// posting, never reused. 0 in events written before it existed: the
 	// position is then one more than the previous message's.
-	Sequence      uint64 `protobuf:"varint,5,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sequence uint64 `protobuf:"varint,5,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The message's 64-bit numeric id (the legacy system's message id), and
+	// the replied-to message's; 0 when there is none.
+	MessageNumber        uint64 `protobuf:"varint,6,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
+	ReplyToMessageNumber uint64 `protobuf:"varint,7,opt,name=reply_to_message_number,json=replyToMessageNumber,proto3" json:"reply_to_message_number,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *MessagePosted) Reset() {
@@ -736,10 +763,26 @@ func (x *MessagePosted) GetSequence() uint64 {
 	return 0
 }
 
+func (x *MessagePosted) GetMessageNumber() uint64 {
+	if x != nil {
+		return x.MessageNumber
+	}
+	return 0
+}
+
+func (x *MessagePosted) GetReplyToMessageNumber() uint64 {
+	if x != nil {
+		return x.ReplyToMessageNumber
+	}
+	return 0
+}
+
 type MessageEdited struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	Body          string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Body      string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// The message's numeric id (MessagePosted.message_number).
+	MessageNumber uint64 `protobuf:"varint,3,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,12 +831,21 @@ func (x *MessageEdited) GetBody() string {
 	return ""
 }
 
+func (x *MessageEdited) GetMessageNumber() uint64 {
+	if x != nil {
+		return x.MessageNumber
+	}
+	return 0
+}
+
 type MessageDeleted struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MessageId string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	// The message's sequence (MessagePosted.sequence); 0 in events written
 	// before it existed.
-	Sequence      uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The message's numeric id (MessagePosted.message_number).
+	MessageNumber uint64 `protobuf:"varint,3,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -838,6 +890,13 @@ func (x *MessageDeleted) GetMessageId() string {
 func (x *MessageDeleted) GetSequence() uint64 {
 	if x != nil {
 		return x.Sequence
+	}
+	return 0
+}
+
+func (x *MessageDeleted) GetMessageNumber() uint64 {
+	if x != nil {
+		return x.MessageNumber
 	}
 	return 0
 }
@@ -902,7 +961,7 @@ var File_falcon_v1_events_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc8\b\n" +
+	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\b\n" +
 	"\rEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -913,7 +972,8 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12%\n" +
 	"\x0ecorrelation_id\x18\a \x01(\tR\rcorrelationId\x12!\n" +
-	"\frequest_hash\x18\b \x01(\tR\vrequestHash\x12A\n" +
+	"\frequest_hash\x18\b \x01(\tR\vrequestHash\x12#\n" +
+	"\rthread_number\x18\t \x01(\x04R\fthreadNumber\x12A\n" +
 	"\x0ethread_created\x18\n" +
 	" \x01(\v2\x18.falcon.v1.ThreadCreatedH\x00R\rthreadCreated\x12A\n" +
 	"\x0ethread_updated\x18\v \x01(\v2\x18.falcon.v1.ThreadUpdatedH\x00R\rthreadUpdated\x12G\n" +
@@ -926,13 +986,14 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"\x0emessage_edited\x18\x12 \x01(\v2\x18.falcon.v1.MessageEditedH\x00R\rmessageEdited\x12D\n" +
 	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeleted\x12H\n" +
 	"\x11read_marker_moved\x18\x14 \x01(\v2\x1a.falcon.v1.ReadMarkerMovedH\x00R\x0freadMarkerMovedB\t\n" +
-	"\apayload\"\x8b\x01\n" +
+	"\apayload\"\xb0\x01\n" +
 	"\rThreadCreated\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x18\n" +
 	"\aremarks\x18\x02 \x01(\tR\aremarks\x12\x1d\n" +
 	"\n" +
 	"member_ids\x18\x03 \x03(\tR\tmemberIds\x12+\n" +
-	"\x11administrator_ids\x18\x04 \x03(\tR\x10administratorIds\"_\n" +
+	"\x11administrator_ids\x18\x04 \x03(\tR\x10administratorIds\x12#\n" +
+	"\rthread_number\x18\x05 \x01(\x04R\fthreadNumber\"_\n" +
 	"\rThreadUpdated\x12\x19\n" +
 	"\x05title\x18\x01 \x01(\tH\x00R\x05title\x88\x01\x01\x12\x1d\n" +
 	"\aremarks\x18\x02 \x01(\tH\x01R\aremarks\x88\x01\x01B\b\n" +
@@ -951,22 +1012,26 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"accountIds\"8\n" +
 	"\x15AdministratorsRemoved\x12\x1f\n" +
 	"\vaccount_ids\x18\x01 \x03(\tR\n" +
-	"accountIds\"\xbd\x01\n" +
+	"accountIds\"\x9b\x02\n" +
 	"\rMessagePosted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\tR\x04body\x12-\n" +
 	"\x13reply_to_message_id\x18\x03 \x01(\tR\x10replyToMessageId\x12.\n" +
 	"\x13mention_account_ids\x18\x04 \x03(\tR\x11mentionAccountIds\x12\x1a\n" +
-	"\bsequence\x18\x05 \x01(\x04R\bsequence\"B\n" +
+	"\bsequence\x18\x05 \x01(\x04R\bsequence\x12%\n" +
+	"\x0emessage_number\x18\x06 \x01(\x04R\rmessageNumber\x125\n" +
+	"\x17reply_to_message_number\x18\a \x01(\x04R\x14replyToMessageNumber\"i\n" +
 	"\rMessageEdited\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x12\n" +
-	"\x04body\x18\x02 \x01(\tR\x04body\"K\n" +
+	"\x04body\x18\x02 \x01(\tR\x04body\x12%\n" +
+	"\x0emessage_number\x18\x03 \x01(\x04R\rmessageNumber\"r\n" +
 	"\x0eMessageDeleted\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +
-	"\bsequence\x18\x02 \x01(\x04R\bsequence\"L\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12%\n" +
+	"\x0emessage_number\x18\x03 \x01(\x04R\rmessageNumber\"L\n" +
 	"\x0fReadMarkerMoved\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1a\n" +

@@ -47,7 +47,11 @@ type ThreadSnapshot struct {
 	// The sequence of the last message posted (MessagePosted.sequence).
 	LastSequence uint64 `protobuf:"varint,13,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	// Each member's read marker.
-	ReadMarkers   []*ReadMarker `protobuf:"bytes,14,rep,name=read_markers,json=readMarkers,proto3" json:"read_markers,omitempty"`
+	ReadMarkers []*ReadMarker `protobuf:"bytes,14,rep,name=read_markers,json=readMarkers,proto3" json:"read_markers,omitempty"`
+	// The thread's numeric id, and the greatest numeric id its events
+	// carried (the partition's writer continues after the greatest).
+	ThreadNumber  uint64 `protobuf:"varint,15,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
+	LastNumber    uint64 `protobuf:"varint,16,opt,name=last_number,json=lastNumber,proto3" json:"last_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,11 +184,26 @@ func (x *ThreadSnapshot) GetReadMarkers() []*ReadMarker {
 	return nil
 }
 
+func (x *ThreadSnapshot) GetThreadNumber() uint64 {
+	if x != nil {
+		return x.ThreadNumber
+	}
+	return 0
+}
+
+func (x *ThreadSnapshot) GetLastNumber() uint64 {
+	if x != nil {
+		return x.LastNumber
+	}
+	return 0
+}
+
 type IndexedMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	AuthorId      string                 `protobuf:"bytes,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
 	Sequence      uint64                 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	MessageNumber uint64                 `protobuf:"varint,4,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -236,6 +255,13 @@ func (x *IndexedMessage) GetAuthorId() string {
 func (x *IndexedMessage) GetSequence() uint64 {
 	if x != nil {
 		return x.Sequence
+	}
+	return 0
+}
+
+func (x *IndexedMessage) GetMessageNumber() uint64 {
+	if x != nil {
+		return x.MessageNumber
 	}
 	return 0
 }
@@ -303,7 +329,10 @@ type RememberedRequest struct {
 	// account.
 	AccountId string `protobuf:"bytes,5,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// The hash of the request (EventEnvelope.request_hash).
-	RequestHash   string `protobuf:"bytes,6,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	RequestHash string `protobuf:"bytes,6,opt,name=request_hash,json=requestHash,proto3" json:"request_hash,omitempty"`
+	// The numeric id the answer named (a created thread's, a posted
+	// message's).
+	Number        uint64 `protobuf:"varint,7,opt,name=number,proto3" json:"number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -380,6 +409,13 @@ func (x *RememberedRequest) GetRequestHash() string {
 	return ""
 }
 
+func (x *RememberedRequest) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
 // SnapshotCheckpoint is a record of the snapshots topic (key "\x00checkpoint")
 // saying that every thread of the partition changed by an event before
 // next_offset has a snapshot that covers it: a new owner loads the
@@ -451,7 +487,7 @@ var File_falcon_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
-	"\x18falcon/v1/snapshot.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\x04\n" +
+	"\x18falcon/v1/snapshot.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x04\n" +
 	"\x0eThreadSnapshot\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -470,17 +506,21 @@ const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\bmessages\x18\v \x03(\v2\x19.falcon.v1.IndexedMessageR\bmessages\x128\n" +
 	"\brequests\x18\f \x03(\v2\x1c.falcon.v1.RememberedRequestR\brequests\x12#\n" +
 	"\rlast_sequence\x18\r \x01(\x04R\flastSequence\x128\n" +
-	"\fread_markers\x18\x0e \x03(\v2\x15.falcon.v1.ReadMarkerR\vreadMarkers\"h\n" +
+	"\fread_markers\x18\x0e \x03(\v2\x15.falcon.v1.ReadMarkerR\vreadMarkers\x12#\n" +
+	"\rthread_number\x18\x0f \x01(\x04R\fthreadNumber\x12\x1f\n" +
+	"\vlast_number\x18\x10 \x01(\x04R\n" +
+	"lastNumber\"\x8f\x01\n" +
 	"\x0eIndexedMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
 	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x1a\n" +
-	"\bsequence\x18\x03 \x01(\x04R\bsequence\"G\n" +
+	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12%\n" +
+	"\x0emessage_number\x18\x04 \x01(\x04R\rmessageNumber\"G\n" +
 	"\n" +
 	"ReadMarker\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12\x1a\n" +
-	"\bposition\x18\x02 \x01(\x04R\bposition\"\xc7\x01\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\"\xdf\x01\n" +
 	"\x11RememberedRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
@@ -490,7 +530,8 @@ const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"message_id\x18\x04 \x01(\tR\tmessageId\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x05 \x01(\tR\taccountId\x12!\n" +
-	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\"y\n" +
+	"\frequest_hash\x18\x06 \x01(\tR\vrequestHash\x12\x16\n" +
+	"\x06number\x18\a \x01(\x04R\x06number\"y\n" +
 	"\x12SnapshotCheckpoint\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x03R\n" +
