@@ -43,7 +43,7 @@ func TestGenerationsKeepTheirOwnTables(t *testing.T) {
 	if st, _ := LoadState(ctx, s); st != (State{Current: 1, Paused: true}) {
 		t.Fatalf("pointer read through generation 0: %+v", st)
 	}
-	if specs := GenerationSpecs(2); len(specs) != 3 || specs[0].Name != "threads_g2" {
+	if specs := GenerationSpecs(2); len(specs) != len(GenerationTables) || specs[0].Name != "threads_g2" || specs[3].Name != "numbers_g2" {
 		t.Fatalf("specs of generation 2: %+v", specs)
 	}
 }

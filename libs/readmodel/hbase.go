@@ -12,6 +12,13 @@ func Splits(table string) [][]byte {
 		chars = ulidChars
 	case TableAccountThreads:
 		chars = ulidChars + "abcdefghijklmnopqrstuvwxyz"
+	case TableNumbers:
+		// The first byte is a hash: 16 even ranges.
+		out := make([][]byte, 0, 15)
+		for i := 1; i < 16; i++ {
+			out = append(out, []byte{byte(i << 4)})
+		}
+		return out
 	default:
 		return nil
 	}

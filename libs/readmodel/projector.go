@@ -135,8 +135,12 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 	case domain.ThreadCreated:
 		t.Title, t.Remarks, t.CreatorID = p.Title, p.Remarks, e.ActorID
 		t.CreatedAt, t.LastActivityAt = e.OccurredAt, e.OccurredAt
+		t.Number = p.Number
 		t.joinReads(domain.MembershipOf(p).AddMembers)
 		t.historyChanged = append(t.historyChanged, t.FoldMembership(e)...)
+		if p.Number != 0 {
+			ms = append(ms, readstore.Mutation{Table: TableNumbers, Row: numberKey(p.Number), Put: map[string][]byte{colThread: []byte(e.ThreadID)}})
+		}
 	case domain.ThreadUpdated:
 		if p.Title != nil {
 			t.Title = *p.Title
@@ -166,7 +170,7 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 		if sequences != nil {
 			sequences[string(key)] = seq
 		}
-		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, Put: map[string][]byte{
+		cells := map[string][]byte{
 			colSender:   []byte(e.ActorID),
 			colBody:     []byte(p.Body),
 			colReplyTo:  []byte(p.ReplyToMessageID),
@@ -174,7 +178,16 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 			colCreated:  encTime(e.OccurredAt),
 			colVersion:  encUint(e.Version),
 			colSequence: encUint(seq),
-		}})
+		}
+		if p.Number != 0 {
+			cells[colNumber] = encUint(p.Number)
+			ms = append(ms, readstore.Mutation{Table: TableNumbers, Row: numberKey(p.Number), Put: map[string][]byte{
+				colThread: []byte(e.ThreadID), colMessage: []byte(p.MessageID)}})
+		}
+		if p.ReplyToNumber != 0 {
+			cells[colReplyToNumber] = encUint(p.ReplyToNumber)
+		}
+		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, Put: cells})
 	case domain.ReadMarkerMoved:
 		t.markRead(e.ActorID, p.MessageID, p.Position)
 	case domain.MessageEdited:
@@ -193,6 +206,9 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 			seq = sequences[string(key)]
 		}
 		t.forget(seq)
+		if p.Number != 0 {
+			ms = append(ms, readstore.Mutation{Table: TableNumbers, Row: numberKey(p.Number), DeleteRow: true})
+		}
 		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, DeleteRow: true})
 	}
 	return ms

@@ -53,6 +53,21 @@ func (r *Reader) Access(ctx context.Context, id, account string) (a Access, ok b
 	return Access{Version: decUint(v), Destroyed: len(c[colDestroyed]) > 0, Member: member}, true, nil
 }
 
+// Numbered is what a numeric id names: a thread, or a message of a thread.
+type Numbered struct {
+	ThreadID, MessageID string
+}
+
+// ByNumber looks a numeric id up: the thread it names, or the message and
+// its thread. ok is false if no thread or live message has it.
+func (r *Reader) ByNumber(ctx context.Context, n uint64) (Numbered, bool, error) {
+	row, ok, err := r.store.Get(ctx, TableNumbers, numberKey(n))
+	if err != nil || !ok {
+		return Numbered{}, false, err
+	}
+	return Numbered{ThreadID: string(row.Cells[colThread]), MessageID: string(row.Cells[colMessage])}, true, nil
+}
+
 // Message returns one message; ok is false if it does not exist (or was
 // deleted).
 func (r *Reader) Message(ctx context.Context, threadID, messageID string) (Message, bool, error) {

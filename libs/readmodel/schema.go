@@ -5,6 +5,7 @@ package readmodel
 
 import (
 	"encoding/binary"
+	"hash/fnv"
 
 	"math"
 	"strconv"
@@ -28,6 +29,10 @@ const (
 	// inverted last activity + thread id, so "my threads, most recent
 	// first" is one forward scan.
 	TableAccountThreads = "account_threads"
+	// TableNumbers: one row per numeric id of a thread or message, keyed by
+	// numberKey, naming the thread (d:thread) and the message (d:message):
+	// GET by the legacy system's id.
+	TableNumbers = "numbers"
 )
 
 // Tables lists every table with its column families, for schema creation.
@@ -35,11 +40,12 @@ var Tables = map[string][]string{
 	TableThreads:        {"d", "m", "a", "h", "r"},
 	TableMessages:       {"d"},
 	TableAccountThreads: {"d"},
+	TableNumbers:        {"d"},
 	TableMeta:           {"d"},
 }
 
 // GenerationTables are the tables a generation has (all but TableMeta).
-var GenerationTables = []string{TableThreads, TableMessages, TableAccountThreads}
+var GenerationTables = []string{TableThreads, TableMessages, TableAccountThreads, TableNumbers}
 
 const (
 	colTitle      = "d:title"
@@ -65,6 +71,10 @@ const (
 	colEdited   = "d:edited"
 
 	colThread = "d:thread"
+
+	colNumber        = "d:number"   // a thread's or a message's numeric id
+	colReplyToNumber = "d:replynum" // a reply's replied-to message's
+	colMessage       = "d:message"  // a numbers row's message
 )
 
 // Ids in row keys are ULIDs, of fixed length: a message row's key is its
@@ -87,6 +97,17 @@ func accountThreadKey(account string, last time.Time, threadID string) []byte {
 	k = append(k, 0x00)
 	k = binary.BigEndian.AppendUint64(k, math.MaxUint64-uint64(last.UnixNano()))
 	return append(k, threadID...)
+}
+
+// numberKey is a numeric id's row: a byte of its hash first, so that ids
+// made one after the other (Snowflake ids grow with time) spread over the
+// store's regions instead of all landing in the last.
+func numberKey(n uint64) []byte {
+	k := binary.BigEndian.AppendUint64(make([]byte, 1, 9), n)
+	h := fnv.New32a()
+	_, _ = h.Write(k[1:])
+	k[0] = byte(h.Sum32())
+	return k
 }
 
 func accountPrefix(account string) []byte { return append([]byte(account), 0x00) }

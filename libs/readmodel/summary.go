@@ -27,6 +27,8 @@ type Summary struct {
 	// Administrator: the account is one.
 	Administrator bool
 	Unread        Unread
+	// Number is the thread's numeric id (0 if it has none).
+	Number uint64
 }
 
 // SummaryMembers is how many members a summary names: enough to show five
@@ -48,7 +50,7 @@ func sharedSummary(t *Thread) Summary {
 		ID: t.ID, Title: t.Title, CreatorID: t.CreatorID,
 		CreatedAt: t.CreatedAt, LastActivityAt: t.LastActivityAt,
 		MessageCount: t.MessageCount, Version: t.Version, Destroyed: t.Destroyed,
-		MemberCount: len(t.Members), FirstMembers: firstMembers(t.Members, SummaryMembers),
+		MemberCount: len(t.Members), FirstMembers: firstMembers(t.Members, SummaryMembers), Number: t.Number,
 	}
 }
 
@@ -69,7 +71,9 @@ func firstMembers(members []string, n int) []string {
 	return out
 }
 
-const summaryFormat = 1
+// summaryFormat is the format of the cells written; format 1 (before
+// numeric ids) is still read.
+const summaryFormat = 2
 
 // encodeSummary encodes t's shared summary for the summary cell: a format
 // byte, then varints and length-prefixed strings.
@@ -94,7 +98,7 @@ func encodeSummary(t *Thread) []byte {
 	for _, m := range s.FirstMembers {
 		b = appendString(b, m)
 	}
-	return b
+	return binary.AppendUvarint(b, t.Number)
 }
 
 var errBadSummary = errors.New("summary cell is corrupt")
@@ -103,7 +107,8 @@ var errBadSummary = errors.New("summary cell is corrupt")
 // thread's last message sequence.
 func decodeSummary(id string, b []byte) (s Summary, lastSequence uint64, err error) {
 	d := decoder{b: b}
-	if d.byte() != summaryFormat {
+	format := d.byte()
+	if format != 1 && format != summaryFormat {
 		return Summary{}, 0, errBadSummary
 	}
 	s.ID = id
@@ -122,6 +127,9 @@ func decodeSummary(id string, b []byte) (s Summary, lastSequence uint64, err err
 	}
 	for range n {
 		s.FirstMembers = append(s.FirstMembers, d.string())
+	}
+	if format >= 2 {
+		s.Number = d.uvarint()
 	}
 	if d.bad {
 		return Summary{}, 0, errBadSummary

@@ -181,3 +181,19 @@ func TestTwoProjectorsTakingTurns(t *testing.T) {
 		t.Errorf("taking turns: %+v\none projector: %+v", got, want)
 	}
 }
+
+// TestSummaryCellsOfTheFirstFormatStillRead: cells written before numeric
+// ids (format 1, no number) decode, with no number.
+func TestSummaryCellsOfTheFirstFormatStillRead(t *testing.T) {
+	th := Thread{ID: "T", Title: "old", Members: []string{"alice"}, Version: 3}
+	cell := encodeSummary(&th)
+	old := append([]byte{1}, cell[1:len(cell)-1]...) // format 1 had no number (0: one byte)
+	got, _, err := decodeSummary("T", old)
+	if err != nil || got.Title != "old" || got.Number != 0 || got.Version != 3 {
+		t.Fatalf("a format-1 cell: %+v, %v", got, err)
+	}
+	th.Number = 1<<62 + 9
+	if got, _, err := decodeSummary("T", encodeSummary(&th)); err != nil || got.Number != th.Number {
+		t.Fatalf("the number: %+v, %v", got, err)
+	}
+}

@@ -31,6 +31,8 @@ type Thread struct {
 	Deleted []uint64
 	// Reads are the members' read states.
 	Reads map[string]ReadState
+	// Number is the thread's numeric id (0 if it has none).
+	Number uint64
 
 	// historyChanged and readsChanged list the accounts whose history and
 	// read state the projector changed.
@@ -63,6 +65,9 @@ type Message struct {
 	// Sequence is the message's position in its thread (0 if projected
 	// before positions were kept).
 	Sequence uint64
+	// Number is the message's numeric id and ReplyToNumber the replied-to
+	// message's (0 if none).
+	Number, ReplyToNumber uint64
 }
 
 func threadFromRow(r readstore.Row) Thread {
@@ -78,6 +83,7 @@ func threadFromRow(r readstore.Row) Thread {
 		Destroyed:      len(r.Cells[colDestroyed]) > 0,
 		LastSequence:   decUint(r.Cells[colSequence]),
 		Deleted:        decodePositions(r.Cells[colDeleted]),
+		Number:         decUint(r.Cells[colNumber]),
 	}
 	for c := range r.Cells {
 		if a, ok := strings.CutPrefix(c, memberFamily); ok {
@@ -136,6 +142,9 @@ func changedThreadCells(before, t *Thread) map[string][]byte {
 	if t.LastSequence != before.LastSequence {
 		cells[colSequence] = encUint(t.LastSequence)
 	}
+	if t.Number != before.Number {
+		cells[colNumber] = encUint(t.Number)
+	}
 	if !slices.Equal(t.Deleted, before.Deleted) {
 		cells[colDeleted] = appendPositions(nil, t.Deleted)
 	}
@@ -172,6 +181,9 @@ func threadCells(t *Thread) map[string][]byte {
 	if t.LastSequence != 0 {
 		cells[colSequence] = encUint(t.LastSequence)
 	}
+	if t.Number != 0 {
+		cells[colNumber] = encUint(t.Number)
+	}
 	if len(t.Deleted) > 0 {
 		cells[colDeleted] = appendPositions(nil, t.Deleted)
 	}
@@ -195,6 +207,8 @@ func messageFromRow(r readstore.Row) Message {
 		EditedAt:          decTime(r.Cells[colEdited]),
 		Version:           decUint(r.Cells[colVersion]),
 		Sequence:          decUint(r.Cells[colSequence]),
+		Number:            decUint(r.Cells[colNumber]),
+		ReplyToNumber:     decUint(r.Cells[colReplyToNumber]),
 	}
 	if len(k) == messageKeyLen {
 		m.ThreadID, m.ID = k[:threadIDLen], k[threadIDLen:]

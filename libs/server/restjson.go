@@ -98,6 +98,8 @@ func (w *jsonWriter) message(m *falconv1.Message) {
 	w.timestamp("createdAt", m.CreatedAt)
 	w.timestamp("editedAt", m.EditedAt)
 	w.uint64("version", m.Version)
+	w.uint64("messageNumber", m.MessageNumber)
+	w.uint64("replyToMessageNumber", m.ReplyToMessageNumber)
 	w.b = append(w.b, '}')
 }
 
@@ -134,6 +136,7 @@ func (w *jsonWriter) summary(t *falconv1.ThreadSummary) {
 	w.uint64("unreadCount", t.UnreadCount)
 	w.uint64("mentionCount", t.MentionCount)
 	w.str("lastReadMessageId", t.LastReadMessageId, false)
+	w.uint64("threadNumber", t.ThreadNumber)
 	w.b = append(w.b, '}')
 }
 

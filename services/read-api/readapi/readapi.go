@@ -9,12 +9,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -354,11 +354,26 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 
 // GetMessage answers one message, to the thread's members.
 func (a *ReadAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest) (*falconv1.GetMessageResponse, error) {
-	if err := canonical("message_id", &r.MessageId); err != nil {
-		return nil, err
+	n, byNumber := numeric(r.MessageId)
+	if !byNumber {
+		if err := canonical("message_id", &r.MessageId); err != nil {
+			return nil, err
+		}
 	}
+	// The thread first: a message number says nothing to a caller who
+	// cannot read its thread.
 	if err := a.checkReadable(ctx, &r.ThreadId, r.MinVersion); err != nil {
 		return nil, err
+	}
+	if byNumber {
+		named, found, err := a.reader().ByNumber(ctx, n)
+		if err != nil {
+			return nil, a.internal(ctx, err)
+		}
+		if !found || named.MessageID == "" || named.ThreadID != r.ThreadId {
+			return nil, status.Errorf(codes.NotFound, "message %s does not exist in thread %s", r.MessageId, r.ThreadId)
+		}
+		r.MessageId = named.MessageID
 	}
 	m, ok, err := a.reader().Message(ctx, r.ThreadId, r.MessageId)
 	if err != nil {
@@ -406,7 +421,16 @@ func (a *ReadAPI) awaitReadable(ctx context.Context, id *string, minVersion uint
 	if !ok {
 		return status.Error(codes.Unauthenticated, "no caller identity")
 	}
-	if err := canonical("thread_id", id); err != nil {
+	if n, ok := numeric(*id); ok {
+		named, found, err := a.reader().ByNumber(ctx, n)
+		if err != nil {
+			return a.internal(ctx, err)
+		}
+		if !found || named.MessageID != "" {
+			return notVisible(*id, account)
+		}
+		*id = named.ThreadID
+	} else if err := canonical("thread_id", id); err != nil {
 		return err
 	}
 	t, found, err := load(ctx, account)
@@ -450,6 +474,21 @@ func (a *ReadAPI) awaitReadable(ctx context.Context, id *string, minVersion uint
 			return nil
 		}
 	}
+}
+
+// numeric says whether id is a numeric id (the legacy system's), and which:
+// 1 to 20 decimal digits, not zero.
+func numeric(id string) (uint64, bool) {
+	if id == "" || len(id) > 20 {
+		return 0, false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseUint(id, 10, 64)
+	return n, err == nil && n != 0
 }
 
 func notVisible(id, account string) error {
@@ -535,6 +574,7 @@ func threadProto(t readmodel.Thread, account string) *falconv1.Thread {
 		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
 		MessageCount: t.MessageCount, Version: t.Version,
 		UnreadCount: u.Messages, MentionCount: u.Mentions, LastReadMessageId: u.LastReadMessageID,
+		ThreadNumber: t.Number,
 	}
 }
 
@@ -565,6 +605,7 @@ func summaryProto(t readmodel.Summary, account string) *falconv1.ThreadSummary {
 		CreatedAt: ts(t.CreatedAt), LastActivityAt: ts(t.LastActivityAt),
 		MessageCount: t.MessageCount, Version: t.Version,
 		UnreadCount: u.Messages, MentionCount: u.Mentions, LastReadMessageId: u.LastReadMessageID,
+		ThreadNumber: t.Number,
 	}
 }
 
@@ -573,5 +614,6 @@ func messageProto(m readmodel.Message) *falconv1.Message {
 		MessageId: m.ID, ThreadId: m.ThreadID, SenderId: m.SenderID, Body: m.Body,
 		ReplyToMessageId: m.ReplyToMessageID, MentionAccountIds: m.MentionAccountIDs,
 		CreatedAt: ts(m.CreatedAt), EditedAt: ts(m.EditedAt), Version: m.Version,
+		MessageNumber: m.Number, ReplyToMessageNumber: m.ReplyToNumber,
 	}
 }

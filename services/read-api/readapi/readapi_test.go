@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,7 @@ type fixture struct {
 	projector *readmodel.Projector
 	threads   map[string]*domain.Thread
 	now       time.Time
+	numbers   uint64
 }
 
 func start(t *testing.T) *fixture {
@@ -89,7 +91,9 @@ func (f *fixture) do(t *testing.T, threadID, actor string, cmd domain.Command) d
 		f.threads[threadID] = th
 	}
 	f.now = f.now.Add(time.Millisecond)
-	e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: f.now})
+	f.numbers++
+	e, r, err := th.Decide(cmd, domain.Meta{ActorID: actor, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(),
+		NewNumber: 1<<62 + f.numbers, Now: f.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,5 +447,68 @@ func TestListMessagesPagesByBytes(t *testing.T) {
 	}
 	if pages < 2 {
 		t.Fatalf("%d MB in %d page", n*len(body)>>20, pages)
+	}
+}
+
+// TestGetByNumericID: threads and messages answer their numeric ids, and
+// are found by them, over gRPC and REST; a number finds only what its
+// caller may read, and only what it names.
+func TestGetByNumericID(t *testing.T) {
+	f := start(t)
+	tid, other := ulid.Make().String(), ulid.Make().String()
+	created := f.do(t, tid, "alice", domain.CreateThread{Title: "numbered", MemberIDs: []string{"bob"}})
+	f.do(t, other, "carol", domain.CreateThread{Title: "carol's"})
+	first := f.do(t, tid, "bob", domain.PostMessage{Body: "first"})
+	reply := f.do(t, tid, "alice", domain.PostMessage{Body: "reply", ReplyToMessageID: first.MessageID})
+	elsewhere := f.do(t, other, "carol", domain.PostMessage{Body: "elsewhere"})
+	num := func(n uint64) string { return strconv.FormatUint(n, 10) }
+
+	th, err := f.client.GetThread(as("bob"), &falconv1.GetThreadRequest{ThreadId: num(created.Number)})
+	if err != nil || th.Thread.ThreadId != tid || th.Thread.ThreadNumber != created.Number {
+		t.Fatalf("GetThread by number: %v, %v", th, err)
+	}
+	m, err := f.client.GetMessage(as("bob"), &falconv1.GetMessageRequest{ThreadId: num(created.Number), MessageId: num(reply.Number)})
+	if err != nil || m.Message.MessageId != reply.MessageID || m.Message.MessageNumber != reply.Number || m.Message.ReplyToMessageNumber != first.Number {
+		t.Fatalf("GetMessage by numbers: %v, %v", m, err)
+	}
+	list, err := f.client.ListMessages(as("bob"), &falconv1.ListMessagesRequest{ThreadId: num(created.Number)})
+	if err != nil || len(list.Messages) != 2 || list.Messages[0].MessageNumber != first.Number {
+		t.Fatalf("ListMessages by number: %v, %v", list, err)
+	}
+	threads, err := f.client.ListThreads(as("bob"), &falconv1.ListThreadsRequest{})
+	if err != nil || len(threads.Threads) != 1 || threads.Threads[0].ThreadNumber != created.Number {
+		t.Fatalf("ListThreads: %v, %v", threads, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.httpBase+"/v1/threads/"+num(created.Number)+"/messages/"+num(first.Number), nil)
+	req.Header.Set(auth.AccountHeader, "bob")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"messageNumber":"`+num(first.Number)+`"`) {
+		t.Fatalf("REST by numbers: %d %s", resp.StatusCode, body)
+	}
+
+	cases := []struct {
+		name, account, thread, message string
+	}{
+		{"a thread number, not a member", "carol", num(created.Number), ""},
+		{"a message number as a thread", "bob", num(first.Number), ""},
+		{"a number nothing has", "bob", num(1<<62 + 99999), ""},
+		{"another thread's message number", "bob", tid, num(elsewhere.Number)},
+		{"a thread number as a message", "bob", tid, num(created.Number)},
+	}
+	for _, c := range cases {
+		var err error
+		if c.message == "" {
+			_, err = f.client.GetThread(as(c.account), &falconv1.GetThreadRequest{ThreadId: c.thread})
+		} else {
+			_, err = f.client.GetMessage(as(c.account), &falconv1.GetMessageRequest{ThreadId: c.thread, MessageId: c.message})
+		}
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("%s: %v, want NotFound", c.name, err)
+		}
 	}
 }

@@ -54,6 +54,7 @@ func accountEvent(e domain.Event) (*falconv1.AccountEvent, error) {
 			MessageId: m.MessageId, ThreadId: e.ThreadID, SenderId: e.ActorID, Body: m.Body,
 			ReplyToMessageId: m.ReplyToMessageId, MentionAccountIds: m.MentionAccountIds,
 			CreatedAt: ae.OccurredAt, Version: e.Version,
+			MessageNumber: m.MessageNumber, ReplyToMessageNumber: m.ReplyToMessageNumber,
 		}}
 	case *falconv1.EventEnvelope_MessageEdited:
 		ae.Payload = &falconv1.AccountEvent_MessageEdited{MessageEdited: p.MessageEdited}

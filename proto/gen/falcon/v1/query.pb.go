@@ -91,8 +91,11 @@ type Thread struct {
 	UnreadCount       uint64 `protobuf:"varint,11,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
 	MentionCount      uint64 `protobuf:"varint,12,opt,name=mention_count,json=mentionCount,proto3" json:"mention_count,omitempty"`
 	LastReadMessageId string `protobuf:"bytes,13,opt,name=last_read_message_id,json=lastReadMessageId,proto3" json:"last_read_message_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The thread's 64-bit numeric id (the legacy system's room id; a string
+	// in JSON); 0 for threads created before numeric ids.
+	ThreadNumber  uint64 `protobuf:"varint,14,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Thread) Reset() {
@@ -216,6 +219,13 @@ func (x *Thread) GetLastReadMessageId() string {
 	return ""
 }
 
+func (x *Thread) GetThreadNumber() uint64 {
+	if x != nil {
+		return x.ThreadNumber
+	}
+	return 0
+}
+
 // ThreadSummary is a thread as a list shows it. Its size does not grow with
 // the thread's membership: a count and a few member ids, never the member
 // array (GetThread has that, and the remarks).
@@ -237,8 +247,11 @@ type ThreadSummary struct {
 	UnreadCount       uint64 `protobuf:"varint,11,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
 	MentionCount      uint64 `protobuf:"varint,12,opt,name=mention_count,json=mentionCount,proto3" json:"mention_count,omitempty"`
 	LastReadMessageId string `protobuf:"bytes,13,opt,name=last_read_message_id,json=lastReadMessageId,proto3" json:"last_read_message_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The thread's 64-bit numeric id (the legacy system's room id; a string
+	// in JSON); 0 for threads created before numeric ids.
+	ThreadNumber  uint64 `protobuf:"varint,14,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ThreadSummary) Reset() {
@@ -362,6 +375,13 @@ func (x *ThreadSummary) GetLastReadMessageId() string {
 	return ""
 }
 
+func (x *ThreadSummary) GetThreadNumber() uint64 {
+	if x != nil {
+		return x.ThreadNumber
+	}
+	return 0
+}
+
 type Message struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	MessageId         string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
@@ -374,9 +394,13 @@ type Message struct {
 	// Unset unless the message was edited.
 	EditedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
 	// The thread version that last changed this message.
-	Version       uint64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version uint64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
+	// The message's 64-bit numeric id (the legacy system's message id; a
+	// string in JSON), and the replied-to message's; 0 when there is none.
+	MessageNumber        uint64 `protobuf:"varint,10,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
+	ReplyToMessageNumber uint64 `protobuf:"varint,11,opt,name=reply_to_message_number,json=replyToMessageNumber,proto3" json:"reply_to_message_number,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Message) Reset() {
@@ -472,10 +496,25 @@ func (x *Message) GetVersion() uint64 {
 	return 0
 }
 
+func (x *Message) GetMessageNumber() uint64 {
+	if x != nil {
+		return x.MessageNumber
+	}
+	return 0
+}
+
+func (x *Message) GetReplyToMessageNumber() uint64 {
+	if x != nil {
+		return x.ReplyToMessageNumber
+	}
+	return 0
+}
+
 type GetThreadRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ThreadId      string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
-	MinVersion    uint64                 `protobuf:"varint,2,opt,name=min_version,json=minVersion,proto3" json:"min_version,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread's ULID, or its numeric id (decimal).
+	ThreadId      string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	MinVersion    uint64 `protobuf:"varint,2,opt,name=min_version,json=minVersion,proto3" json:"min_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -706,8 +745,9 @@ func (x *ListThreadsResponse) GetTotalMentionCount() uint64 {
 }
 
 type ListMessagesRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	ThreadId string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread's ULID, or its numeric id (decimal).
+	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
 	// Default 50, at most 200.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From next_page_token (further in the same order) or prev_page_token.
@@ -849,10 +889,12 @@ func (x *ListMessagesResponse) GetPrevPageToken() string {
 }
 
 type GetMessageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ThreadId      string                 `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
-	MessageId     string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	MinVersion    uint64                 `protobuf:"varint,3,opt,name=min_version,json=minVersion,proto3" json:"min_version,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The thread's ULID, or its numeric id (decimal).
+	ThreadId string `protobuf:"bytes,1,opt,name=thread_id,json=threadId,proto3" json:"thread_id,omitempty"`
+	// The message's ULID, or its numeric id (decimal).
+	MessageId     string `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MinVersion    uint64 `protobuf:"varint,3,opt,name=min_version,json=minVersion,proto3" json:"min_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1355,7 +1397,7 @@ var File_falcon_v1_query_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_query_proto_rawDesc = "" +
 	"\n" +
-	"\x15falcon/v1/query.proto\x12\tfalcon.v1\x1a\x16falcon/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x03\n" +
+	"\x15falcon/v1/query.proto\x12\tfalcon.v1\x1a\x16falcon/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9e\x04\n" +
 	"\x06Thread\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
@@ -1373,7 +1415,8 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	" \x01(\x04R\aversion\x12!\n" +
 	"\funread_count\x18\v \x01(\x04R\vunreadCount\x12#\n" +
 	"\rmention_count\x18\f \x01(\x04R\fmentionCount\x12/\n" +
-	"\x14last_read_message_id\x18\r \x01(\tR\x11lastReadMessageId\"\xa3\x04\n" +
+	"\x14last_read_message_id\x18\r \x01(\tR\x11lastReadMessageId\x12#\n" +
+	"\rthread_number\x18\x0e \x01(\x04R\fthreadNumber\"\xc8\x04\n" +
 	"\rThreadSummary\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12!\n" +
@@ -1390,7 +1433,8 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	" \x01(\x04R\aversion\x12!\n" +
 	"\funread_count\x18\v \x01(\x04R\vunreadCount\x12#\n" +
 	"\rmention_count\x18\f \x01(\x04R\fmentionCount\x12/\n" +
-	"\x14last_read_message_id\x18\r \x01(\tR\x11lastReadMessageId\"\xe3\x02\n" +
+	"\x14last_read_message_id\x18\r \x01(\tR\x11lastReadMessageId\x12#\n" +
+	"\rthread_number\x18\x0e \x01(\x04R\fthreadNumber\"\xc1\x03\n" +
 	"\aMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
@@ -1402,7 +1446,10 @@ const file_falcon_v1_query_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
 	"\tedited_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\x12\x18\n" +
-	"\aversion\x18\t \x01(\x04R\aversion\"P\n" +
+	"\aversion\x18\t \x01(\x04R\aversion\x12%\n" +
+	"\x0emessage_number\x18\n" +
+	" \x01(\x04R\rmessageNumber\x125\n" +
+	"\x17reply_to_message_number\x18\v \x01(\x04R\x14replyToMessageNumber\"P\n" +
 	"\x10GetThreadRequest\x12\x1b\n" +
 	"\tthread_id\x18\x01 \x01(\tR\bthreadId\x12\x1f\n" +
 	"\vmin_version\x18\x02 \x01(\x04R\n" +
