@@ -15,7 +15,7 @@ export PATH := $(GOBIN):$(PATH)
 # kept apart from GOBIN, per toolchain.
 TOOLS    := $(CURDIR)/.falcon/tools/$(GOTOOLCHAIN)
 
-.PHONY: dashboards build run test test-embedded test-real real-up real-down test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
+.PHONY: legacy-db-up legacy-db-down dashboards build run test test-embedded test-real real-up real-down test-short proto proto-check thrift thrift-check lint bench loadtest images deploy-tools clean
 
 build:
 	@mkdir -p $(BIN)
@@ -88,6 +88,17 @@ KUSTOMIZE_VERSION ?= v5.8.2
 deploy-tools:
 	@command -v helm >/dev/null || { echo "installing helm $(HELM_VERSION)"; GOFLAGS= $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); }
 	@command -v kustomize >/dev/null || { echo "installing kustomize $(KUSTOMIZE_VERSION)"; GOFLAGS= $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); }
+
+# The legacy MySQL database (MariaDB, installed with apt-get where missing)
+# on 127.0.0.1:$(LEGACY_DB_PORT), binlog on in ROW format, with the legacy
+# schema (scripts/legacy/schema.sql): what `falcon migrate` reads.
+LEGACY_DB_PORT ?= 23306
+export LEGACY_DB_PORT
+legacy-db-up:
+	@scripts/legacy/db.sh up
+
+legacy-db-down:
+	@scripts/legacy/db.sh down
 
 # Regenerates the Grafana dashboards (Helm chart and kustomize component
 # copies; deploycheck checks them).
