@@ -40,11 +40,18 @@ test: test-embedded
 # TestChatInTwoBrowsers (chromedp); its screenshots are kept in
 # .falcon/artifacts.
 CHROMIUM  ?= /usr/bin/chromium
+MARIADBD  ?= /usr/sbin/mariadbd
 ARTIFACTS := $(CURDIR)/.falcon/artifacts
 
-test-embedded: proto-check lint build deploy-tools $(SCHEMATHESIS) $(CHROMIUM)
+test-embedded: proto-check lint build deploy-tools $(SCHEMATHESIS) $(CHROMIUM) $(MARIADBD)
 	@mkdir -p $(ARTIFACTS)
-	FALCON_SCHEMATHESIS=$(SCHEMATHESIS) FALCON_BROWSER=$(CHROMIUM) $(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) $(PKGS)
+	FALCON_SCHEMATHESIS=$(SCHEMATHESIS) FALCON_BROWSER=$(CHROMIUM) FALCON_REQUIRE_MARIADB=1 $(GO) test -race -count=1 -timeout 20m -artifacts -outputdir $(ARTIFACTS) $(PKGS)
+
+# MariaDB (Debian) for the migration's tests (libs/legacydb): each test
+# starts one of its own with scripts/legacy/db.sh.
+$(MARIADBD):
+	@echo "installing mariadb-server (Debian) for the migration tests"
+	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends mariadb-server mariadb-client >/dev/null
 
 $(CHROMIUM):
 	@echo "installing chromium (Debian) for the browser test"

@@ -38,7 +38,8 @@ running() { [ -f "$PID" ] && kill -0 "$(cat "$PID")" 2>/dev/null; }
 
 client() { mariadb --no-defaults --protocol=socket --socket="$SOCK" -uroot "$@"; }
 
-dsn() { echo "root@tcp(127.0.0.1:$PORT)/legacy?parseTime=true&loc=UTC"; }
+# charset=latin1: the columns' own, so their bytes arrive as they are stored.
+dsn() { echo "root@tcp(127.0.0.1:$PORT)/legacy?parseTime=true&loc=UTC&charset=latin1"; }
 
 up() {
 	if running; then
@@ -58,7 +59,7 @@ up() {
 	nohup "$(mariadbd_bin)" --no-defaults --datadir="$DIR/data" "${user[@]}" \
 		--bind-address=127.0.0.1 --port="$PORT" --socket="$SOCK" --pid-file="$PID" \
 		--log-bin="$DIR/data/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
-		--character-set-server=utf8mb4 --collation-server=utf8mb4_bin \
+		--character-set-server=latin1 --collation-server=latin1_bin \
 		--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 \
 		--skip-name-resolve --max-connections=200 >"$DIR/mysqld.log" 2>&1 &
 	for _ in $(seq 1 300); do
@@ -72,7 +73,7 @@ up() {
 	# root without a password, from loopback only (name resolution is off:
 	# TCP clients are 127.0.0.1).
 	client -e "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
-		CREATE DATABASE IF NOT EXISTS legacy CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
+		CREATE DATABASE IF NOT EXISTS legacy CHARACTER SET latin1 COLLATE latin1_bin;"
 	client legacy <"$HERE/schema.sql"
 	log "MariaDB on 127.0.0.1:$PORT (data in $DIR)"
 	dsn

@@ -1,6 +1,8 @@
 -- The legacy system's schema: what `falcon migrate` reads (issue #17). Kept
 -- as the legacy system has it; scripts/legacy/db.sh loads it into the
--- database `legacy`.
+-- database `legacy`, whose default character set is latin1, as the legacy
+-- PHP system's was: it wrote UTF-8 bytes into latin1 columns, so any bytes
+-- may be there, valid UTF-8 or not, and are read back as they are.
 CREATE TABLE IF NOT EXISTS room (
   room_id BIGINT UNSIGNED PRIMARY KEY,
   name VARCHAR(255) NOT NULL,

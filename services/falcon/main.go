@@ -31,6 +31,7 @@ commands:
   store-init  create the read-model tables in HBase (or falcon store); safe to run again
   topics-init create the Kafka topics (events, snapshots, dead letters); safe to run again
   probe       wait until Kafka answers metadata requests and HBase's Thrift2 gateway answers
+  migrate     bring the legacy MySQL history over (falcon migrate -h)
 
 Every flag also reads FALCON_<FLAG_IN_CAPS>. Run 'falcon <command> -h' for its flags.
 `
@@ -52,6 +53,8 @@ func main() {
 		server.Exit("falcon store", runStore(args))
 	case "store-init":
 		server.Exit("falcon store-init", runStoreInit(args))
+	case "migrate":
+		server.Exit("falcon migrate", runMigrate(args))
 	case "topics-init":
 		server.Exit("falcon topics-init", runTopicsInit(args))
 	case "probe":
