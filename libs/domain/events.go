@@ -21,6 +21,9 @@ type Event struct {
 	// ThreadNumber is the thread's numeric id, on every event of the
 	// thread (0 for threads created before numeric ids).
 	ThreadNumber uint64
+	// Imported marks an event brought over from the legacy system, which
+	// has it already.
+	Imported bool
 	// RequestHash is RequestHash of the command that produced the event
 	// (empty in events written before it existed).
 	RequestHash string

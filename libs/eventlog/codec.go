@@ -49,6 +49,7 @@ func ToProto(e domain.Event) (*falconv1.EventEnvelope, error) {
 		CorrelationId: e.CorrelationID,
 		RequestHash:   e.RequestHash,
 		ThreadNumber:  e.ThreadNumber,
+		Imported:      e.Imported,
 	}
 	switch p := e.Payload.(type) {
 	case domain.ThreadCreated:
@@ -94,6 +95,7 @@ func FromProto(env *falconv1.EventEnvelope) (domain.Event, error) {
 		CorrelationID: env.GetCorrelationId(),
 		RequestHash:   env.GetRequestHash(),
 		ThreadNumber:  env.GetThreadNumber(),
+		Imported:      env.GetImported(),
 	}
 	switch p := env.GetPayload().(type) {
 	case *falconv1.EventEnvelope_ThreadCreated:

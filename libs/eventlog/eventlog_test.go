@@ -32,7 +32,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	for _, p := range payloads {
 		t.Run(p.EventType(), func(t *testing.T) {
 			e := domain.Event{ID: "e", ThreadID: "t", Version: 7, OccurredAt: time.Date(2026, 5, 6, 7, 8, 9, 10, time.UTC),
-				ActorID: "a", RequestID: "r", CorrelationID: "c", RequestHash: "h", ThreadNumber: 1<<62 + 1, Payload: p}
+				ActorID: "a", RequestID: "r", CorrelationID: "c", RequestHash: "h", ThreadNumber: 1<<62 + 1, Imported: true, Payload: p}
 			b, err := eventlog.Encode(e)
 			if err != nil {
 				t.Fatal(err)

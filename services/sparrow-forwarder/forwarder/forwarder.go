@@ -259,6 +259,11 @@ func (f *Forwarder) decode(log *zap.Logger, msg *sarama.ConsumerMessage) (*work,
 		f.metrics.skipped.Inc()
 		return nil, false
 	}
+	if env.GetImported() {
+		// Brought over from the legacy system: it has the event already.
+		f.metrics.imported.Inc()
+		return nil, false
+	}
 	body, eventType, known, err := Payload(&env)
 	if err != nil || !known {
 		f.metrics.skipped.Inc()

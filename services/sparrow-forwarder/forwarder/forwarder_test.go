@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/legacysim"
 	"github.com/falcon-chat/falcon/libs/testenv"
 	"github.com/falcon-chat/falcon/libs/tracing"
@@ -145,4 +147,40 @@ func readDeliveries(t *testing.T, path string) []map[string]any {
 		out = append(out, d)
 	}
 	return out
+}
+
+// TestImportedEventsAreNotSentBack: events imported from the legacy system
+// (it has them) are not delivered to it; the ones made in Falcon after them
+// are.
+func TestImportedEventsAreNotSentBack(t *testing.T) {
+	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
+	out := filepath.Join(t.TempDir(), "received.jsonl")
+	sim, err := legacysim.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	legacy := httptest.NewServer(sim)
+	defer legacy.Close()
+
+	h := testenv.NewHistory(t)
+	imported, made := ulid.Make().String(), ulid.Make().String()
+	h.Do(imported, "alice", domain.CreateThread{Title: "from the legacy system"})
+	h.Do(imported, "alice", domain.PostMessage{Body: "old"})
+	for i := range h.Events {
+		h.Events[i].Imported = true
+	}
+	h.Do(made, "alice", domain.CreateThread{Title: "made in Falcon"})
+	h.Do(made, "alice", domain.PostMessage{Body: "new"})
+	// One partition: once the events made in Falcon are delivered, the
+	// imported ones before them have been read.
+	testenv.CreateTopic(t, brokers, topic, 1)
+	testenv.Produce(t, brokers, topic, 1, h.Events)
+	startForwarder(t, brokers, topic, legacy.URL)
+	testenv.Eventually(t, 30*time.Second, "the events made in Falcon", func() bool { return len(readDeliveries(t, out)) >= 2 })
+	for _, d := range readDeliveries(t, out) {
+		if d["threadId"] != made {
+			t.Errorf("delivered %v, an event of the imported thread", d)
+		}
+	}
 }

@@ -10,6 +10,7 @@ type metrics struct {
 	retried      prometheus.Counter
 	deadLettered *prometheus.CounterVec
 	skipped      prometheus.Counter
+	imported     prometheus.Counter
 	breaker      prometheus.Gauge
 	lag          *prometheus.GaugeVec
 	outstanding  *prometheus.GaugeVec
@@ -26,6 +27,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Events written to the dead-letter topic, by reason: rejected, exhausted or held."}, []string{"reason"}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_forwarder_skipped_total",
 			Help: "Records of an event type this build does not know, or undecodable."}),
+		imported: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_forwarder_imported_skipped_total",
+			Help: "Events imported from the legacy system, not sent back to it."}),
 		breaker: prometheus.NewGauge(prometheus.GaugeOpts{Name: "falcon_forwarder_breaker_state",
 			Help: "Circuit breaker of the legacy endpoint: 0 closed, 1 half-open, 2 open."}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_lag_events",
@@ -36,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		outstanding: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_forwarder_outstanding_deliveries",
 			Help: "Events of a partition read but not yet delivered or dead-lettered."}, []string{"partition"}),
 	}
-	reg.MustRegister(m.delivered, m.retried, m.deadLettered, m.skipped, m.breaker, m.lag, m.outstanding, m.endToEnd)
+	reg.MustRegister(m.delivered, m.retried, m.deadLettered, m.skipped, m.imported, m.breaker, m.lag, m.outstanding, m.endToEnd)
 	// At zero from the start: an alert on their increase has a baseline.
 	for _, reason := range []string{"rejected", "exhausted", "held"} {
 		m.deadLettered.WithLabelValues(reason)

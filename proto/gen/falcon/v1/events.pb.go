@@ -47,6 +47,11 @@ type EventEnvelope struct {
 	// event of the thread, which the legacy system keys its rows by; 0 for
 	// threads created before numeric ids.
 	ThreadNumber uint64 `protobuf:"varint,9,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
+	// The event was imported from the legacy system (falcon migrate): the
+	// legacy system has it already, and the forwarder does not send it back.
+	// (Envelope fields added from here on take 50 and up: 10 to 49 are the
+	// payloads'.)
+	Imported bool `protobuf:"varint,50,opt,name=imported,proto3" json:"imported,omitempty"`
 	// Types that are valid to be assigned to Payload:
 	//
 	//	*EventEnvelope_ThreadCreated
@@ -156,6 +161,13 @@ func (x *EventEnvelope) GetThreadNumber() uint64 {
 		return x.ThreadNumber
 	}
 	return 0
+}
+
+func (x *EventEnvelope) GetImported() bool {
+	if x != nil {
+		return x.Imported
+	}
+	return false
 }
 
 func (x *EventEnvelope) GetPayload() isEventEnvelope_Payload {
@@ -961,7 +973,7 @@ var File_falcon_v1_events_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\b\n" +
+	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\t\n" +
 	"\rEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -973,7 +985,8 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12%\n" +
 	"\x0ecorrelation_id\x18\a \x01(\tR\rcorrelationId\x12!\n" +
 	"\frequest_hash\x18\b \x01(\tR\vrequestHash\x12#\n" +
-	"\rthread_number\x18\t \x01(\x04R\fthreadNumber\x12A\n" +
+	"\rthread_number\x18\t \x01(\x04R\fthreadNumber\x12\x1a\n" +
+	"\bimported\x182 \x01(\bR\bimported\x12A\n" +
 	"\x0ethread_created\x18\n" +
 	" \x01(\v2\x18.falcon.v1.ThreadCreatedH\x00R\rthreadCreated\x12A\n" +
 	"\x0ethread_updated\x18\v \x01(\v2\x18.falcon.v1.ThreadUpdatedH\x00R\rthreadUpdated\x12G\n" +
