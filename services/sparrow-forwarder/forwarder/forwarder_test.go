@@ -56,6 +56,23 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// startLegacy serves the legacy stand-in, wrapped by wrap, until the test
+// ends; it records what it accepts in the file out.
+func startLegacy(t *testing.T, wrap func(http.Handler) http.Handler) (out string, legacy *httptest.Server) {
+	t.Helper()
+	out = filepath.Join(t.TempDir(), "received.jsonl")
+	sim, err := legacysim.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy = httptest.NewServer(wrap(sim))
+	t.Cleanup(func() {
+		legacy.Close()
+		_ = sim.Close()
+	})
+	return out, legacy
+}
+
 func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
 	t.Helper()
 	var cfg Config
@@ -87,14 +104,7 @@ func startForwarder(t *testing.T, brokers, topic, url string) (stop func()) {
 
 func TestDeliversEveryEventOnceInOrderThroughFailuresAndRestarts(t *testing.T) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
-	out := filepath.Join(t.TempDir(), "received.jsonl")
-	sim, err := legacysim.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	legacy := httptest.NewServer(&flaky{next: sim})
-	defer legacy.Close()
+	out, legacy := startLegacy(t, func(sim http.Handler) http.Handler { return &flaky{next: sim} })
 
 	events := testenv.ProduceThreads(t, brokers, topic, 4, 6, 40)
 	stop := startForwarder(t, brokers, topic, legacy.URL)
@@ -154,14 +164,7 @@ func readDeliveries(t *testing.T, path string) []map[string]any {
 // are.
 func TestImportedEventsAreNotSentBack(t *testing.T) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
-	out := filepath.Join(t.TempDir(), "received.jsonl")
-	sim, err := legacysim.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	legacy := httptest.NewServer(sim)
-	defer legacy.Close()
+	out, legacy := startLegacy(t, func(sim http.Handler) http.Handler { return sim })
 
 	h := testenv.NewHistory(t)
 	imported, made := ulid.Make().String(), ulid.Make().String()
