@@ -255,7 +255,7 @@ func (t *Thread) post(c PostMessage, actor, messageID string, number uint64) (Pa
 		if err := ValidateULID("reply_to_message_id", c.ReplyToMessageID); err != nil {
 			return nil, err
 		}
-		if _, ok := t.messages[c.ReplyToMessageID]; !ok {
+		if _, ok := t.live(c.ReplyToMessageID); !ok {
 			return nil, notFound("reply_to_message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be replied to",
 				c.ReplyToMessageID, t.id, MaxIndexedMessages)
 		}
@@ -311,7 +311,7 @@ func (t *Thread) message(id string) (author string, err error) {
 	if err := ValidateULID("message_id", id); err != nil {
 		return "", err
 	}
-	m, ok := t.messages[id]
+	m, ok := t.live(id)
 	if !ok {
 		return "", notFound("message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be edited or deleted",
 			id, t.id, MaxIndexedMessages)
@@ -328,7 +328,7 @@ func (t *Thread) markRead(c MarkRead, actor string) (Payload, error) {
 	if err := ValidateULID("message_id", c.MessageID); err != nil {
 		return nil, err
 	}
-	m, ok := t.messages[c.MessageID]
+	m, ok := t.live(c.MessageID)
 	if !ok {
 		return nil, notFound("message_id", "message %s does not exist in thread %s (or was deleted), or is older than its %d most recent messages: mark its newest message read instead",
 			c.MessageID, t.id, MaxIndexedMessages)

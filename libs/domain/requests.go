@@ -17,6 +17,8 @@ type Result struct {
 	// Replayed says the request id was seen before: this is the first
 	// answer again and nothing new was appended.
 	Replayed bool
+	// Import is what an Import did.
+	Import *ImportResult
 }
 
 // requestKey names a remembered request: request ids are the client's, so

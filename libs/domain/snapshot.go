@@ -28,6 +28,8 @@ type Snapshot struct {
 	// Number is the thread's numeric id; LastNumber the greatest numeric id
 	// its events carried.
 	Number, LastNumber uint64
+	// Evicted is the greatest numeric id of a message the index forgot.
+	Evicted uint64
 }
 
 // MessageRef is an indexed message, its author, its Sequence and its
@@ -36,6 +38,8 @@ type MessageRef struct {
 	ID, AuthorID string
 	Sequence     uint64
 	Number       uint64
+	// Deleted marks a tombstone: the message was deleted.
+	Deleted bool
 }
 
 // ReadMarkerRef is a member's read marker.
@@ -61,11 +65,11 @@ func (t *Thread) Snapshot() Snapshot {
 	s := Snapshot{
 		ID: t.id, Version: t.version, Title: t.title, Remarks: t.remarks, CreatorID: t.creatorID,
 		CreatedAt: t.createdAt, Destroyed: t.destroyed, Members: t.Members(), Administrators: t.Administrators(),
-		LastSequence: t.posted, Number: t.number, LastNumber: t.lastNumber,
+		LastSequence: t.posted, Number: t.number, LastNumber: t.lastNumber, Evicted: t.evicted,
 	}
 	for _, id := range t.order {
 		if m, ok := t.messages[id]; ok {
-			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq, Number: m.number})
+			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq, Number: m.number, Deleted: m.deleted})
 		}
 	}
 	for _, a := range s.Members {
@@ -96,12 +100,12 @@ func Restore(s Snapshot) (*Thread, error) {
 	addAll(t.members, s.Members)
 	addAll(t.admins, s.Administrators)
 	t.posted = s.LastSequence
-	t.number, t.lastNumber = s.Number, max(s.LastNumber, s.Number)
+	t.number, t.lastNumber, t.evicted = s.Number, max(s.LastNumber, s.Number), s.Evicted
 	for _, m := range s.Messages {
 		if m.Sequence > s.LastSequence {
 			return nil, fmt.Errorf("snapshot of thread %s has message %s at position %d, after its last, %d", s.ID, m.ID, m.Sequence, s.LastSequence)
 		}
-		t.index(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number})
+		t.index(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number, deleted: m.Deleted})
 		t.lastNumber = max(t.lastNumber, m.Number)
 	}
 	for _, r := range s.ReadMarkers {

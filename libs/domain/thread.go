@@ -19,12 +19,14 @@ type Thread struct {
 	destroyed bool
 	members   map[string]struct{}
 	admins    map[string]struct{}
-	// messages maps each of the MaxIndexedMessages most recent live
-	// messages to its author and position, for reply, edit, delete and
-	// mark-read checks; order lists them oldest first (with ids deleted
-	// since, dropped lazily).
+	// messages maps each of the MaxIndexedMessages most recent messages
+	// to its author and position, for reply, edit, delete and mark-read
+	// checks; a deleted one stays as a tombstone, so an import sent twice
+	// knows it. order lists them oldest first (with ids evicted since,
+	// dropped lazily); evicted is the greatest numeric id evicted.
 	messages map[string]messageRef
 	order    []string
+	evicted  uint64
 	// posted is the Sequence of the last message posted.
 	posted uint64
 	// number is the thread's numeric id; lastNumber the greatest numeric
@@ -37,9 +39,10 @@ type Thread struct {
 }
 
 type messageRef struct {
-	author string
-	seq    uint64
-	number uint64
+	author  string
+	seq     uint64
+	number  uint64
+	deleted bool
 }
 
 // NewThread returns the empty state of the thread with this id, before its
@@ -86,9 +89,15 @@ func (t *Thread) LastNumber() uint64 { return t.lastNumber }
 // CreatedAt is when the thread was created.
 func (t *Thread) CreatedAt() time.Time { return t.createdAt }
 
-// IndexedMessages is how many live messages can be replied to, edited or
-// deleted: at most MaxIndexedMessages.
+// IndexedMessages is how many recent messages the thread remembers, deleted
+// ones included: at most MaxIndexedMessages.
 func (t *Thread) IndexedMessages() int { return len(t.messages) }
+
+// live returns an indexed message that was not deleted.
+func (t *Thread) live(messageID string) (messageRef, bool) {
+	m, ok := t.messages[messageID]
+	return m, ok && !m.deleted
+}
 
 // IsMember reports whether account is a member.
 func (t *Thread) IsMember(account string) bool {
@@ -110,7 +119,7 @@ func (t *Thread) Administrators() []string { return sortedKeys(t.admins) }
 
 // MessageAuthor returns the author of a live message.
 func (t *Thread) MessageAuthor(messageID string) (string, bool) {
-	m, ok := t.messages[messageID]
+	m, ok := t.live(messageID)
 	return m.author, ok
 }
 
@@ -171,10 +180,16 @@ func (t *Thread) Apply(e Event) error {
 		t.posted = SequenceOf(p, t.posted)
 		t.index(p.MessageID, messageRef{author: e.ActorID, seq: t.posted, number: p.Number})
 		t.lastNumber = max(t.lastNumber, p.Number)
-		t.markers[e.ActorID] = t.posted
+		// An imported message's author may have left the room.
+		if _, member := t.members[e.ActorID]; member {
+			t.markers[e.ActorID] = t.posted
+		}
 	case MessageEdited:
 	case MessageDeleted:
-		delete(t.messages, p.MessageID)
+		if m, ok := t.messages[p.MessageID]; ok {
+			m.deleted = true
+			t.messages[p.MessageID] = m
+		}
 	case ReadMarkerMoved:
 		t.markers[e.ActorID] = max(t.markers[e.ActorID], p.Position)
 	default:
@@ -247,7 +262,10 @@ func (t *Thread) index(messageID string, ref messageRef) {
 	for len(t.messages) > MaxIndexedMessages {
 		oldest := t.order[0]
 		t.order = t.order[1:]
-		delete(t.messages, oldest)
+		if m, ok := t.messages[oldest]; ok {
+			t.evicted = max(t.evicted, m.number)
+			delete(t.messages, oldest)
+		}
 	}
 	if len(t.order) > 2*MaxIndexedMessages {
 		live := make([]string, 0, len(t.messages))

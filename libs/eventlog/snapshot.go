@@ -43,11 +43,11 @@ func EncodeSnapshot(s domain.Snapshot) ([]byte, error) {
 		SchemaVersion: SnapshotSchemaVersion, ThreadId: s.ID, Version: s.Version, Title: s.Title, Remarks: s.Remarks,
 		CreatorId: s.CreatorID, CreatedAt: timestamppb.New(s.CreatedAt), Destroyed: s.Destroyed,
 		MemberIds: s.Members, AdministratorIds: s.Administrators, LastSequence: s.LastSequence,
-		ThreadNumber: s.Number, LastNumber: s.LastNumber,
+		ThreadNumber: s.Number, LastNumber: s.LastNumber, EvictedNumber: s.Evicted,
 	}
 	for _, msg := range s.Messages {
 		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID, Sequence: msg.Sequence,
-			MessageNumber: msg.Number})
+			MessageNumber: msg.Number, Deleted: msg.Deleted})
 	}
 	for _, r := range s.ReadMarkers {
 		m.ReadMarkers = append(m.ReadMarkers, &falconv1.ReadMarker{AccountId: r.AccountID, Position: r.Position})
@@ -72,10 +72,11 @@ func DecodeSnapshot(b []byte) (domain.Snapshot, error) {
 		ID: m.GetThreadId(), Version: m.GetVersion(), Title: m.GetTitle(), Remarks: m.GetRemarks(), CreatorID: m.GetCreatorId(),
 		CreatedAt: m.GetCreatedAt().AsTime(), Destroyed: m.GetDestroyed(), Members: m.GetMemberIds(), Administrators: m.GetAdministratorIds(),
 		LastSequence: m.GetLastSequence(), Number: m.GetThreadNumber(), LastNumber: m.GetLastNumber(),
+		Evicted: m.GetEvictedNumber(),
 	}
 	for _, msg := range m.GetMessages() {
 		s.Messages = append(s.Messages, domain.MessageRef{ID: msg.GetMessageId(), AuthorID: msg.GetAuthorId(), Sequence: msg.GetSequence(),
-			Number: msg.GetMessageNumber()})
+			Number: msg.GetMessageNumber(), Deleted: msg.GetDeleted()})
 	}
 	for _, r := range m.GetReadMarkers() {
 		s.ReadMarkers = append(s.ReadMarkers, domain.ReadMarkerRef{AccountID: r.GetAccountId(), Position: r.GetPosition()})

@@ -36,6 +36,8 @@ type Config struct {
 	LegacyAddr string
 	Topic      string
 	Partitions int
+	// MigrationAccount may import and audit (falcon migrate).
+	MigrationAccount string
 }
 
 // DefaultAuth is falcon dev's identity mode unless --auth says otherwise:
@@ -51,6 +53,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LegacyAddr, "legacy-addr", "127.0.0.1:0", "legacy stand-in address (port 0: any free port)")
 	fs.StringVar(&c.Topic, "topic", eventlog.DefaultTopic, "thread events topic")
 	fs.IntVar(&c.Partitions, "partitions", 12, "partitions of the events topic")
+	fs.StringVar(&c.MigrationAccount, "migration-account", "migration", "account that may import the legacy history and read every thread (falcon migrate; empty: none)")
 }
 
 // Build starts the broker, the store and the legacy stand-in, and returns
@@ -106,6 +109,10 @@ func Build(ctx context.Context, cfg Config, p server.Process) (server.Addrs, []s
 	// One replica: nobody else to prove forwarding to, but a secret keeps
 	// the warning about running without one for deployments.
 	wcfg.ReplicaSecret = hex.EncodeToString(secret)
+	if cfg.MigrationAccount != "" {
+		wcfg.ImportAccounts = []string{cfg.MigrationAccount}
+		rcfg.AuditAccounts = []string{cfg.MigrationAccount}
+	}
 	fcfg.LegacyURL = legacyURL
 	fcfg.HMACSecret = hex.EncodeToString(secret)
 

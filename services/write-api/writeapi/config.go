@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/falcon-chat/falcon/libs/eventlog"
+	"github.com/falcon-chat/falcon/libs/flagenv"
 	"github.com/falcon-chat/falcon/libs/tlsfiles"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	// SnapshotEvery is how many events a partition takes between snapshots
 	// of its changed threads; 0 turns snapshots off.
 	SnapshotEvery int
+	// ImportAccounts may call ImportService (falcon migrate); none by
+	// default.
+	ImportAccounts flagenv.List
 }
 
 // RegisterFlags adds write-api's flags to fs with their defaults.
@@ -59,6 +63,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ReplicaTLS.CertFile, "replica-tls-cert-file", "", "PEM certificate to present to other replicas (when they require mutual TLS); usually --tls-cert-file")
 	fs.StringVar(&c.ReplicaTLS.KeyFile, "replica-tls-key-file", "", "PEM private key of --replica-tls-cert-file")
 	fs.StringVar(&c.ReplicaTLS.ServerName, "replica-tls-server-name", "", "name the other replicas' certificates carry (they are reached by IP; default: the address's host)")
+	fs.Var(&c.ImportAccounts, "import-accounts", "comma-separated accounts that may import the legacy history (ImportService, falcon migrate); empty: nobody")
 	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 50000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
 }
 

@@ -48,7 +48,7 @@ func newGRPCForwarder(m *metrics, replicas replicaAuth, creds credentials.Transp
 
 // client returns a client of addr, and closes connections unused for
 // longer than idleConnection.
-func (f *grpcForwarder) client(addr string) (falconv1.ThreadCommandServiceClient, error) {
+func (f *grpcForwarder) client(addr string) (*grpc.ClientConn, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
@@ -69,7 +69,7 @@ func (f *grpcForwarder) client(addr string) (falconv1.ThreadCommandServiceClient
 		f.conns[addr] = c
 	}
 	c.used = now
-	return falconv1.NewThreadCommandServiceClient(c.conn), nil
+	return c.conn, nil
 }
 
 func (f *grpcForwarder) close() {
@@ -83,7 +83,7 @@ func (f *grpcForwarder) close() {
 
 // Forward runs c on the replica at addr.
 func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (domain.Result, error) {
-	client, err := f.client(addr)
+	conn, err := f.client(addr)
 	if err != nil {
 		f.metrics.forwarded.WithLabelValues("error").Inc()
 		return domain.Result{}, status.Errorf(codes.Unavailable, "cannot reach the thread's owner at %s: %v; retry with the same request_id", addr, err)
@@ -96,13 +96,18 @@ func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (do
 	if token := f.replicas.token(time.Now()); token != "" {
 		out.Set(forwardedHeader, token)
 	}
-	res, err := send(metadata.NewOutgoingContext(ctx, out), client, c)
+	res, err := send(metadata.NewOutgoingContext(ctx, out), conn, c)
 	f.metrics.forwarded.WithLabelValues(status.Code(err).String()).Inc()
 	return res, err
 }
 
 // send makes the RPC of c's command.
-func send(ctx context.Context, client falconv1.ThreadCommandServiceClient, c Command) (domain.Result, error) {
+func send(ctx context.Context, conn grpc.ClientConnInterface, c Command) (domain.Result, error) {
+	if imp, ok := c.Cmd.(domain.Import); ok {
+		r, err := falconv1.NewImportServiceClient(conn).Import(ctx, importRequest(imp))
+		return domain.Result{Version: r.GetVersion(), Import: importResultOf(r)}, err
+	}
+	client := falconv1.NewThreadCommandServiceClient(conn)
 	tid, req := c.ThreadID, c.RequestID
 	version := func(v uint64, err error) (domain.Result, error) { return domain.Result{Version: v}, err }
 	switch cmd := c.Cmd.(type) {

@@ -132,9 +132,10 @@ func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 		owners: newOwners(&w.cfg, w.log, w.m, r, logOf)}, nil
 }
 
-// RegisterGRPC serves ThreadCommandService on s.
+// RegisterGRPC serves ThreadCommandService and ImportService on s.
 func (w *WriteAPI) RegisterGRPC(s grpc.ServiceRegistrar) {
 	falconv1.RegisterThreadCommandServiceServer(s, w.grpc)
+	falconv1.RegisterImportServiceServer(s, &ImportGRPC{g: w.grpc, allowed: w.cfg.ImportAccounts})
 }
 
 // Gateway returns ThreadCommandService's REST routes.

@@ -32,6 +32,7 @@ import (
 type replica struct {
 	grpcAddr string
 	client   falconv1.ThreadCommandServiceClient
+	imports  falconv1.ImportServiceClient
 	metrics  *prometheus.Registry
 	ready    func() error
 	stop     func()
@@ -86,7 +87,8 @@ func startReplicaTLS(t *testing.T, brokers, topic string, pki *testpki.PKI, opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{grpcAddr: cfg.GRPCAddr, client: falconv1.NewThreadCommandServiceClient(conn), metrics: reg, ready: w.Ready}
+	r := &replica{grpcAddr: cfg.GRPCAddr, client: falconv1.NewThreadCommandServiceClient(conn),
+		imports: falconv1.NewImportServiceClient(conn), metrics: reg, ready: w.Ready}
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {

@@ -261,6 +261,20 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 		if t == nil {
 			t = domain.NewThread(r.threadID)
 		}
+		if imp, ok := r.cmd.(domain.Import); ok {
+			imported, res, err := t.Import(imp, domain.ImportMeta{ActorID: r.meta.ActorID, CorrelationID: r.meta.CorrelationID,
+				NewEventID: func() string { return ulid.Make().String() }})
+			replies[i] = reply{result: domain.Result{Version: res.Version, Import: &res}, err: err}
+			// Events applied before an error are appended too: the log
+			// stays what the thread in memory folded.
+			if len(imported) > 0 {
+				w.threads[r.threadID] = t
+				for _, e := range imported {
+					events = append(events, eventlog.Outgoing{Event: e, Trace: r.trace})
+				}
+			}
+			continue
+		}
 		r.meta.Now = time.Now().UTC()
 		r.meta.EventID = ulid.Make().String()
 		r.meta.NewMessageID = ulid.Make().String()

@@ -50,8 +50,11 @@ type ThreadSnapshot struct {
 	ReadMarkers []*ReadMarker `protobuf:"bytes,14,rep,name=read_markers,json=readMarkers,proto3" json:"read_markers,omitempty"`
 	// The thread's numeric id, and the greatest numeric id its events
 	// carried (the partition's writer continues after the greatest).
-	ThreadNumber  uint64 `protobuf:"varint,15,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
-	LastNumber    uint64 `protobuf:"varint,16,opt,name=last_number,json=lastNumber,proto3" json:"last_number,omitempty"`
+	ThreadNumber uint64 `protobuf:"varint,15,opt,name=thread_number,json=threadNumber,proto3" json:"thread_number,omitempty"`
+	LastNumber   uint64 `protobuf:"varint,16,opt,name=last_number,json=lastNumber,proto3" json:"last_number,omitempty"`
+	// The greatest numeric id of a message no longer in messages: an
+	// imported message at or below it was imported before.
+	EvictedNumber uint64 `protobuf:"varint,17,opt,name=evicted_number,json=evictedNumber,proto3" json:"evicted_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -198,12 +201,21 @@ func (x *ThreadSnapshot) GetLastNumber() uint64 {
 	return 0
 }
 
+func (x *ThreadSnapshot) GetEvictedNumber() uint64 {
+	if x != nil {
+		return x.EvictedNumber
+	}
+	return 0
+}
+
 type IndexedMessage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MessageId     string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
 	AuthorId      string                 `protobuf:"bytes,2,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
 	Sequence      uint64                 `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	MessageNumber uint64                 `protobuf:"varint,4,opt,name=message_number,json=messageNumber,proto3" json:"message_number,omitempty"`
+	// A deleted message, remembered so that an import sent again knows it.
+	Deleted       bool `protobuf:"varint,5,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -264,6 +276,13 @@ func (x *IndexedMessage) GetMessageNumber() uint64 {
 		return x.MessageNumber
 	}
 	return 0
+}
+
+func (x *IndexedMessage) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
 }
 
 type ReadMarker struct {
@@ -487,7 +506,7 @@ var File_falcon_v1_snapshot_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
-	"\x18falcon/v1/snapshot.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x04\n" +
+	"\x18falcon/v1/snapshot.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x05\n" +
 	"\x0eThreadSnapshot\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\rR\rschemaVersion\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -509,13 +528,15 @@ const file_falcon_v1_snapshot_proto_rawDesc = "" +
 	"\fread_markers\x18\x0e \x03(\v2\x15.falcon.v1.ReadMarkerR\vreadMarkers\x12#\n" +
 	"\rthread_number\x18\x0f \x01(\x04R\fthreadNumber\x12\x1f\n" +
 	"\vlast_number\x18\x10 \x01(\x04R\n" +
-	"lastNumber\"\x8f\x01\n" +
+	"lastNumber\x12%\n" +
+	"\x0eevicted_number\x18\x11 \x01(\x04R\revictedNumber\"\xa9\x01\n" +
 	"\x0eIndexedMessage\x12\x1d\n" +
 	"\n" +
 	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1b\n" +
 	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x1a\n" +
 	"\bsequence\x18\x03 \x01(\x04R\bsequence\x12%\n" +
-	"\x0emessage_number\x18\x04 \x01(\x04R\rmessageNumber\"G\n" +
+	"\x0emessage_number\x18\x04 \x01(\x04R\rmessageNumber\x12\x18\n" +
+	"\adeleted\x18\x05 \x01(\bR\adeleted\"G\n" +
 	"\n" +
 	"ReadMarker\x12\x1d\n" +
 	"\n" +
