@@ -275,18 +275,45 @@ func threadMutation(c *threadChange) readstore.Mutation {
 
 func union(a, b []string) []string {
 	out := slices.Clone(a)
+	if len(a)+len(b) <= 32 {
+		for _, s := range b {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	set := make(map[string]struct{}, len(a)+len(b))
+	for _, s := range a {
+		set[s] = struct{}{}
+	}
 	for _, s := range b {
-		if !slices.Contains(out, s) {
+		if _, ok := set[s]; !ok {
+			set[s] = struct{}{}
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
+// minus returns the elements of a not in b; with b long (a room's
+// members) through a set, so that a large room costs linear time.
 func minus(a, b []string) []string {
 	var out []string
+	if len(b) <= 16 {
+		for _, s := range a {
+			if !slices.Contains(b, s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	set := make(map[string]struct{}, len(b))
+	for _, s := range b {
+		set[s] = struct{}{}
+	}
 	for _, s := range a {
-		if !slices.Contains(b, s) {
+		if _, ok := set[s]; !ok {
 			out = append(out, s)
 		}
 	}

@@ -30,10 +30,21 @@ type membership struct {
 	read    ThreadReader
 	log     *zap.Logger
 	threads map[string]*readmodel.Thread
+	// current holds each thread's members at the last version dispatched:
+	// most events change no membership and share the list (read only).
+	current map[string]members
+}
+
+type members struct {
+	version uint64
+	ids     []string
+	// changed says the event at version changed the membership: one
+	// removed there sees that event, not the next.
+	changed bool
 }
 
 func newMembership(read ThreadReader, log *zap.Logger) *membership {
-	return &membership{read: read, log: log, threads: map[string]*readmodel.Thread{}}
+	return &membership{read: read, log: log, threads: map[string]*readmodel.Thread{}, current: map[string]members{}}
 }
 
 // membersAt returns the accounts that may see e: the members at its
@@ -46,11 +57,18 @@ func (m *membership) membersAt(ctx context.Context, e domain.Event) ([]string, e
 			return nil, err
 		}
 	}
-	if t.Version+1 == e.Version {
-		t.FoldMembership(e)
-		t.Version = e.Version
+	if t.Version+1 != e.Version {
+		return t.History.MembersAt(e.Version), nil
 	}
-	return t.History.MembersAt(e.Version), nil
+	changed := t.FoldMembership(e)
+	t.Version = e.Version
+	c, ok := m.current[e.ThreadID]
+	if !ok || c.changed || len(changed) > 0 || c.version+1 != e.Version {
+		c.ids = t.History.MembersAt(e.Version)
+	}
+	c.version, c.changed = e.Version, len(changed) > 0
+	m.current[e.ThreadID] = c
+	return c.ids, nil
 }
 
 // audience narrows the members who may see e to those it is for: a read
@@ -109,6 +127,7 @@ func (m *membership) load(ctx context.Context, e domain.Event) (*readmodel.Threa
 func (m *membership) keep(t *readmodel.Thread) {
 	if len(m.threads) >= maxTracked {
 		clear(m.threads)
+		clear(m.current)
 	}
 	m.threads[t.ID] = t
 }
