@@ -88,7 +88,7 @@ type ImportResult struct {
 	RepliesDropped int
 	// Skipped counts rows of a room that was deleted, or never imported.
 	Skipped int
-	// TooOld counts changes to messages older than the thread's index
+	// TooOld counts edits of messages older than the thread's index
 	// (MaxIndexedMessages), which the writer can no longer check.
 	TooOld int
 }
@@ -187,6 +187,9 @@ func (t *Thread) Import(imp Import, m ImportMeta) ([]Event, ImportResult, error)
 		}
 	default:
 		for _, mem := range imp.Members {
+			if d.res.Created && !mem.Removed {
+				continue // created with the thread
+			}
 			d.member(mem)
 		}
 		for _, msg := range imp.Messages {
@@ -356,10 +359,16 @@ func (d *importer) message(msg ImportedMessage) {
 	ref, indexed := t.messages[id]
 	if !indexed && msg.Number <= t.evicted {
 		// Imported long ago, or a row so late that the index forgot the
-		// messages around it: either way it cannot be checked here.
-		if msg.BodyChanged || msg.Deleted {
+		// messages around it: the thread cannot tell. A deletion goes to
+		// the read model, which deletes what it has (Sequence 0: it looks
+		// the message up); an edit cannot be checked and is reported.
+		switch {
+		case msg.Deleted:
+			d.emit(msg.UpdatedAt, d.meta.ActorID, MessageDeleted{MessageID: id, Number: msg.Number})
+			d.res.Deleted++
+		case msg.BodyChanged:
 			d.res.TooOld++
-		} else {
+		default:
 			d.res.Duplicates++
 		}
 		return

@@ -287,3 +287,37 @@ func TestLegacyIDsAreStableULIDs(t *testing.T) {
 		t.Error("message ids do not sort as their legacy ids")
 	}
 }
+
+func TestImportOfMessagesTheIndexForgot(t *testing.T) {
+	th := NewThread(LegacyThreadID(7))
+	var msgs []ImportedMessage
+	for n := uint64(1); n <= MaxIndexedMessages+1; n++ {
+		msgs = append(msgs, legacyMessage(n, "101", "m"))
+	}
+	mustImport(t, th, Import{Room: legacyRoom(7), Members: members("101"), Messages: msgs})
+
+	old := legacyMessage(1, "101", "m")
+	deleted, edited := old, old
+	deleted.Deleted = true
+	edited.BodyChanged, edited.Body = true, "changed"
+	tests := []struct {
+		name string
+		msg  ImportedMessage
+		want string
+		res  func(ImportResult) int
+	}{
+		{"sent again", old, "", func(r ImportResult) int { return r.Duplicates }},
+		{"edited", edited, "", func(r ImportResult) int { return r.TooOld }},
+		// The read model deletes it if it has it (Sequence 0: looked up).
+		{"deleted", deleted, "MessageDeleted", func(r ImportResult) int { return r.Deleted }},
+	}
+	for _, tc := range tests {
+		events, res := mustImport(t, th, Import{Messages: []ImportedMessage{tc.msg}})
+		if got := types(events); got != tc.want || tc.res(res) != 1 {
+			t.Errorf("%s: events %q, result %+v; want %q", tc.name, got, res, tc.want)
+		}
+		if len(events) == 1 && events[0].Payload.(MessageDeleted).Sequence != 0 {
+			t.Errorf("%s: a deletion the thread cannot place carries sequence %d", tc.name, events[0].Payload.(MessageDeleted).Sequence)
+		}
+	}
+}

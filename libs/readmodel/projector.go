@@ -197,13 +197,18 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 			colVersion: encUint(e.Version),
 		}})
 	case domain.MessageDeleted:
-		if t.MessageCount > 0 {
-			t.MessageCount--
-		}
 		key := messageKey(e.ThreadID, p.MessageID)
 		seq := p.Sequence
 		if seq == 0 {
-			seq = sequences[string(key)]
+			var found bool
+			if seq, found = sequences[string(key)]; !found {
+				// Not there: deleted before (an imported deletion of a
+				// message the writer no longer indexes, sent twice).
+				return ms
+			}
+		}
+		if t.MessageCount > 0 {
+			t.MessageCount--
 		}
 		t.forget(seq)
 		if p.Number != 0 {
