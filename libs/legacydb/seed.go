@@ -50,6 +50,10 @@ const (
 	BadNoAdmin       = "no_admin"      // a room none of whose members is an admin
 )
 
+// BadKinds lists every kind of bad row the seed makes.
+var BadKinds = []string{BadInvalidUTF8, BadControlChars, BadLongBody, BadLongName, BadDeletedRoom, BadMissingRoom,
+	BadAuthorLeft, BadMissingReply, BadEmptyRoomName, BadNoAdmin}
+
 // DefaultSeed is a realistic small history.
 func DefaultSeed() SeedConfig {
 	return SeedConfig{Rooms: 1000, Accounts: 2000, Messages: 100000, MaxMembers: 200, Seed: 1, BadData: true, BadRate: 0.001,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -133,18 +134,26 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 		}
 		return nil
 	})
-	s := &sender{imp: imp, tally: tally, attempts: cfg.Attempts}
+	// Each chunk counts on its own and adds to the run's tally once done:
+	// the checkpoint's counts are those of finished chunks, so a resumed
+	// run does not count twice what it redoes. reading counts the rows of
+	// chunks under way, for progress.
+	var reading atomic.Int64
 	for range cfg.Workers {
 		g.Go(func() error {
 			for c := range todo {
 				lo, hi := cp.chunk(c)
-				if err := bulkChunk(gctx, db, s, cfg.Batch, lo, hi); err != nil {
+				s := &sender{imp: imp, tally: &Tally{}, attempts: cfg.Attempts, reading: &reading}
+				err := bulkChunk(gctx, db, s, cfg.Batch, lo, hi)
+				reading.Add(-s.tally.Read.Load())
+				if err != nil {
 					return err
 				}
 				mu.Lock()
+				tally.merge(s.tally)
 				cp.Done = append(cp.Done, c)
 				cp.Counts = tally.Counts()
-				err := cp.save(cfg.Checkpoint)
+				err = cp.save(cfg.Checkpoint)
 				mu.Unlock()
 				if err != nil {
 					return err
@@ -162,10 +171,10 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 			t := time.NewTicker(200 * time.Millisecond)
 			defer t.Stop()
 			for {
-				progress(tally.Read.Load(), total)
+				progress(tally.Read.Load()+reading.Load(), total)
 				select {
 				case <-stopProgress:
-					progress(tally.Read.Load(), total)
+					progress(tally.Read.Load()+reading.Load(), total)
 					return
 				case <-t.C:
 				}
@@ -204,6 +213,7 @@ func bulkChunk(ctx context.Context, db *sql.DB, s *sender, batch int, lo, hi uin
 	}
 	err = legacydb.EachMessage(ctx, db, lo, hi, func(m legacydb.Message) error {
 		s.tally.Read.Add(1)
+		s.reading.Add(1)
 		return c.message(ctx, m)
 	})
 	if err != nil {

@@ -165,9 +165,9 @@ type follower struct {
 	txn   []change
 	stats FollowStats
 	// lags are the insert lags of the last maxLags messages, in a ring.
-	lags  []time.Duration
-	next  int
-	mu    sync.Mutex
+	lags []time.Duration
+	next int
+	mu   sync.Mutex
 }
 
 // change is one row event: the room it belongs to and what to import.

@@ -35,7 +35,7 @@ const MaxBatch = 1000
 // Tally counts what a run did, safe for concurrent use.
 type Tally struct {
 	Calls, Events, Rooms, Posted, Edited, Deleted, MembershipChanges atomic.Int64
-	Duplicates, Transformed, RepliesDropped, Skipped, TooOld          atomic.Int64
+	Duplicates, Transformed, RepliesDropped, Skipped, TooOld         atomic.Int64
 	// Read counts the legacy rows read.
 	Read atomic.Int64
 	// DeletedRooms counts deleted rooms (with their rows) not imported;
@@ -123,6 +123,39 @@ func (t *Tally) Counts() Counts {
 	return c
 }
 
+// merge adds another tally's counts to t.
+func (t *Tally) merge(o *Tally) {
+	c := t.Counts()
+	d := o.Counts()
+	c.Calls += d.Calls
+	c.Events += d.Events
+	c.RoomsCreated += d.RoomsCreated
+	c.Posted += d.Posted
+	c.Edited += d.Edited
+	c.Deleted += d.Deleted
+	c.MembershipChanges += d.MembershipChanges
+	c.Duplicates += d.Duplicates
+	c.Transformed += d.Transformed
+	c.RepliesDropped += d.RepliesDropped
+	c.Skipped += d.Skipped
+	c.TooOld += d.TooOld
+	c.Read += d.Read
+	c.DeletedRooms += d.DeletedRooms
+	c.Orphans += d.Orphans
+	for _, id := range d.OrphanSamples {
+		if len(c.OrphanSamples) < 100 {
+			c.OrphanSamples = append(c.OrphanSamples, id)
+		}
+	}
+	for k, v := range d.FailedRooms {
+		if c.FailedRooms == nil {
+			c.FailedRooms = map[uint64]string{}
+		}
+		c.FailedRooms[k] = v
+	}
+	t.restore(c)
+}
+
 // restore continues a tally from a checkpoint's counts.
 func (t *Tally) restore(c Counts) {
 	t.Calls.Store(c.Calls)
@@ -155,6 +188,8 @@ type sender struct {
 	tally *Tally
 	// attempts bounds the tries of one call while write-api is away.
 	attempts int
+	// reading counts rows read, for progress (bulk).
+	reading *atomic.Int64
 }
 
 // retriable says whether an Import may succeed when tried again: write-api

@@ -73,12 +73,12 @@ type verifier struct {
 	read    Reader
 	samples int
 
-	rooms, members, messages             atomic.Int64
-	deletedRooms, orphans, transformed   atomic.Int64
-	repliesDropped, mismatches           atomic.Int64
-	mu                                   sync.Mutex
-	byField                              map[string]int64
-	found                                []Mismatch
+	rooms, members, messages           atomic.Int64
+	deletedRooms, orphans, transformed atomic.Int64
+	repliesDropped, mismatches         atomic.Int64
+	mu                                 sync.Mutex
+	byField                            map[string]int64
+	found                              []Mismatch
 }
 
 func (v *verifier) mismatch(m Mismatch) {
@@ -387,7 +387,9 @@ func (v *verifier) compare(room, message uint64, field, legacy, falcon string) {
 }
 
 // stamp is a legacy DATETIME(3) as compared: milliseconds, UTC.
-func stamp(t time.Time) string { return t.UTC().Truncate(time.Millisecond).Format("2006-01-02 15:04:05.000") }
+func stamp(t time.Time) string {
+	return t.UTC().Truncate(time.Millisecond).Format("2006-01-02 15:04:05.000")
+}
 
 func stampOf(ts *timestamppb.Timestamp) string {
 	if ts == nil {
