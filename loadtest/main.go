@@ -10,6 +10,7 @@
 //	loadtest -scenario visibility -concurrency 16 -duration 20s
 //	loadtest -scenario drain -metrics-url http://127.0.0.1:8084/metrics -metric falcon_forwarder_delivered_total
 //	loadtest -scenario push -subscribers 10000 -members 10 -rate 2000 -metrics-url http://127.0.0.1:9100/metrics
+//	loadtest -scenario legacy -legacy-rate 1000 -duration 60s
 //	loadtest -scenario watch -metrics-url http://127.0.0.1:8084/metrics -metric process_resident_memory_bytes,falcon_forwarder_lag_events
 package main
 
@@ -46,6 +47,7 @@ type config struct {
 	metrics       string
 	maxOps        int64
 	push          pushConfig
+	legacy        legacyConfig
 	cpuProfile    string
 	extraMembers  int
 	transport     string
@@ -64,7 +66,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.writeAddr, "write-addr", "127.0.0.1:9090", "gRPC address of ThreadCommandService; several, comma-separated, share the connections")
 	flag.StringVar(&c.readAddr, "read-addr", "127.0.0.1:9090", "gRPC address of ThreadQueryService")
-	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, mix, push, drain, watch, or redraw (the charts of the sweep in -report again)")
+	flag.StringVar(&c.scenario, "scenario", "post", "post, list, markread, threads, visibility, mix, push, legacy (writes into the legacy database, for migrate follow), drain, watch, or redraw (the charts of the sweep in -report again)")
 	flag.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
 	flag.IntVar(&c.threads, "threads", 64, "threads the clients spread over")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "measured run time")
@@ -93,6 +95,10 @@ func main() {
 	flag.IntVar(&c.mix.seedMessages, "seed-messages", 20, "mix: messages posted into each thread before the run")
 	flag.IntVar(&c.mix.subscribers, "mix-subscribers", 0, "mix: event streams held open by the most popular accounts during the run (gRPC)")
 	flag.IntVar(&c.probes, "visibility-probes", 0, "closed loop: clients that, beside the load, post and read back until visible, reporting post-to-visible latency")
+	flag.StringVar(&c.legacy.dsn, "legacy-dsn", "root@tcp(127.0.0.1:23306)/legacy?parseTime=true&loc=UTC&charset=latin1", "legacy: the legacy database")
+	flag.IntVar(&c.legacy.rate, "legacy-rate", 1000, "legacy: writes a second (85% new messages, 10% edits, 5% deletions)")
+	flag.IntVar(&c.legacy.rooms, "legacy-rooms", 1000, "legacy: rooms written into")
+	flag.IntVar(&c.legacy.conns, "legacy-conns", 16, "legacy: connections writing")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the load generator's own CPU profile to this file (it shares the machine)")
 	flag.Parse()
 	if err := runProfiled(c); err != nil {
@@ -180,6 +186,8 @@ func run(c config) error {
 		return watch(c.metricsURL, strings.Split(c.metrics, ","), 5*time.Second, c.duration)
 	case "push":
 		return push(c, c.push)
+	case "legacy":
+		return legacyWrites(c, c.legacy)
 	case "redraw":
 		return redrawSweep(c)
 	}

@@ -161,6 +161,8 @@ type follower struct {
 	order   []uint64
 	rows    int
 	oldest  time.Time
+	// started is when the first pending row was read.
+	started time.Time
 	// txn holds the rows of the transaction being read.
 	txn   []change
 	stats FollowStats
@@ -206,7 +208,7 @@ func (f *follower) run(ctx context.Context, streamer *replication.BinlogStreamer
 		} else if err := f.event(ev); err != nil {
 			return f.snapshot(), err
 		}
-		if f.rows >= f.cfg.MaxBatch {
+		if f.rows >= f.cfg.MaxBatch || f.rows > 0 && time.Since(f.started) >= flushEvery {
 			if err := f.flush(ctx); err != nil {
 				return f.snapshot(), err
 			}
@@ -246,7 +248,7 @@ func (f *follower) commit(h *replication.EventHeader) {
 		return
 	}
 	if f.rows == 0 {
-		f.oldest = time.Unix(int64(h.Timestamp), 0)
+		f.oldest, f.started = time.Unix(int64(h.Timestamp), 0), time.Now()
 	}
 	for _, c := range f.txn {
 		req, ok := f.pending[c.room]
@@ -367,6 +369,14 @@ func (f *follower) flush(ctx context.Context) error {
 		return nil
 	}
 	now := time.Now()
+	var inserted []time.Time
+	for _, room := range f.order {
+		for _, m := range f.pending[room].Messages {
+			if !m.BodyChanged && !m.Deleted {
+				inserted = append(inserted, m.CreatedAt.AsTime())
+			}
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(f.cfg.Parallel)
 	for _, room := range f.order {
@@ -377,12 +387,8 @@ func (f *follower) flush(ctx context.Context) error {
 		return err
 	}
 	f.mu.Lock()
-	for _, room := range f.order {
-		for _, m := range f.pending[room].Messages {
-			if !m.BodyChanged && !m.Deleted {
-				f.lag(time.Since(m.CreatedAt.AsTime()))
-			}
-		}
+	for _, at := range inserted {
+		f.lag(time.Since(at))
 	}
 	f.stats.Rows += int64(f.rows)
 	f.stats.Lag = now.Sub(f.oldest)
@@ -415,6 +421,10 @@ func (f *follower) sendRoom(ctx context.Context, req *falconv1.ImportRequest) er
 		}
 	}
 }
+
+// flushEvery bounds how long a read row waits for more to be applied
+// with: the lag a steady stream of writes sees.
+const flushEvery = 50 * time.Millisecond
 
 // maxLags bounds the insert lags kept for percentiles.
 const maxLags = 1 << 16
