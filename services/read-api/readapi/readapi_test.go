@@ -42,7 +42,7 @@ type fixture struct {
 	numbers   uint64
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T, options ...func(*readapi.Config)) *fixture {
 	t.Helper()
 	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
@@ -51,7 +51,11 @@ func start(t *testing.T) *fixture {
 	ls := testenv.Listeners(t)
 	grpcAddr, httpAddr := ls.GRPC.Addr().String(), ls.HTTP.Addr().String()
 	reg := prometheus.NewRegistry()
-	api, err := readapi.New(readapi.Config{MinVersionWait: 300 * time.Millisecond}, store, testenv.Logger(t), reg)
+	cfg := readapi.Config{MinVersionWait: 300 * time.Millisecond}
+	for _, o := range options {
+		o(&cfg)
+	}
+	api, err := readapi.New(cfg, store, testenv.Logger(t), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,6 +354,36 @@ func TestNoExistenceOracle(t *testing.T) {
 // thread list. A list carries counts and a few member ids, so a full page
 // stays far below the message limit; the member arrays themselves would
 // not have fitted.
+// The migration's verify reads every thread as an audit account; no one
+// else gains anything from the setting.
+func TestAuditAccountsReadEveryThread(t *testing.T) {
+	f := start(t, func(c *readapi.Config) { c.AuditAccounts = []string{"migration"} })
+	tid := ulid.Make().String()
+	f.do(t, tid, "alice", domain.CreateThread{Title: "private"})
+	f.do(t, tid, "alice", domain.PostMessage{Body: "hello"})
+	gone := ulid.Make().String()
+	f.do(t, gone, "alice", domain.CreateThread{Title: "destroyed"})
+	f.do(t, gone, "alice", domain.DestroyThread{})
+	tests := []struct {
+		name, as, thread string
+		want             codes.Code
+	}{
+		{"audit account", "migration", tid, codes.OK},
+		{"anyone else", "mallory", tid, codes.NotFound},
+		{"a destroyed thread, even for the audit account", "migration", gone, codes.NotFound},
+	}
+	for _, tc := range tests {
+		_, err := f.client.GetThread(as(tc.as), &falconv1.GetThreadRequest{ThreadId: tc.thread})
+		msgs, lerr := f.client.ListMessages(as(tc.as), &falconv1.ListMessagesRequest{ThreadId: tc.thread})
+		if status.Code(err) != tc.want || status.Code(lerr) != tc.want {
+			t.Errorf("%s: GetThread %v, ListMessages %v; want %v", tc.name, err, lerr, tc.want)
+		}
+		if tc.want == codes.OK && len(msgs.GetMessages()) != 1 {
+			t.Errorf("%s: %d messages, want 1", tc.name, len(msgs.GetMessages()))
+		}
+	}
+}
+
 func TestListThreadsIsBoundedWhateverTheThreads(t *testing.T) {
 	f := start(t)
 	members := make([]string, domain.MaxMembers-1)
