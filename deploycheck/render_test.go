@@ -225,12 +225,18 @@ func TestChartsRefuseAnInsecureIdentity(t *testing.T) {
 		{"jwt.audience=falcon", "jwt.issuer is required"},
 		{"jwt.issuer=https://id.example.com", "jwt.audience is required"},
 	} {
-		cmd := exec.Command(helm, "template", "falcon", "helm/read-api", "--set", c.set)
-		cmd.Dir = ".."
-		out, err := cmd.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), c.want) {
-			t.Errorf("helm template helm/read-api --set %s: %v\n%s\nwant a refusal naming %s", c.set, err, out, c.want)
-		}
+		refuses(t, helm, "helm/read-api", c.set, c.want)
+	}
+}
+
+// refuses checks that helm refuses to render chart with set, naming want.
+func refuses(t *testing.T, helm, chart, set, want string) {
+	t.Helper()
+	cmd := exec.Command(helm, "template", "falcon", chart, "--set", set)
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("helm template %s --set %s: %v\n%s\nwant a refusal naming %s", chart, set, err, out, want)
 	}
 }
 

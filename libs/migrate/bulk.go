@@ -53,6 +53,9 @@ func (c BulkConfig) Validate() error {
 	return nil
 }
 
+// saveEvery bounds how often a bulk run writes its checkpoint.
+const saveEvery = 500 * time.Millisecond
+
 // BulkResult is what a bulk run did.
 type BulkResult struct {
 	// Start is the binlog position recorded when the first run began:
@@ -102,7 +105,7 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 			return BulkResult{}, fmt.Errorf("the checkpoint %s was made with --chunk-rooms %d, not %d: resume with the same, or remove it to start over",
 				cfg.Checkpoint, cp.ChunkRooms, cfg.ChunkRooms)
 		}
-		log.Info("resuming a bulk run", zap.Int("chunks_done", len(cp.Done)), zap.String("checkpoint", cfg.Checkpoint))
+		log.Info("resuming a bulk run", zap.Int("chunks_done", cp.Done.Len()), zap.String("checkpoint", cfg.Checkpoint))
 	}
 	total, err := legacydb.Count(ctx, db, "message")
 	if err != nil {
@@ -111,19 +114,20 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 	tally := &Tally{}
 	tally.restore(cp.Counts)
 	chunks := cp.chunks()
-	res := BulkResult{Start: cp.Start, Chunks: chunks, Resumed: len(cp.Done), Messages: total}
+	res := BulkResult{Start: cp.Start, Chunks: chunks, Resumed: cp.Done.Len(), Messages: total}
 
-	var mu sync.Mutex // guards cp
-	done := map[int]bool{}
-	for _, c := range cp.Done {
-		done[c] = true
-	}
+	var mu sync.Mutex // guards cp and saved
+	// saved is when the checkpoint was last written: at most every
+	// saveEvery, so that thousands of small chunks do not mean thousands
+	// of writes; a crash redoes what finished since.
+	saved := time.Now()
+	done := cp.Done
 	todo := make(chan int)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(todo)
 		for c := range chunks {
-			if done[c] {
+			if done.Has(c) {
 				continue
 			}
 			select {
@@ -151,9 +155,12 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 				}
 				mu.Lock()
 				tally.merge(s.tally)
-				cp.Done = append(cp.Done, c)
-				cp.Counts = tally.Counts()
-				err = cp.save(cfg.Checkpoint)
+				cp.Done.Add(c)
+				if time.Since(saved) >= saveEvery {
+					cp.Counts = tally.Counts()
+					err = cp.save(cfg.Checkpoint)
+					saved = time.Now()
+				}
 				mu.Unlock()
 				if err != nil {
 					return err
@@ -182,6 +189,15 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 		}()
 	}
 	err = g.Wait()
+	if err != nil {
+		// What finished is kept for the next run.
+		mu.Lock()
+		cp.Counts = tally.Counts()
+		if serr := cp.save(cfg.Checkpoint); serr != nil {
+			log.Error("saving the checkpoint failed", zap.Error(serr))
+		}
+		mu.Unlock()
+	}
 	close(stopProgress)
 	progressDone.Wait()
 	res.Counts, res.Took = tally.Counts(), time.Since(start)
@@ -189,7 +205,7 @@ func Bulk(ctx context.Context, db *sql.DB, imp Importer, cfg BulkConfig, log *za
 		return res, err
 	}
 	mu.Lock()
-	cp.Finished = true
+	cp.Finished, cp.Counts = true, res.Counts
 	err = cp.save(cfg.Checkpoint)
 	mu.Unlock()
 	return res, err

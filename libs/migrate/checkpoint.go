@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // Position is a place in the legacy database's binlog.
@@ -54,9 +55,51 @@ type checkpoint struct {
 	Lo         uint64   `json:"first_room"`
 	Hi         uint64   `json:"last_room"`
 	ChunkRooms uint64   `json:"chunk_rooms"`
-	Done       []int    `json:"chunks_done"`
+	Done       Runs     `json:"chunks_done"`
 	Finished   bool     `json:"finished"`
 	Counts     Counts   `json:"counts"`
+}
+
+// Runs is a set of chunk numbers as sorted, disjoint [first, last] runs:
+// chunks finish nearly in order, so a run of any size stays a few numbers.
+type Runs [][2]int
+
+// Add puts i in the set.
+func (r *Runs) Add(i int) {
+	rs := *r
+	at := sort.Search(len(rs), func(k int) bool { return rs[k][1] >= i-1 })
+	switch {
+	case at < len(rs) && rs[at][0] <= i && i <= rs[at][1]:
+		return
+	case at < len(rs) && rs[at][1] == i-1:
+		rs[at][1] = i
+		if at+1 < len(rs) && rs[at+1][0] == i+1 {
+			rs[at][1] = rs[at+1][1]
+			rs = append(rs[:at+1], rs[at+2:]...)
+		}
+	case at < len(rs) && rs[at][0] == i+1:
+		rs[at][0] = i
+	default:
+		rs = append(rs, [2]int{})
+		copy(rs[at+1:], rs[at:])
+		rs[at] = [2]int{i, i}
+	}
+	*r = rs
+}
+
+// Has reports whether i is in the set.
+func (r Runs) Has(i int) bool {
+	at := sort.Search(len(r), func(k int) bool { return r[k][1] >= i })
+	return at < len(r) && r[at][0] <= i
+}
+
+// Len is how many numbers the set holds.
+func (r Runs) Len() int {
+	n := 0
+	for _, x := range r {
+		n += x[1] - x[0] + 1
+	}
+	return n
 }
 
 func (c checkpoint) chunks() int {

@@ -150,3 +150,19 @@ func TestTalliesMerge(t *testing.T) {
 		t.Errorf("merged counts %+v", c)
 	}
 }
+
+func TestRunsHoldChunkNumbersCompactly(t *testing.T) {
+	var r Runs
+	order := []int{3, 1, 2, 7, 5, 6, 0, 4, 4, 9}
+	for _, i := range order {
+		r.Add(i)
+	}
+	if len(r) != 2 || r[0] != [2]int{0, 7} || r[1] != [2]int{9, 9} || r.Len() != 9 {
+		t.Fatalf("runs %v (len %d), want [0 7] [9 9]", r, r.Len())
+	}
+	for i := range 11 {
+		if want := i != 8 && i != 10; r.Has(i) != want {
+			t.Errorf("Has(%d) = %v", i, r.Has(i))
+		}
+	}
+}

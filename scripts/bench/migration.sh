@@ -47,7 +47,7 @@ echo "== building into $bin"
 (cd "$root/loadtest" && go build -o "$bin/loadtest" .)
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-dsn=$(LEGACY_DB_DIR=$work/legacy-db LEGACY_DB_PORT=$db_port "$root/scripts/legacy/db.sh" up | tail -1)
+dsn=$(LEGACY_DB_BUFFER_POOL=${LEGACY_DB_BUFFER_POOL:-4G} LEGACY_DB_DIR=$work/legacy-db LEGACY_DB_PORT=$db_port "$root/scripts/legacy/db.sh" up | tail -1)
 echo "== seeding $MESSAGES messages, $ROOMS rooms, $ACCOUNTS accounts"
 "$bin/falcon" migrate seed --legacy-dsn "$dsn" --messages "$MESSAGES" --rooms "$ROOMS" --accounts "$ACCOUNTS" --log-level warn
 

@@ -10,7 +10,8 @@
 #   db.sh status   say whether it runs
 #   db.sh dsn      print the DSN (user root, no password, loopback only)
 #
-# Port: LEGACY_DB_PORT (23306). Data: LEGACY_DB_DIR (.falcon/legacy-db).
+# Port: LEGACY_DB_PORT (23306). Data: LEGACY_DB_DIR (.falcon/legacy-db). InnoDB buffer
+# pool: LEGACY_DB_BUFFER_POOL (512M; the benchmark gives it the whole table).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -60,7 +61,7 @@ up() {
 		--bind-address=127.0.0.1 --port="$PORT" --socket="$SOCK" --pid-file="$PID" \
 		--log-bin="$DIR/data/binlog" --binlog-format=ROW --binlog-row-image=FULL --server-id=1 \
 		--character-set-server=latin1 --collation-server=latin1_bin \
-		--innodb-buffer-pool-size=512M --innodb-flush-log-at-trx-commit=2 \
+		--innodb-buffer-pool-size="${LEGACY_DB_BUFFER_POOL:-512M}" --innodb-flush-log-at-trx-commit=2 \
 		--skip-name-resolve --max-connections=200 >"$DIR/mysqld.log" 2>&1 &
 	for _ in $(seq 1 300); do
 		if client -e "SELECT 1" >/dev/null 2>&1; then

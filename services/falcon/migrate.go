@@ -166,9 +166,9 @@ func runBulk(args []string) error {
 	dsn := fs.String("legacy-dsn", defaultLegacyDSN, "the legacy database (Go MySQL driver DSN)")
 	var falcon falconFlags
 	falcon.register(fs, "write-api", "127.0.0.1:9090")
-	cfg := migrate.BulkConfig{Workers: 16, ChunkRooms: 500, Batch: migrate.MaxBatch, Checkpoint: ".falcon/migrate/bulk.json", Attempts: 30}
+	cfg := migrate.BulkConfig{Workers: 16, ChunkRooms: 20, Batch: migrate.MaxBatch, Checkpoint: ".falcon/migrate/bulk.json", Attempts: 30}
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "chunks imported in parallel")
-	fs.Uint64Var(&cfg.ChunkRooms, "chunk-rooms", cfg.ChunkRooms, "room ids per chunk (the unit of the checkpoint)")
+	fs.Uint64Var(&cfg.ChunkRooms, "chunk-rooms", cfg.ChunkRooms, "room ids per chunk (the unit of work and of the checkpoint): small, since a few rooms hold most messages and a chunk is imported by one worker")
 	fs.IntVar(&cfg.Batch, "batch", cfg.Batch, "most messages per import call")
 	fs.StringVar(&cfg.Checkpoint, "checkpoint", cfg.Checkpoint, "file recording the run's progress: a run started again continues from it")
 	fs.IntVar(&cfg.Attempts, "attempts", cfg.Attempts, "tries of one import call while write-api is unavailable")

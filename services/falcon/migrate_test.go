@@ -55,10 +55,10 @@ func TestMigrationBulkKilledResumedFollowedVerified(t *testing.T) {
 	first := startProc(t, bin, bulkArgs...)
 	testenv.Eventually(t, 60*time.Second, "bulk checkpointed a few chunks", func() bool {
 		var cp struct {
-			Done []int `json:"chunks_done"`
+			Done migrate.Runs `json:"chunks_done"`
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "bulk.json"))
-		return json.Unmarshal(b, &cp) == nil && len(cp.Done) >= 3
+		return json.Unmarshal(b, &cp) == nil && cp.Done.Len() >= 3
 	})
 	legacyWrites(t, db, 1)
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -66,8 +66,7 @@ func TestMigrationBulkKilledResumedFollowedVerified(t *testing.T) {
 	}
 	_ = first.cmd.Wait()
 	var killed struct {
-		Done     []int `json:"chunks_done"`
-		Finished bool  `json:"finished"`
+		Finished bool `json:"finished"`
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "bulk.json")); err != nil || json.Unmarshal(b, &killed) != nil || killed.Finished {
 		t.Fatalf("the bulk run was not killed in the middle: %v, %+v", err, killed)
