@@ -347,16 +347,26 @@ func (rc *roomCheck) message(m legacydb.Message) {
 		v.transformed.Add(1)
 	}
 	v.compare(rc.id, m.ID, "message.body", body, got.Body)
-	v.compare(rc.id, m.ID, "message.account_id", account(m.AccountID), got.SenderId)
-	v.compare(rc.id, m.ID, "message.created_at", stamp(m.CreatedAt), stampOf(got.CreatedAt))
-	edited := ""
+	if got.SenderId != account(m.AccountID) {
+		v.compare(rc.id, m.ID, "message.account_id", account(m.AccountID), got.SenderId)
+	}
+	// Times compare as milliseconds, and are formatted only to report.
+	created := millis(m.CreatedAt)
+	if c := millisOf(got.CreatedAt); c != created {
+		v.compare(rc.id, m.ID, "message.created_at", stamp(m.CreatedAt), stampOf(got.CreatedAt))
+	}
+	edited := int64(0)
 	if m.UpdatedAt.After(m.CreatedAt) {
-		edited = stamp(m.UpdatedAt)
+		edited = millis(m.UpdatedAt)
 	}
 	// An edit the legacy row did not timestamp (updated_at left at
 	// created_at) shows as edited at its creation.
-	if got := stampOf(got.EditedAt); edited != "" || got != stamp(m.CreatedAt) {
-		v.compare(rc.id, m.ID, "message.updated_at", edited, got)
+	if e := millisOf(got.EditedAt); e != edited && (edited != 0 || e != created) {
+		want := ""
+		if edited != 0 {
+			want = stamp(m.UpdatedAt)
+		}
+		v.compare(rc.id, m.ID, "message.updated_at", want, stampOf(got.EditedAt))
 	}
 	reply := uint64(0)
 	if _, known := rc.seen[m.ReplyTo]; m.ReplyTo != 0 && known {
@@ -364,7 +374,9 @@ func (rc *roomCheck) message(m legacydb.Message) {
 	} else if m.ReplyTo != 0 {
 		v.repliesDropped.Add(1)
 	}
-	v.compare(rc.id, m.ID, "message.reply_to", fmt.Sprint(reply), fmt.Sprint(got.ReplyToMessageNumber))
+	if reply != got.ReplyToMessageNumber {
+		v.compare(rc.id, m.ID, "message.reply_to", fmt.Sprint(reply), fmt.Sprint(got.ReplyToMessageNumber))
+	}
 }
 
 // finish reports Falcon's messages the legacy room does not have.
@@ -389,6 +401,16 @@ func (v *verifier) compare(room, message uint64, field, legacy, falcon string) {
 // stamp is a legacy DATETIME(3) as compared: milliseconds, UTC.
 func stamp(t time.Time) string {
 	return t.UTC().Truncate(time.Millisecond).Format("2006-01-02 15:04:05.000")
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+// millisOf is 0 for an unset time.
+func millisOf(ts *timestamppb.Timestamp) int64 {
+	if ts == nil {
+		return 0
+	}
+	return ts.AsTime().UnixMilli()
 }
 
 func stampOf(ts *timestamppb.Timestamp) string {

@@ -6,7 +6,8 @@
 #   2. bulk into the event log with only the broker and write-api running;
 #   3. follow while the legacy database takes LEGACY_RATE writes a second,
 #      still with only the broker and write-api;
-#   4. the read model catching up afterwards (falcon store, read-model-updater);
+#   4. the read model catching up afterwards (read-model-updater into Pebble,
+#      or with STORE=thrift through falcon store, HBase's Thrift2 interface);
 #   5. verify through read-api: the bulk run's rows and follow's.
 #
 # usage: scripts/bench/migration.sh            (MESSAGES=10000000 by default)
@@ -76,25 +77,32 @@ wait $follow || true
 cat "$work/follow.txt"
 follow_events=$(grep -o '([0-9]* events)' "$work/follow.txt" | tr -dc 0-9)
 events=$(( $(grep -o '[0-9]* events appended' "$work/bulk.txt" | cut -d' ' -f1) + follow_events ))
-echo "== the read model catching up ($events events)"
-"$bin/falcon" store --data-dir "$work/store" --addr "$store" --log-level warn &
-pids+=($!)
-"$bin/falcon" probe --hbase "$store" >/dev/null
-"$bin/falcon" store-init --store "hbase+thrift://$store" >/dev/null
+echo "== the read model catching up ($events events), into Pebble (STORE=thrift: through falcon store)"
+store_url=pebble://$work/read-store
+if [ "${STORE:-pebble}" = thrift ]; then
+	"$bin/falcon" store --data-dir "$work/store" --addr "$store" --log-level warn &
+	pids+=($!)
+	"$bin/falcon" probe --hbase "$store" >/dev/null
+	store_url="hbase+thrift://$store?pool=32"
+	"$bin/falcon" store-init --store "$store_url" >/dev/null
+fi
 umetrics=127.0.0.1:$(free_port)
 start=$(date +%s.%N)
-"$bin/read-model-updater" --kafka-brokers "$kafka" --store "hbase+thrift://$store" --http-addr "$umetrics" --log-level warn &
-pids+=($!)
+"$bin/read-model-updater" --kafka-brokers "$kafka" --store "$store_url" --http-addr "$umetrics" --log-level warn &
+updater=$!
 applied() { curl -s "http://$umetrics/metrics" | awk '/^falcon_updater_events_(applied|skipped)_total/ {s += $2} END {printf "%d", s}'; }
 until [ "$(applied)" -ge "$events" ]; do sleep 1; done
 took=$(echo "$(date +%s.%N) - $start" | bc)
 echo "read model: $events events in ${took}s ($(echo "$events / $took" | bc) events/s)"
+# Pebble is one process's: the updater leaves it to read-api.
+kill -TERM $updater
+wait $updater || true
 
 echo "== verify through read-api"
-"$bin/read-api" --kafka-brokers "$kafka" --store "hbase+thrift://$store" --auth dev --audit-accounts migration \
+"$bin/read-api" --kafka-brokers "$kafka" --store "$store_url" --auth dev --audit-accounts migration \
 	--grpc-addr "$read" --http-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 --log-level warn &
 pids+=($!)
-sleep 3
-time "$bin/falcon" migrate verify --legacy-dsn "$dsn" --read-api-addr "$read" --report "$work/migrate/verify" --log-level warn
+until (echo >"/dev/tcp/${read%:*}/${read#*:}") 2>/dev/null; do sleep 0.2; done
+time "$bin/falcon" migrate verify --legacy-dsn "$dsn" --read-api-addr "$read" --workers 16 --report "$work/migrate/verify" --log-level warn
 
 echo "== done; files in $work"
