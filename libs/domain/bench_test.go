@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,6 +28,39 @@ func BenchmarkPostMessage(b *testing.B) {
 		}
 		if e != nil {
 			_ = th.Apply(*e)
+		}
+	}
+}
+
+// BenchmarkImport is bulk migration's domain work: one import call of 1,000
+// new legacy messages into a room of 10 members, decided and folded.
+func BenchmarkImport(b *testing.B) {
+	const room, batch = 7, 1000
+	th := NewThread(LegacyThreadID(room))
+	at := time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+	meta := ImportMeta{ActorID: "migration", NewEventID: func() string { return ulid.Make().String() }}
+	members := make([]ImportedMember, 10)
+	for i := range members {
+		members[i] = ImportedMember{AccountID: strconv.Itoa(1000 + i), Admin: i == 0, At: at}
+	}
+	if _, _, err := th.Import(Import{RoomID: room, Room: &ImportedRoom{Name: "general", CreatedAt: at, UpdatedAt: at}, Members: members}, meta); err != nil {
+		b.Fatal(err)
+	}
+	msgs := make([]ImportedMessage, batch)
+	next := uint64(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range msgs {
+			msgs[j] = ImportedMessage{Number: next, AuthorID: members[j%10].AccountID, Body: "see you at the standup, bring the numbers",
+				CreatedAt: at, UpdatedAt: at}
+			if j%5 == 4 {
+				msgs[j].ReplyTo = next - 2
+			}
+			next++
+		}
+		if _, _, err := th.Import(Import{RoomID: room, Messages: msgs}, meta); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -173,7 +173,7 @@ func (t *Thread) Import(imp Import, m ImportMeta) ([]Event, ImportResult, error)
 	if err := t.checkImport(imp, m); err != nil {
 		return nil, ImportResult{}, err
 	}
-	d := importer{t: t, meta: m}
+	d := importer{t: t, meta: m, events: make([]Event, 0, maxImportEvents(imp))}
 	if imp.Room != nil {
 		d.room(imp.RoomID, *imp.Room, imp.Members)
 	}
@@ -202,6 +202,21 @@ func (t *Thread) Import(imp Import, m ImportMeta) ([]Event, ImportResult, error)
 	d.res.Version = t.version
 	d.res.Events = len(d.events)
 	return d.events, d.res, d.err
+}
+
+// maxImportEvents bounds the events of an import, so that a batch of 1,000
+// rows fills one slice instead of copying a growing one: a message row makes
+// at most two (posted, then edited or deleted), the room two (created or
+// updated, destroyed).
+func maxImportEvents(imp Import) int {
+	n := 2 + len(imp.Members)
+	for _, msg := range imp.Messages {
+		n++
+		if msg.Deleted || msg.UpdatedAt.After(msg.CreatedAt) {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *Thread) checkImport(imp Import, m ImportMeta) error {

@@ -68,3 +68,19 @@ func TestMessageIndexIsBounded(t *testing.T) {
 		t.Fatalf("editing the newest message: %v", err)
 	}
 }
+
+// A log that repeats a message id (the same MessagePosted twice) must not
+// grow the index's order: each id is kept once, in snapshots too.
+func TestMessageIndexKeepsEachIDOnce(t *testing.T) {
+	th := NewThread(id(1))
+	_ = th.Apply(Event{ID: id(2), ThreadID: id(1), Version: 1, ActorID: "alice", Payload: ThreadCreated{Title: "t", MemberIDs: []string{"alice"}, AdministratorIDs: []string{"alice"}}})
+	for i := 0; i < 3*MaxIndexedMessages; i++ {
+		mid := id(uint64(100 + i%3))
+		if err := th.Apply(Event{ID: id(uint64(900000 + i)), ThreadID: id(1), Version: uint64(i + 2), ActorID: "alice", Payload: MessagePosted{MessageID: mid, Body: "b"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if th.IndexedMessages() != 3 || len(th.order) != 3 || len(th.Snapshot().Messages) != 3 {
+		t.Fatalf("index holds %d messages, order %d, snapshot %d; want 3 each", th.IndexedMessages(), len(th.order), len(th.Snapshot().Messages))
+	}
+}

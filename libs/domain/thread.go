@@ -257,6 +257,12 @@ func sortedKeys(set map[string]struct{}) []string {
 // MaxIndexedMessages so a thread's memory stays bounded however long it
 // lives.
 func (t *Thread) index(messageID string, ref messageRef) {
+	if _, ok := t.messages[messageID]; ok {
+		// Indexed already (a log that repeats an id): order must hold each
+		// id once, or eviction and compaction stop bounding it.
+		t.messages[messageID] = ref
+		return
+	}
 	t.messages[messageID] = ref
 	t.order = append(t.order, messageID)
 	for len(t.messages) > MaxIndexedMessages {
