@@ -28,9 +28,10 @@ import (
 // TestMigrationBulkKilledResumedFollowedVerified runs the migration as an
 // operator would, against falcon dev and a MariaDB of the test's own: bulk
 // killed in the middle and started again, legacy writes during and after
-// it, follow, verify. Then it checks the properties: each legacy row is one
-// event, verify finds nothing on a correct import and exactly the row
-// changed behind its back, and every kind of bad row ended as documented.
+// it, follow (killed and started again too), verify. Then it checks the
+// properties: each legacy row is one event, verify finds nothing on a
+// correct import and exactly the row changed behind its back, and every kind
+// of bad row ended as documented.
 func TestMigrationBulkKilledResumedFollowedVerified(t *testing.T) {
 	db, dsn := testenv.LegacyDB(t)
 	bin := buildFalcon(t)
@@ -80,10 +81,24 @@ func TestMigrationBulkKilledResumedFollowedVerified(t *testing.T) {
 		t.Fatalf("the second run did not resume from the checkpoint:\n%s", second.logs.String())
 	}
 
-	// Follow from where bulk started: the writes during and after it.
-	follow := startProc(t, bin, "migrate", "follow", "--legacy-dsn", dsn, "--write-api-addr", dev.grpc,
-		"--bulk-checkpoint", filepath.Join(dir, "bulk.json"), "--checkpoint", filepath.Join(dir, "follow.json"))
+	// Follow from where bulk started: the writes during and after it. Killed
+	// once it recorded a position, with writes still coming, and started
+	// again: it repeats from its checkpoint what it may have half applied.
+	followArgs := []string{"migrate", "follow", "--legacy-dsn", dsn, "--write-api-addr", dev.grpc,
+		"--bulk-checkpoint", filepath.Join(dir, "bulk.json"), "--checkpoint", filepath.Join(dir, "follow.json")}
+	follow := startProc(t, bin, followArgs...)
+	testenv.Eventually(t, 60*time.Second, "follow recorded a position", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "follow.json"))
+		return err == nil
+	})
 	legacyWrites(t, db, 3)
+	if err := follow.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = follow.cmd.Wait()
+	legacyWrites(t, db, 4)
+	follow = startProc(t, bin, followArgs...)
+	legacyWrites(t, db, 5)
 	caughtUp(t, db, filepath.Join(dir, "follow.json"))
 
 	reader := auditor(t, dev.grpc)
