@@ -269,7 +269,8 @@ func (t *Thread) post(c PostMessage, actor, messageID string, number uint64) (Pa
 	}
 	var replyTo uint64
 	if c.ReplyToMessageID != "" {
-		replyTo = t.messages[c.ReplyToMessageID].number
+		ref, _ := t.messages.get(c.ReplyToMessageID)
+		replyTo = ref.number
 	}
 	return MessagePosted{MessageID: messageID, Body: c.Body, ReplyToMessageID: c.ReplyToMessageID, MentionAccountIDs: mentions,
 		Sequence: t.posted + 1, Number: number, ReplyToNumber: replyTo}, nil
@@ -289,7 +290,8 @@ func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
 	if err := validateBody(c.Body); err != nil {
 		return nil, err
 	}
-	return MessageEdited{MessageID: c.MessageID, Body: c.Body, Number: t.messages[c.MessageID].number}, nil
+	ref, _ := t.messages.get(c.MessageID)
+	return MessageEdited{MessageID: c.MessageID, Body: c.Body, Number: ref.number}, nil
 }
 
 func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
@@ -303,7 +305,7 @@ func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
 	if author != actor && !t.IsAdministrator(actor) {
 		return nil, forbidden("only the author or an administrator may delete message %s", c.MessageID)
 	}
-	ref := t.messages[c.MessageID]
+	ref, _ := t.messages.get(c.MessageID)
 	return MessageDeleted{MessageID: c.MessageID, Sequence: ref.seq, Number: ref.number}, nil
 }
 

@@ -371,8 +371,8 @@ func (d *importer) member(mem ImportedMember) {
 func (d *importer) message(msg ImportedMessage) {
 	t := d.t
 	id := LegacyMessageID(msg.Number)
-	ref, indexed := t.messages[id]
-	if !indexed && msg.Number <= t.evicted {
+	ref, indexed := t.messages.get(id)
+	if !indexed && msg.Number <= t.messages.evicted {
 		// Imported long ago, or a row so late that the index forgot the
 		// messages around it: the thread cannot tell. A deletion goes to
 		// the read model, which deletes what it has (Sequence 0: it looks
@@ -410,9 +410,9 @@ func (d *importer) message(msg ImportedMessage) {
 	p := MessagePosted{MessageID: id, Body: body, Sequence: t.posted + 1, Number: msg.Number}
 	if msg.ReplyTo != 0 {
 		rid := LegacyMessageID(msg.ReplyTo)
-		if r, ok := t.messages[rid]; ok {
+		if r, ok := t.messages.get(rid); ok {
 			p.ReplyToMessageID, p.ReplyToNumber = rid, r.number
-		} else if msg.ReplyTo <= t.evicted {
+		} else if msg.ReplyTo <= t.messages.evicted {
 			p.ReplyToMessageID, p.ReplyToNumber = rid, msg.ReplyTo
 		} else {
 			d.res.RepliesDropped++

@@ -65,13 +65,11 @@ func (t *Thread) Snapshot() Snapshot {
 	s := Snapshot{
 		ID: t.id, Version: t.version, Title: t.title, Remarks: t.remarks, CreatorID: t.creatorID,
 		CreatedAt: t.createdAt, Destroyed: t.destroyed, Members: t.Members(), Administrators: t.Administrators(),
-		LastSequence: t.posted, Number: t.number, LastNumber: t.lastNumber, Evicted: t.evicted,
+		LastSequence: t.posted, Number: t.number, LastNumber: t.lastNumber, Evicted: t.messages.evicted,
 	}
-	for _, id := range t.order {
-		if m, ok := t.messages[id]; ok {
-			s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq, Number: m.number, Deleted: m.deleted})
-		}
-	}
+	t.messages.each(func(id string, m messageRef) {
+		s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq, Number: m.number, Deleted: m.deleted})
+	})
 	for _, a := range s.Members {
 		s.ReadMarkers = append(s.ReadMarkers, ReadMarkerRef{AccountID: a, Position: t.markers[a]})
 	}
@@ -100,12 +98,15 @@ func Restore(s Snapshot) (*Thread, error) {
 	addAll(t.members, s.Members)
 	addAll(t.admins, s.Administrators)
 	t.posted = s.LastSequence
-	t.number, t.lastNumber, t.evicted = s.Number, max(s.LastNumber, s.Number), s.Evicted
+	t.number, t.lastNumber, t.messages.evicted = s.Number, max(s.LastNumber, s.Number), s.Evicted
 	for _, m := range s.Messages {
 		if m.Sequence > s.LastSequence {
 			return nil, fmt.Errorf("snapshot of thread %s has message %s at position %d, after its last, %d", s.ID, m.ID, m.Sequence, s.LastSequence)
 		}
-		t.index(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number, deleted: m.Deleted})
+		if _, ok := indexKey(m.ID); !ok {
+			return nil, fmt.Errorf("snapshot of thread %s has message id %q, not a ULID", s.ID, m.ID)
+		}
+		t.messages.put(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number, deleted: m.Deleted})
 		t.lastNumber = max(t.lastNumber, m.Number)
 	}
 	for _, r := range s.ReadMarkers {

@@ -57,8 +57,8 @@ func TestMessageIndexIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if th.IndexedMessages() != MaxIndexedMessages || len(th.order) > 2*MaxIndexedMessages {
-		t.Fatalf("index holds %d messages (order %d), want %d", th.IndexedMessages(), len(th.order), MaxIndexedMessages)
+	if th.IndexedMessages() != MaxIndexedMessages || len(th.messages.order) > 2*MaxIndexedMessages {
+		t.Fatalf("index holds %d messages (order %d), want %d", th.IndexedMessages(), len(th.messages.order), MaxIndexedMessages)
 	}
 	_, _, err := th.Decide(EditMessage{MessageID: first, Body: "x"}, Meta{ActorID: "alice", Now: t0})
 	if KindOf(err) != NotFound {
@@ -80,7 +80,7 @@ func TestMessageIndexKeepsEachIDOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if th.IndexedMessages() != 3 || len(th.order) != 3 || len(th.Snapshot().Messages) != 3 {
-		t.Fatalf("index holds %d messages, order %d, snapshot %d; want 3 each", th.IndexedMessages(), len(th.order), len(th.Snapshot().Messages))
+	if th.IndexedMessages() != 3 || len(th.messages.order) != 3 || len(th.Snapshot().Messages) != 3 {
+		t.Fatalf("index holds %d messages, order %d, snapshot %d; want 3 each", th.IndexedMessages(), len(th.messages.order), len(th.Snapshot().Messages))
 	}
 }

@@ -19,14 +19,10 @@ type Thread struct {
 	destroyed bool
 	members   map[string]struct{}
 	admins    map[string]struct{}
-	// messages maps each of the MaxIndexedMessages most recent messages
-	// to its author and position, for reply, edit, delete and mark-read
-	// checks; a deleted one stays as a tombstone, so an import sent twice
-	// knows it. order lists them oldest first (with ids evicted since,
-	// dropped lazily); evicted is the greatest numeric id evicted.
-	messages map[string]messageRef
-	order    []string
-	evicted  uint64
+	// messages indexes the MaxIndexedMessages most recent messages (their
+	// author and position) for reply, edit, delete and mark-read checks; a
+	// deleted one stays as a tombstone, so an import sent twice knows it.
+	messages messageIndex
 	// posted is the Sequence of the last message posted.
 	posted uint64
 	// number is the thread's numeric id; lastNumber the greatest numeric
@@ -38,13 +34,6 @@ type Thread struct {
 	requests requestLog
 }
 
-type messageRef struct {
-	author  string
-	seq     uint64
-	number  uint64
-	deleted bool
-}
-
 // NewThread returns the empty state of the thread with this id, before its
 // ThreadCreated event.
 func NewThread(id string) *Thread {
@@ -52,7 +41,7 @@ func NewThread(id string) *Thread {
 		id:       id,
 		members:  map[string]struct{}{},
 		admins:   map[string]struct{}{},
-		messages: map[string]messageRef{},
+		messages: newMessageIndex(),
 		markers:  map[string]uint64{},
 	}
 }
@@ -91,11 +80,11 @@ func (t *Thread) CreatedAt() time.Time { return t.createdAt }
 
 // IndexedMessages is how many recent messages the thread remembers, deleted
 // ones included: at most MaxIndexedMessages.
-func (t *Thread) IndexedMessages() int { return len(t.messages) }
+func (t *Thread) IndexedMessages() int { return t.messages.len() }
 
 // live returns an indexed message that was not deleted.
 func (t *Thread) live(messageID string) (messageRef, bool) {
-	m, ok := t.messages[messageID]
+	m, ok := t.messages.get(messageID)
 	return m, ok && !m.deleted
 }
 
@@ -178,7 +167,7 @@ func (t *Thread) Apply(e Event) error {
 		addAll(t.admins, m.AddAdministrators)
 	case MessagePosted:
 		t.posted = SequenceOf(p, t.posted)
-		t.index(p.MessageID, messageRef{author: e.ActorID, seq: t.posted, number: p.Number})
+		t.messages.put(p.MessageID, messageRef{author: e.ActorID, seq: t.posted, number: p.Number})
 		t.lastNumber = max(t.lastNumber, p.Number)
 		// An imported message's author may have left the room.
 		if _, member := t.members[e.ActorID]; member {
@@ -186,10 +175,7 @@ func (t *Thread) Apply(e Event) error {
 		}
 	case MessageEdited:
 	case MessageDeleted:
-		if m, ok := t.messages[p.MessageID]; ok {
-			m.deleted = true
-			t.messages[p.MessageID] = m
-		}
+		t.messages.markDeleted(p.MessageID)
 	case ReadMarkerMoved:
 		t.markers[e.ActorID] = max(t.markers[e.ActorID], p.Position)
 	default:
@@ -251,35 +237,4 @@ func sortedKeys(set map[string]struct{}) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// index remembers a new message, forgetting the oldest beyond
-// MaxIndexedMessages so a thread's memory stays bounded however long it
-// lives.
-func (t *Thread) index(messageID string, ref messageRef) {
-	if _, ok := t.messages[messageID]; ok {
-		// Indexed already (a log that repeats an id): order must hold each
-		// id once, or eviction and compaction stop bounding it.
-		t.messages[messageID] = ref
-		return
-	}
-	t.messages[messageID] = ref
-	t.order = append(t.order, messageID)
-	for len(t.messages) > MaxIndexedMessages {
-		oldest := t.order[0]
-		t.order = t.order[1:]
-		if m, ok := t.messages[oldest]; ok {
-			t.evicted = max(t.evicted, m.number)
-			delete(t.messages, oldest)
-		}
-	}
-	if len(t.order) > 2*MaxIndexedMessages {
-		live := make([]string, 0, len(t.messages))
-		for _, id := range t.order {
-			if _, ok := t.messages[id]; ok {
-				live = append(live, id)
-			}
-		}
-		t.order = live
-	}
 }
