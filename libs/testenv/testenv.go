@@ -4,7 +4,13 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,15 +35,71 @@ func Broker(t testing.TB) string {
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment
-// ago.
+// ago and that FreeAddr has not returned before in this process.
+//
+// The port is below the kernel's ephemeral range: a port from bind(":0")
+// can be taken, between the check and the server's own bind, by any
+// process's outgoing connection, and can come back twice in a row; both
+// made tests fail with "address already in use".
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freePorts.take()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
+}
+
+// freePorts is the process's record of the ports FreeAddr handed out: it
+// is shared by every test of the binary, as the ports are.
+var freePorts = &portPicker{given: map[int]bool{}}
+
+type portPicker struct {
+	mu    sync.Mutex
+	given map[int]bool
+}
+
+// lowestPort is where FreeAddr's range starts; it ends where the kernel's
+// ephemeral range begins.
+const lowestPort = 20000
+
+func (p *portPicker) take() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	end := ephemeralStart()
+	for range 1000 {
+		port := lowestPort + rand.IntN(end-lowestPort)
+		if p.given[port] {
+			continue
+		}
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		p.given[port] = true
+		return addr, nil
+	}
+	return "", fmt.Errorf("no free loopback port between %d and %d after 1000 tries", lowestPort, end)
+}
+
+// ephemeralStart is the first port the kernel hands out on its own
+// (net.ipv4.ip_local_port_range), 32768 where it cannot be read.
+func ephemeralStart() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n <= lowestPort+1000 {
+		return 32768
+	}
+	return n
 }
 
 // Logger logs through the test, at warn and above, so failures show context
