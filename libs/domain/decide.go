@@ -251,14 +251,17 @@ func (t *Thread) post(c PostMessage, actor, messageID string, number uint64) (Pa
 	if err := validateBody(c.Body); err != nil {
 		return nil, err
 	}
+	var replyTo uint64
 	if c.ReplyToMessageID != "" {
 		if err := ValidateULID("reply_to_message_id", c.ReplyToMessageID); err != nil {
 			return nil, err
 		}
-		if _, ok := t.live(c.ReplyToMessageID); !ok {
+		ref, ok := t.live(c.ReplyToMessageID)
+		if !ok {
 			return nil, notFound("reply_to_message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be replied to",
 				c.ReplyToMessageID, t.id, MaxIndexedMessages)
 		}
+		replyTo = ref.number
 	}
 	mentions, err := accountSet("mention_account_ids", c.MentionAccountIDs, MaxMentions)
 	if err != nil {
@@ -266,11 +269,6 @@ func (t *Thread) post(c PostMessage, actor, messageID string, number uint64) (Pa
 	}
 	if outside := notIn(t.members, mentions); len(outside) > 0 {
 		return nil, invalid("mention_account_ids", "only members can be mentioned; not members: %v", outside)
-	}
-	var replyTo uint64
-	if c.ReplyToMessageID != "" {
-		ref, _ := t.messages.get(c.ReplyToMessageID)
-		replyTo = ref.number
 	}
 	return MessagePosted{MessageID: messageID, Body: c.Body, ReplyToMessageID: c.ReplyToMessageID, MentionAccountIDs: mentions,
 		Sequence: t.posted + 1, Number: number, ReplyToNumber: replyTo}, nil
@@ -280,17 +278,16 @@ func (t *Thread) edit(c EditMessage, actor string) (Payload, error) {
 	if err := t.requireMember(actor, "edit messages in"); err != nil {
 		return nil, err
 	}
-	author, err := t.message(c.MessageID)
+	ref, err := t.message(c.MessageID)
 	if err != nil {
 		return nil, err
 	}
-	if author != actor {
+	if ref.author != actor {
 		return nil, forbidden("only the author may edit message %s", c.MessageID)
 	}
 	if err := validateBody(c.Body); err != nil {
 		return nil, err
 	}
-	ref, _ := t.messages.get(c.MessageID)
 	return MessageEdited{MessageID: c.MessageID, Body: c.Body, Number: ref.number}, nil
 }
 
@@ -298,27 +295,27 @@ func (t *Thread) deleteMessage(c DeleteMessage, actor string) (Payload, error) {
 	if err := t.requireMember(actor, "delete messages in"); err != nil {
 		return nil, err
 	}
-	author, err := t.message(c.MessageID)
+	ref, err := t.message(c.MessageID)
 	if err != nil {
 		return nil, err
 	}
-	if author != actor && !t.IsAdministrator(actor) {
+	if ref.author != actor && !t.IsAdministrator(actor) {
 		return nil, forbidden("only the author or an administrator may delete message %s", c.MessageID)
 	}
-	ref, _ := t.messages.get(c.MessageID)
 	return MessageDeleted{MessageID: c.MessageID, Sequence: ref.seq, Number: ref.number}, nil
 }
 
-func (t *Thread) message(id string) (author string, err error) {
+// message is the live indexed message an edit or delete names.
+func (t *Thread) message(id string) (messageRef, error) {
 	if err := ValidateULID("message_id", id); err != nil {
-		return "", err
+		return messageRef{}, err
 	}
 	m, ok := t.live(id)
 	if !ok {
-		return "", notFound("message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be edited or deleted",
+		return messageRef{}, notFound("message_id", "message %s does not exist in thread %s, or is older than its %d most recent messages, the only ones that can be edited or deleted",
 			id, t.id, MaxIndexedMessages)
 	}
-	return m.author, nil
+	return m, nil
 }
 
 // markRead moves the actor's marker forward; a message at or before it is

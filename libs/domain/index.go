@@ -62,22 +62,26 @@ func (x *messageIndex) get(id string) (messageRef, bool) {
 	if !ok {
 		return messageRef{}, false
 	}
-	return messageRef{author: x.authors[e.author], seq: e.seq, number: e.number, deleted: e.deleted}, true
+	return x.ref(e), true
+}
+
+func (x *messageIndex) ref(e indexEntry) messageRef {
+	return messageRef{author: x.authors[e.author], seq: e.seq, number: e.number, deleted: e.deleted}
 }
 
 // put indexes a message, or updates it if indexed already (each id is in
 // order once, or eviction would stop bounding it), and evicts the oldest
-// past MaxIndexedMessages. An id that is not a ULID is not indexed: no
-// command can name it.
-func (x *messageIndex) put(id string, ref messageRef) {
+// past MaxIndexedMessages. An id that is not a ULID is not indexed (no
+// command can name it): put says false.
+func (x *messageIndex) put(id string, ref messageRef) bool {
 	k, ok := indexKey(id)
 	if !ok {
-		return
+		return false
 	}
 	e := indexEntry{seq: ref.seq, number: ref.number, author: x.author(ref.author), deleted: ref.deleted}
 	if _, ok := x.refs[k]; ok {
 		x.refs[k] = e
-		return
+		return true
 	}
 	x.refs[k] = e
 	x.order = append(x.order, k)
@@ -98,6 +102,7 @@ func (x *messageIndex) put(id string, ref messageRef) {
 		}
 		x.order = live
 	}
+	return true
 }
 
 // markDeleted makes an indexed message a tombstone.
@@ -116,7 +121,7 @@ func (x *messageIndex) markDeleted(id string) {
 func (x *messageIndex) each(fn func(id string, ref messageRef)) {
 	for _, k := range x.order {
 		if e, ok := x.refs[k]; ok {
-			fn(k.String(), messageRef{author: x.authors[e.author], seq: e.seq, number: e.number, deleted: e.deleted})
+			fn(k.String(), x.ref(e))
 		}
 	}
 }

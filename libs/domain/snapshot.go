@@ -103,10 +103,9 @@ func Restore(s Snapshot) (*Thread, error) {
 		if m.Sequence > s.LastSequence {
 			return nil, fmt.Errorf("snapshot of thread %s has message %s at position %d, after its last, %d", s.ID, m.ID, m.Sequence, s.LastSequence)
 		}
-		if _, ok := indexKey(m.ID); !ok {
+		if !t.messages.put(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number, deleted: m.Deleted}) {
 			return nil, fmt.Errorf("snapshot of thread %s has message id %q, not a ULID", s.ID, m.ID)
 		}
-		t.messages.put(m.ID, messageRef{author: m.AuthorID, seq: m.Sequence, number: m.Number, deleted: m.Deleted})
 		t.lastNumber = max(t.lastNumber, m.Number)
 	}
 	for _, r := range s.ReadMarkers {

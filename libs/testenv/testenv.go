@@ -57,6 +57,8 @@ var freePorts = &portPicker{given: map[int]bool{}}
 type portPicker struct {
 	mu    sync.Mutex
 	given map[int]bool
+	// end is where the kernel's ephemeral range begins, read once.
+	end int
 }
 
 // lowestPort is where FreeAddr's range starts; it ends where the kernel's
@@ -66,9 +68,11 @@ const lowestPort = 20000
 func (p *portPicker) take() (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	end := ephemeralStart()
+	if p.end == 0 {
+		p.end = ephemeralStart()
+	}
 	for range 1000 {
-		port := lowestPort + rand.IntN(end-lowestPort)
+		port := lowestPort + rand.IntN(p.end-lowestPort)
 		if p.given[port] {
 			continue
 		}
@@ -81,7 +85,7 @@ func (p *portPicker) take() (string, error) {
 		p.given[port] = true
 		return addr, nil
 	}
-	return "", fmt.Errorf("no free loopback port between %d and %d after 1000 tries", lowestPort, end)
+	return "", fmt.Errorf("no free loopback port between %d and %d after 1000 tries", lowestPort, p.end)
 }
 
 // ephemeralStart is the first port the kernel hands out on its own
