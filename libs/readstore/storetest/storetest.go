@@ -192,6 +192,7 @@ func columns(t *testing.T, s readstore.Store) {
 		{"a qualifier's prefix is not the cell", []string{"c1"}, []string{"e:"}, []string{"none"}},
 		{"missing row and cell", []string{"c0", "c1"}, []string{"d:z"}, []string{"none", "none"}},
 		{"a cell asked twice", []string{"c1d"}, []string{"d:a", "d:a"}, []string{"map[d:a:[54]]"}},
+		{"one cell of rows out of order", []string{"c2", "c1d", "c1"}, []string{"d:b"}, []string{"map[d:b:[53]]", "none", "map[d:b:[50]]"}},
 	} {
 		keys := make([][]byte, len(c.rows))
 		for i, r := range c.rows {
