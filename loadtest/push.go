@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,7 @@ func push(c config, p pushConfig) error {
 	var (
 		conns    []*grpc.ClientConn
 		lat      = &samples{}
+		seconds  = &perSecond{}
 		received atomic.Int64
 		measure  atomic.Bool
 		failures atomic.Int64
@@ -115,7 +117,9 @@ func push(c config, p pushConfig) error {
 					continue
 				}
 				received.Add(1)
-				lat.record(time.Since(ev.occurred))
+				d := time.Since(ev.occurred)
+				lat.record(d)
+				seconds.record(ev.occurred, d)
 			}
 		}()
 	}
@@ -133,6 +137,7 @@ func push(c config, p pushConfig) error {
 	}
 
 	acks := &samples{}
+	seconds.start(time.Now().Add(c.warmup))
 	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure, acks)
 	time.Sleep(time.Second) // the last pushes
 	measure.Store(false)
@@ -141,6 +146,7 @@ func push(c config, p pushConfig) error {
 		posted, float64(posted)/c.duration.Seconds(), postErrs, received.Load(), posted*int64(p.members))
 	printLatencies("post acknowledged", acks.take(), 0)
 	printLatencies("push latency (decision to arrival)", got, 0)
+	seconds.print("push latency by second of decision")
 	if n := failures.Load(); n > 0 {
 		fmt.Printf("  streams that failed: %d (last: %v)\n", n, lastErr.Load())
 	}
@@ -193,4 +199,67 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 	}
 	wg.Wait()
 	return posted.Load(), errs.Load()
+}
+
+// perSecond keeps push latencies by the second of the event's decision, so
+// a run shows whether its tail is spread evenly or comes in bursts (a
+// garbage collection, a store flush).
+type perSecond struct {
+	mu    sync.Mutex
+	from  time.Time
+	by    [][]time.Duration
+	begun bool
+}
+
+func (s *perSecond) start(t time.Time) {
+	s.mu.Lock()
+	s.from, s.begun = t, true
+	s.mu.Unlock()
+}
+
+func (s *perSecond) record(at time.Time, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.begun || at.Before(s.from) {
+		return
+	}
+	i := int(at.Sub(s.from) / time.Second)
+	for len(s.by) <= i {
+		s.by = append(s.by, nil)
+	}
+	s.by[i] = append(s.by[i], d)
+}
+
+// secondStats is one second's push latencies: how many, p50, p99, max.
+type secondStats struct {
+	events        int
+	p50, p99, max time.Duration
+}
+
+// seconds summarises each second that had events, in order (index: the
+// second since start).
+func (s *perSecond) seconds() map[int]secondStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]secondStats{}
+	for i, lat := range s.by {
+		if len(lat) == 0 {
+			continue
+		}
+		sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+		pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+		out[i] = secondStats{events: len(lat), p50: pct(0.5), p99: pct(0.99), max: lat[len(lat)-1]}
+	}
+	return out
+}
+
+func (s *perSecond) print(what string) {
+	by := s.seconds()
+	fmt.Printf("%s, from %s (second: events p50/p99/max ms):", what, s.from.Format("15:04:05.000"))
+	for i := range len(s.by) {
+		if c, ok := by[i]; ok {
+			fmt.Printf(" %d: %d %d/%d/%d;", i, c.events, c.p50.Milliseconds(), c.p99.Milliseconds(), c.max.Milliseconds())
+		}
+	}
+	fmt.Println()
 }
