@@ -35,7 +35,10 @@ type Config struct {
 	Store    string
 	HTTPAddr string
 	// BatchSize and BatchWait bound a batch: it is applied when it holds
-	// BatchSize events or BatchWait after its first one.
+	// BatchSize events or BatchWait after its first one. With no BatchWait
+	// it is applied as soon as no more events are waiting: the events that
+	// arrive while one batch is written make the next, so batches grow
+	// with the load and a lone event is not held back.
 	BatchSize int
 	BatchWait time.Duration
 }
@@ -47,7 +50,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store, "store", "pebble:///var/lib/falcon/read-store", "read store URL: pebble:///path or hbase+thrift://host:port")
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "HTTP listen address (health, metrics)")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "most events applied in one batch")
-	fs.DurationVar(&c.BatchWait, "batch-wait", 5*time.Millisecond, "longest a batch waits to fill")
+	fs.DurationVar(&c.BatchWait, "batch-wait", 0, "longest a batch waits to fill; 0: applied as soon as no more events are waiting")
 }
 
 // Validate checks the configuration before anything starts.
@@ -58,6 +61,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.BatchSize < 1:
 		return errors.New("--batch-size must be at least 1")
+	case c.BatchWait < 0:
+		return errors.New("--batch-wait must not be negative (0: apply a batch as soon as no more events wait)")
 	}
 	return nil
 }
@@ -354,11 +359,11 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 					links = append(links, trace.Link{SpanContext: sc})
 				}
 			}
-			if last == nil {
+			if last == nil && u.cfg.BatchWait > 0 {
 				timer.Reset(u.cfg.BatchWait)
 			}
 			last = msg
-			if len(batch) >= u.cfg.BatchSize {
+			if len(batch) >= u.cfg.BatchSize || u.cfg.BatchWait == 0 && len(claim.Messages()) == 0 {
 				timer.Stop()
 				if err := flush(sess.Context()); err != nil {
 					return nil

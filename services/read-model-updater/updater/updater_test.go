@@ -18,14 +18,21 @@ import (
 	"github.com/falcon-chat/falcon/services/read-model-updater/updater"
 )
 
-func startUpdater(t *testing.T, brokers, topic string, store readstore.Store) (stop func()) {
+func startUpdater(t *testing.T, brokers, topic string, store readstore.Store, flags ...string) (stop func()) {
 	t.Helper()
 	var cfg updater.Config
-	cfg.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	cfg.BatchSize = 16
+	if err := fs.Parse(flags); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Kafka.Brokers = []string{brokers}
 	cfg.Kafka.Topic = topic
 	cfg.Group = topic + "_updater"
-	cfg.BatchSize = 16
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	u, err := updater.New(cfg, store, testenv.Logger(t), prometheus.NewRegistry(), tracing.Off().Provider)
 	if err != nil {
 		t.Fatal(err)
@@ -48,8 +55,15 @@ func startUpdater(t *testing.T, brokers, topic string, store readstore.Store) (s
 
 // TestRestartMidStreamMissesNothing stops the updater part-way through the
 // topic and starts a new one on the same store: every thread ends at its
-// last version with every message, none twice.
+// last version with every message, none twice; with batches applied as
+// soon as nothing waits (the default) and with batches lingering to fill.
 func TestRestartMidStreamMissesNothing(t *testing.T) {
+	for _, wait := range []string{"0", "5ms"} {
+		t.Run("batch-wait="+wait, func(t *testing.T) { restartMidStream(t, "--batch-wait", wait) })
+	}
+}
+
+func restartMidStream(t *testing.T, flags ...string) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
 	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
@@ -74,10 +88,10 @@ func TestRestartMidStreamMissesNothing(t *testing.T) {
 		}
 		return sum
 	}
-	stop := startUpdater(t, brokers, topic, store)
+	stop := startUpdater(t, brokers, topic, store, flags...)
 	testenv.Eventually(t, 30*time.Second, "part of the events applied", func() bool { return applied() >= 100 })
 	stop()
-	startUpdater(t, brokers, topic, store)
+	startUpdater(t, brokers, topic, store, flags...)
 	testenv.Eventually(t, 30*time.Second, "every event applied", func() bool { return applied() == uint64(len(events)) })
 
 	byThread := map[string]int{}
@@ -146,4 +160,22 @@ func TestPauseIsAcknowledgedOnlyOnceNothingIsApplied(t *testing.T) {
 		_, ok, _ := reader.Thread(ctx, "01JD0000000000000000000009")
 		return ok
 	})
+}
+
+func TestConfigRefusesANegativeBatchWait(t *testing.T) {
+	var cfg updater.Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	cfg.Kafka.Brokers = []string{"127.0.0.1:9092"}
+	for _, c := range []struct {
+		wait string
+		ok   bool
+	}{{"0", true}, {"5ms", true}, {"-1ms", false}} {
+		if err := fs.Parse([]string{"--batch-wait", c.wait}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.Validate(); (err == nil) != c.ok {
+			t.Errorf("--batch-wait %s: Validate() = %v, want ok=%v", c.wait, err, c.ok)
+		}
+	}
 }
