@@ -193,17 +193,11 @@ func (l *TxnLog) Append(ctx context.Context, events []Outgoing) (int64, error) {
 	if l.prod == nil {
 		return 0, errors.New("append before Load")
 	}
-	msgs := make([]*sarama.ProducerMessage, len(events))
-	for i, o := range events {
-		e := o.Event
-		value, err := Encode(e)
-		if err != nil {
-			return 0, fmt.Errorf("encode event %s of thread %s: %w", e.ID, e.ThreadID, err)
-		}
-		msgs[i] = &sarama.ProducerMessage{Topic: l.cfg.Kafka.Topic, Partition: l.cfg.Partition,
-			Key: sarama.StringEncoder(e.ThreadID), Value: sarama.ByteEncoder(value), Headers: TraceHeaders(ctx, o.Trace)}
+	msgs, err := records(ctx, l.cfg.Kafka.Topic, l.cfg.Partition, events)
+	if err != nil {
+		return 0, err
 	}
-	err := l.prod.BeginTxn()
+	err = l.prod.BeginTxn()
 	if err == nil {
 		err = l.prod.SendMessages(msgs)
 		if err == nil {

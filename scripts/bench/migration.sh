@@ -56,13 +56,22 @@ echo "== seeding $MESSAGES messages, $ROOMS rooms, $ACCOUNTS accounts"
 pids+=($!)
 "$bin/falcon" probe --kafka "$kafka" >/dev/null
 "$bin/write-api" --kafka-brokers "$kafka" --auth dev --import-accounts migration --grpc-addr "$write" \
-	--http-addr 127.0.0.1:0 --metrics-addr "$metrics" --log-level warn &
+	--http-addr 127.0.0.1:0 --metrics-addr "$metrics" --log-level warn ${WRITE_API_FLAGS:-} &
 pids+=($!)
 until curl -sf "http://$metrics/readyz" >/dev/null; do sleep 0.5; done
 
+# cpu PID: the CPU seconds (user and system) the process has used.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+mariadb=$(cat "$work/legacy-db/mysqld.pid")
 echo "== bulk: broker and write-api only"
-"$bin/falcon" migrate bulk --legacy-dsn "$dsn" --write-api-addr "$write" --workers "$WORKERS" \
+before="$(cpu "${pids[0]}") $(cpu "${pids[1]}") $(cpu "$mariadb")"
+/usr/bin/time -f "%U %S" -o "$work/bulk.cpu" "$bin/falcon" migrate bulk --legacy-dsn "$dsn" --write-api-addr "$write" --workers "$WORKERS" \
 	--checkpoint "$work/migrate/bulk.json" --log-level warn | tee "$work/bulk.txt"
+# CPU per process during the bulk run: steadier than its rate on a shared
+# machine (steal and other tenants slow the rate, not the work).
+read -r b_broker b_write b_db <<<"$before"
+read -r t_user t_sys <"$work/bulk.cpu"
+echo "bulk CPU seconds: broker $(echo "$(cpu "${pids[0]}") - $b_broker" | bc), write-api $(echo "$(cpu "${pids[1]}") - $b_write" | bc), bulk tool $(echo "$t_user + $t_sys" | bc), MariaDB $(echo "$(cpu "$mariadb") - $b_db" | bc)"
 echo "write-api RSS after bulk: $(($(awk '/VmRSS/ {print $2}' /proc/"${pids[1]}"/status) / 1024)) MiB"
 
 echo "== follow at $LEGACY_RATE legacy writes a second for ${FOLLOW_SECONDS}s"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -269,6 +270,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 			// stays what the thread in memory folded.
 			if len(imported) > 0 {
 				w.threads[r.threadID] = t
+				events = slices.Grow(events, len(imported))
 				for _, e := range imported {
 					events = append(events, eventlog.Outgoing{Event: e, Trace: r.trace})
 				}
