@@ -10,8 +10,10 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
@@ -19,7 +21,7 @@ import (
 
 // probeAPI answers what its handlers see of the call: GetThread panics,
 // ListThreads says who called and how, GetMessage sets a header and a
-// trailer.
+// trailer, Subscribe refuses every cursor.
 type probeAPI struct {
 	falconv1.UnimplementedThreadQueryServiceServer
 }
@@ -51,6 +53,10 @@ func (probeAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsRequest)
 	method, _ := grpc.Method(ctx)
 	return &falconv1.ListThreadsResponse{NextPageToken: fmt.Sprintf("account=%s peer=%q method=%s filter=%s x-forwarded-for=%v outgoing=%d",
 		who, from, method, r.Filter, in.Get("x-forwarded-for") != nil, len(out))}, nil
+}
+
+func (probeAPI) Subscribe(*falconv1.SubscribeRequest, grpc.ServerStreamingServer[falconv1.AccountEvent]) error {
+	return status.Error(codes.OutOfRange, "the cursor is too old")
 }
 
 func (probeAPI) GetMessage(ctx context.Context, r *falconv1.GetMessageRequest) (*falconv1.GetMessageResponse, error) {

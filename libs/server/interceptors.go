@@ -11,7 +11,6 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -59,11 +58,8 @@ func newInterceptors(o observing, a auth.Authenticator, rl *rateLimiter) callInt
 	}
 	add(o.metrics.UnaryServerInterceptor(), o.metrics.StreamServerInterceptor())
 	if o.accessLog {
-		// A REST call is logged once, by the HTTP access log.
-		notREST := selector.MatchFunc(func(ctx context.Context, _ interceptors.CallMeta) bool { return !servingHTTP(ctx) })
-		opts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithDurationField(logging.DurationToDurationField)}
-		add(selector.UnaryServerInterceptor(logging.UnaryServerInterceptor(accessLogger(o.log), opts...), notREST),
-			selector.StreamServerInterceptor(logging.StreamServerInterceptor(accessLogger(o.log), opts...), notREST))
+		a := newGRPCAccess(o.log)
+		add(a.unary, a.stream)
 	}
 	rec := recovery.WithRecoveryHandlerContext(panicked(o.log))
 	add(recovery.UnaryServerInterceptor(rec), recovery.StreamServerInterceptor(rec))
@@ -101,36 +97,6 @@ func panicked(log *zap.Logger) recovery.RecoveryHandlerFuncContext {
 		falconlog.For(ctx, log).Error("handler panicked", zap.String("method", method), zap.Any("panic", p), zap.Stack("stack"))
 		return status.Errorf(codes.Internal, "internal error in %s; it was logged", method)
 	}
-}
-
-// accessLogger writes the logging interceptor's lines through zap, with
-// the trace of the call.
-func accessLogger(log *zap.Logger) logging.Logger {
-	log = log.Named("access")
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, kv ...any) {
-		ce := log.Check(zapLevel(lvl), msg)
-		if ce == nil {
-			return
-		}
-		fields := make([]zap.Field, 0, len(kv)/2+2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			key, _ := kv[i].(string)
-			fields = append(fields, zap.Any(key, kv[i+1]))
-		}
-		ce.Write(append(fields, falconlog.TraceFields(ctx)...)...)
-	})
-}
-
-func zapLevel(l logging.Level) zapcore.Level {
-	switch {
-	case l >= logging.LevelError:
-		return zapcore.ErrorLevel
-	case l >= logging.LevelWarn:
-		return zapcore.WarnLevel
-	case l >= logging.LevelInfo:
-		return zapcore.InfoLevel
-	}
-	return zapcore.DebugLevel
 }
 
 // streamFrom applies a unary interceptor to a stream as a whole: its checks

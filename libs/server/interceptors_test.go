@@ -109,6 +109,14 @@ func TestAccessLogOneLinePerRequest(t *testing.T) {
 	if _, err := c.ListThreads(context.Background(), &falconv1.ListThreadsRequest{}); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("without identity: %v", err)
 	}
+	// A stream, logged when it ends.
+	st, err := c.Subscribe(ctx, &falconv1.SubscribeRequest{Cursor: secret})
+	if err == nil {
+		_, err = st.Recv()
+	}
+	if status.Code(err) != codes.OutOfRange {
+		t.Fatalf("subscribe: %v", err)
+	}
 	// REST, identified and not, and a route that does not exist.
 	for _, q := range []struct{ path, account string }{
 		{"/v1/threads?filter=" + secret, "alice"}, {"/v1/threads/01J0000000000000000000000T/messages/01J0000000000000000000000M", "bob"},
@@ -141,12 +149,16 @@ func TestAccessLogOneLinePerRequest(t *testing.T) {
 		if m["protocol"] == "http" {
 			lines = append(lines, fmt.Sprintf("http %v %v %v %v trace=%v", m["http.method"], m["http.route"], m["http.status"], m["account"], m["trace_id"]))
 		} else {
-			lines = append(lines, fmt.Sprintf("grpc %v %v %v", m["grpc.method"], m["grpc.code"], m["account"]))
+			lines = append(lines, fmt.Sprintf("grpc %v %v %v %v %v %v", m["grpc.service"], m["grpc.method"], m["grpc.method_type"], m["grpc.code"], m["account"], e.Level))
+			if m["peer.address"] == nil || m["grpc.duration"] == nil || m["grpc.start_time"] == nil {
+				t.Errorf("a gRPC access line lacks the peer, the duration or the start: %v", m)
+			}
 		}
 	}
 	want := []string{
-		"grpc ListThreads OK alice",
-		"grpc ListThreads Unauthenticated <nil>",
+		"grpc falcon.v1.ThreadQueryService ListThreads unary OK alice info",
+		"grpc falcon.v1.ThreadQueryService ListThreads unary Unauthenticated <nil> info",
+		"grpc falcon.v1.ThreadQueryService Subscribe server_stream OutOfRange alice warn",
 		"http GET /v1/threads 200 alice trace=4bf92f3577b34da6a3ce929d0e0e4736",
 		"http GET /v1/threads/{thread_id}/messages/{message_id} 200 bob trace=4bf92f3577b34da6a3ce929d0e0e4736",
 		"http GET /v1/threads 401 <nil> trace=4bf92f3577b34da6a3ce929d0e0e4736",
