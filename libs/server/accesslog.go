@@ -72,13 +72,18 @@ func accessLogHTTP(log *zap.Logger, next http.Handler) http.Handler {
 			zap.Duration("duration", time.Since(start)),
 			zap.Int64("http.response_bytes", sw.bytes),
 		}
-		// What the call added: the account, write-api's correlation id.
-		for it := logging.ExtractFields(ctx).Iterator(); it.Next(); {
-			k, v := it.At()
-			fields = append(fields, zap.Any(k, v))
-		}
-		ce.Write(append(fields, falconlog.TraceFields(ctx)...)...)
+		ce.Write(appendCallFields(ctx, fields)...)
 	})
+}
+
+// appendCallFields appends what the call added to its access line (the
+// account, write-api's correlation id) and its trace.
+func appendCallFields(ctx context.Context, fields []zap.Field) []zap.Field {
+	for it := logging.ExtractFields(ctx).Iterator(); it.Next(); {
+		k, v := it.At()
+		fields = append(fields, zap.Any(k, v))
+	}
+	return append(fields, falconlog.TraceFields(ctx)...)
 }
 
 // routeOf records the gateway route a request matched, for its access log

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -14,8 +14,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-
-	falconlog "github.com/falcon-chat/falcon/libs/logging"
 )
 
 // grpcAccess writes one line per gRPC call when it finishes ("finished
@@ -39,7 +37,7 @@ func (a grpcAccess) unary(ctx context.Context, req any, info *grpc.UnaryServerIn
 	// identify adds the account to these fields, write-api its correlation id.
 	ctx = logging.InjectFields(ctx, logging.Fields{})
 	resp, err := handler(ctx, req)
-	a.finished(ctx, info.FullMethod, "unary", start, err)
+	a.finished(ctx, interceptors.NewServerCallMeta(info.FullMethod, nil, nil), start, err)
 	return resp, err
 }
 
@@ -51,11 +49,11 @@ func (a grpcAccess) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServe
 	start := time.Now()
 	ctx = logging.InjectFields(ctx, logging.Fields{})
 	err := handler(srv, contextStream{ServerStream: ss, ctx: ctx})
-	a.finished(ctx, info.FullMethod, streamType(info), start, err)
+	a.finished(ctx, interceptors.NewServerCallMeta(info.FullMethod, info, nil), start, err)
 	return err
 }
 
-func (a grpcAccess) finished(ctx context.Context, fullMethod, kind string, start time.Time, err error) {
+func (a grpcAccess) finished(ctx context.Context, call interceptors.CallMeta, start time.Time, err error) {
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
@@ -64,10 +62,9 @@ func (a grpcAccess) finished(ctx context.Context, fullMethod, kind string, start
 	if ce == nil {
 		return
 	}
-	service, method := splitMethod(fullMethod)
 	fields := make([]zap.Field, 0, 16)
 	fields = append(fields, zap.String("protocol", "grpc"), zap.String("grpc.component", "server"),
-		zap.String("grpc.service", service), zap.String("grpc.method", method), zap.String("grpc.method_type", kind))
+		zap.String("grpc.service", call.Service), zap.String("grpc.method", call.Method), zap.String("grpc.method_type", string(call.Typ)))
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		fields = append(fields, zap.String("peer.address", p.Addr.String()))
 	}
@@ -75,16 +72,12 @@ func (a grpcAccess) finished(ctx context.Context, fullMethod, kind string, start
 	if d, ok := ctx.Deadline(); ok {
 		fields = append(fields, zap.String("grpc.request.deadline", d.Format(time.RFC3339)))
 	}
-	for it := logging.ExtractFields(ctx).Iterator(); it.Next(); {
-		k, v := it.At()
-		fields = append(fields, zap.Any(k, v))
-	}
 	fields = append(fields, zap.String("grpc.code", code.String()))
 	if err != nil {
 		fields = append(fields, zap.String("grpc.error", err.Error()))
 	}
 	fields = append(fields, zap.String("grpc.duration", time.Since(start).String()))
-	ce.Write(append(fields, falconlog.TraceFields(ctx)...)...)
+	ce.Write(appendCallFields(ctx, fields)...)
 }
 
 // accessLevel is a finished call's level: info for answers that are the
@@ -98,23 +91,4 @@ func accessLevel(c codes.Code) zapcore.Level {
 		return zapcore.WarnLevel
 	}
 	return zapcore.ErrorLevel
-}
-
-// splitMethod splits "/falcon.v1.Service/Method" into service and method.
-func splitMethod(full string) (service, method string) {
-	full = strings.TrimPrefix(full, "/")
-	if i := strings.LastIndexByte(full, '/'); i >= 0 {
-		return full[:i], full[i+1:]
-	}
-	return "unknown", full
-}
-
-func streamType(info *grpc.StreamServerInfo) string {
-	switch {
-	case info.IsClientStream && info.IsServerStream:
-		return "bidi_stream"
-	case info.IsClientStream:
-		return "client_stream"
-	}
-	return "server_stream"
 }
