@@ -132,7 +132,7 @@ func legacyWrites(c config, l legacyConfig) error {
 	wg.Wait()
 	took := time.Since(start)
 	sort.Slice(late, func(i, j int) bool { return late[i] < late[j] })
-	q := func(p float64) time.Duration { return late[min(len(late)-1, int(p*float64(len(late))))] }
+	q := func(p float64) time.Duration { return quantile(late, p) }
 	fmt.Printf("legacy writes: %d in %s (%.0f/s, target %d/s), %d failed; start delay p50 %s p99 %s; messages %d-%d\n",
 		done.Load(), took.Round(time.Millisecond), float64(done.Load())/took.Seconds(), l.rate, failed.Load(),
 		q(0.5).Round(time.Microsecond), q(0.99).Round(time.Microsecond), first+1, next)

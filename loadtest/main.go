@@ -502,7 +502,7 @@ func printLatencies(what string, lat []time.Duration, elapsed time.Duration) {
 		return
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	pct := func(p float64) time.Duration { return quantile(lat, p) }
 	rate := ""
 	if elapsed > 0 {
 		rate = fmt.Sprintf(", %.0f/s", float64(len(lat))/elapsed.Seconds())
@@ -510,6 +510,14 @@ func printLatencies(what string, lat []time.Duration, elapsed time.Duration) {
 	fmt.Printf("%s: %d ok%s; latency p25 %s, p50 %s, p75 %s, p90 %s, p99 %s, max %s\n", what, len(lat), rate,
 		pct(0.25).Round(10*time.Microsecond), pct(0.50).Round(10*time.Microsecond), pct(0.75).Round(10*time.Microsecond),
 		pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond))
+}
+
+// quantile is the p-quantile of sorted latencies (0 for none).
+func quantile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
 }
 
 // samples collects post-to-visible latencies from the workers.

@@ -205,22 +205,21 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 // a run shows whether its tail is spread evenly or comes in bursts (a
 // garbage collection, a store flush).
 type perSecond struct {
-	mu    sync.Mutex
-	from  time.Time
-	by    [][]time.Duration
-	begun bool
+	mu   sync.Mutex
+	from time.Time // zero until start
+	by   [][]time.Duration
 }
 
 func (s *perSecond) start(t time.Time) {
 	s.mu.Lock()
-	s.from, s.begun = t, true
+	s.from = t
 	s.mu.Unlock()
 }
 
 func (s *perSecond) record(at time.Time, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.begun || at.Before(s.from) {
+	if s.from.IsZero() || at.Before(s.from) {
 		return
 	}
 	i := int(at.Sub(s.from) / time.Second)
@@ -230,36 +229,32 @@ func (s *perSecond) record(at time.Time, d time.Duration) {
 	s.by[i] = append(s.by[i], d)
 }
 
-// secondStats is one second's push latencies: how many, p50, p99, max.
+// secondStats is one second's push latencies: which second since start,
+// how many, p50, p99, max.
 type secondStats struct {
-	events        int
-	p50, p99, max time.Duration
+	second, events int
+	p50, p99, max  time.Duration
 }
 
-// seconds summarises each second that had events, in order (index: the
-// second since start).
-func (s *perSecond) seconds() map[int]secondStats {
+// seconds summarises each second that had events, in order.
+func (s *perSecond) seconds() []secondStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[int]secondStats{}
+	var out []secondStats
 	for i, lat := range s.by {
 		if len(lat) == 0 {
 			continue
 		}
 		sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-		pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
-		out[i] = secondStats{events: len(lat), p50: pct(0.5), p99: pct(0.99), max: lat[len(lat)-1]}
+		out = append(out, secondStats{second: i, events: len(lat), p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[len(lat)-1]})
 	}
 	return out
 }
 
 func (s *perSecond) print(what string) {
-	by := s.seconds()
 	fmt.Printf("%s, from %s (second: events p50/p99/max ms):", what, s.from.Format("15:04:05.000"))
-	for i := range len(s.by) {
-		if c, ok := by[i]; ok {
-			fmt.Printf(" %d: %d %d/%d/%d;", i, c.events, c.p50.Milliseconds(), c.p99.Milliseconds(), c.max.Milliseconds())
-		}
+	for _, c := range s.seconds() {
+		fmt.Printf(" %d: %d %d/%d/%d;", c.second, c.events, c.p50.Milliseconds(), c.p99.Milliseconds(), c.max.Milliseconds())
 	}
 	fmt.Println()
 }

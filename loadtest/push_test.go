@@ -16,16 +16,16 @@ func TestPerSecondKeepsEachSecondApart(t *testing.T) {
 	}
 	s.record(start.Add(2500*time.Millisecond), 300*time.Millisecond)
 	got := s.seconds()
-	want := map[int]secondStats{
-		0: {events: 100, p50: 51 * time.Millisecond, p99: 100 * time.Millisecond, max: 100 * time.Millisecond},
-		2: {events: 1, p50: 300 * time.Millisecond, p99: 300 * time.Millisecond, max: 300 * time.Millisecond},
+	want := []secondStats{
+		{second: 0, events: 100, p50: 51 * time.Millisecond, p99: 100 * time.Millisecond, max: 100 * time.Millisecond},
+		{second: 2, events: 1, p50: 300 * time.Millisecond, p99: 300 * time.Millisecond, max: 300 * time.Millisecond},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("seconds = %v, want %v", got, want)
 	}
 	for i, w := range want {
 		if got[i] != w {
-			t.Errorf("second %d = %+v, want %+v", i, got[i], w)
+			t.Errorf("second %d = %+v, want %+v", w.second, got[i], w)
 		}
 	}
 }
