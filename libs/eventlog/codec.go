@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -27,14 +28,86 @@ func Encode(e domain.Event) ([]byte, error) {
 	return proto.Marshal(env)
 }
 
-// Decode parses a record value. A payload this build does not know gives an
-// error wrapping ErrUnknownEvent, with the envelope's fields filled in.
+// Decode parses the value of a record of one event. A payload this build
+// does not know gives an error wrapping ErrUnknownEvent, with the envelope's
+// fields filled in. Consumers of the log use DecodeEvents: a record may
+// hold a run of imported events.
 func Decode(b []byte) (domain.Event, error) {
 	var env falconv1.EventEnvelope
 	if err := proto.Unmarshal(b, &env); err != nil {
 		return domain.Event{}, fmt.Errorf("decode event envelope: %w", err)
 	}
+	if run := env.GetImportedRun(); run != nil {
+		return domain.Event{}, fmt.Errorf("the record holds a run of %d imported events of thread %s, not one event", len(run.GetEvents()), env.GetThreadId())
+	}
 	return FromProto(&env)
+}
+
+// DecodeEvents parses a record value and calls fn with each event it
+// holds, in order: its one event, or each event of an imported run. fn's
+// err is nil, or wraps ErrUnknownEvent for a payload this build does not
+// know (the event then has its envelope's fields). A value that does not
+// parse is DecodeEvents' error, before any call; an error of fn stops it
+// and is returned.
+func DecodeEvents(b []byte, fn func(e domain.Event, err error) error) error {
+	var env falconv1.EventEnvelope
+	if err := proto.Unmarshal(b, &env); err != nil {
+		return fmt.Errorf("decode event envelope: %w", err)
+	}
+	run := env.GetImportedRun()
+	if run == nil {
+		return fn(FromProto(&env))
+	}
+	for _, inner := range run.GetEvents() {
+		if err := fn(FromProto(inner)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountEvents is how many events a record value holds, without decoding
+// them: the events of an imported run, otherwise one (also for a value
+// that does not parse, which a consumer counts as one it skips).
+func CountEvents(b []byte) int {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return 1
+		}
+		b = b[n:]
+		if num == fieldImportedRun && typ == protowire.BytesType {
+			run, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return 1
+			}
+			return countRunEvents(run)
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return 1
+		}
+		b = b[n:]
+	}
+	return 1
+}
+
+func countRunEvents(run []byte) int {
+	events := 0
+	for len(run) > 0 {
+		num, typ, n := protowire.ConsumeTag(run)
+		if n < 0 {
+			break
+		}
+		run = run[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, run); n < 0 {
+			break
+		}
+		run = run[n:]
+		if num == fieldRunEvents {
+			events++
+		}
+	}
+	return max(events, 1)
 }
 
 // ToProto maps a domain event to its envelope.

@@ -2,7 +2,9 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,35 +32,105 @@ func importedEvents(n int) []Outgoing {
 	return out
 }
 
-// TestRecordsAreTheEventsInOrder: each record carries its event's own
-// value, its thread as key and its request's trace, whatever is shared
-// underneath.
+// TestRecordsAreTheEventsInOrder: the records of a transaction hold its
+// events in order, each record under its thread's key and its request's
+// trace; a run of one thread's imported events of one request shares a
+// record within the bounds, any other event has its own.
 func TestRecordsAreTheEventsInOrder(t *testing.T) {
-	events := importedEvents(100)
-	msgs, err := records(context.Background(), "events", 3, events)
+	oneThread := func(n, bodyLen int, imported bool) []Outgoing {
+		out := importedEvents(n)
+		for i := range out {
+			out[i].Event.ThreadID, out[i].Event.Imported = "01JD0000000000000000000000", imported
+			out[i].Trace = trace.SpanContext{}
+			p := out[i].Event.Payload.(domain.MessagePosted)
+			p.Body = strings.Repeat("x", bodyLen)
+			out[i].Event.Payload = p
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		events []Outgoing
+		sizes  []int // events per record
+	}{
+		{"runs of two threads and two requests", importedEvents(100), []int{10, 10, 10, 10, 10, 10, 10, 10, 10, 10}},
+		{"events made in Falcon", oneThread(3, 10, false), []int{1, 1, 1}},
+		{"a long run", oneThread(2500, 10, true), []int{MaxRunEvents, MaxRunEvents, 2500 - 2*MaxRunEvents}},
+		{"a run of long messages", oneThread(12, 200<<10, true), []int{2, 2, 2, 2, 2, 2}},
+		{"one imported event", oneThread(1, 10, true), []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, err := Records(context.Background(), "events", 3, tt.events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != len(tt.sizes) {
+				t.Fatalf("%d records, want %d", len(msgs), len(tt.sizes))
+			}
+			next := 0
+			for i, m := range msgs {
+				value, _ := m.Value.Encode()
+				key, _ := m.Key.Encode()
+				if m.Topic != "events" || m.Partition != 3 {
+					t.Fatalf("record %d goes to %s/%d", i, m.Topic, m.Partition)
+				}
+				if len(value) > maxRunBytes+1024 && tt.sizes[i] > 1 {
+					t.Fatalf("record %d is %d bytes", i, len(value))
+				}
+				first := next
+				err := DecodeEvents(value, func(e domain.Event, err error) error {
+					if err != nil {
+						return err
+					}
+					want := tt.events[next]
+					got, _ := Encode(e)
+					if wantb, _ := Encode(want.Event); string(got) != string(wantb) {
+						return fmt.Errorf("event %d decodes to %+v, want %+v", next, e, want.Event)
+					}
+					if string(key) != want.Event.ThreadID {
+						return fmt.Errorf("event %d is under key %q, want %q", next, key, want.Event.ThreadID)
+					}
+					if sc := TraceOf(context.Background(), headerPointers(m.Headers)); !sc.Equal(want.Trace) {
+						return fmt.Errorf("event %d carries trace %v, want %v", next, sc, want.Trace)
+					}
+					next++
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("record %d: %v", i, err)
+				}
+				if next-first != tt.sizes[i] || CountEvents(value) != tt.sizes[i] {
+					t.Fatalf("record %d holds %d events, counted %d; want %d", i, next-first, CountEvents(value), tt.sizes[i])
+				}
+			}
+			if next != len(tt.events) {
+				t.Fatalf("the records hold %d events of %d", next, len(tt.events))
+			}
+		})
+	}
+}
+
+// TestCountEventsOfValuesThatDoNotParse: a value that does not parse
+// counts as the one event a consumer skips.
+func TestCountEventsOfValuesThatDoNotParse(t *testing.T) {
+	for _, v := range [][]byte{nil, {0xff}, {0xca, 0x03, 0x7f}, {0xca, 0x03, 0x02, 0x0a}} {
+		if n := CountEvents(v); n != 1 {
+			t.Errorf("CountEvents(%x) = %d, want 1", v, n)
+		}
+	}
+}
+
+// TestDecodeRefusesARunAsOneEvent: Decode is for a record of one event; a
+// run read through it is an error, not its first event or an empty one.
+func TestDecodeRefusesARunAsOneEvent(t *testing.T) {
+	msgs, err := Records(context.Background(), "events", 0, importedEvents(10))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != len(events) {
-		t.Fatalf("%d records for %d events", len(msgs), len(events))
-	}
-	for i, m := range msgs {
-		want, err := Encode(events[i].Event)
-		if err != nil {
-			t.Fatal(err)
-		}
-		value, _ := m.Value.Encode()
-		key, _ := m.Key.Encode()
-		switch {
-		case m.Topic != "events" || m.Partition != 3:
-			t.Fatalf("record %d goes to %s/%d", i, m.Topic, m.Partition)
-		case string(value) != string(want):
-			t.Fatalf("record %d holds another value than its event's", i)
-		case string(key) != events[i].Event.ThreadID:
-			t.Fatalf("record %d has key %q, want %q", i, key, events[i].Event.ThreadID)
-		case !TraceOf(context.Background(), headerPointers(m.Headers)).Equal(events[i].Trace):
-			t.Fatalf("record %d carries trace %v, want %v", i, TraceOf(context.Background(), headerPointers(m.Headers)), events[i].Trace)
-		}
+	value, _ := msgs[0].Value.Encode()
+	if _, err := Decode(value); err == nil || errors.Is(err, ErrUnknownEvent) {
+		t.Fatalf("Decode of a run: %v, want an error saying it is a run", err)
 	}
 }
 
@@ -76,7 +148,7 @@ func BenchmarkRecords(b *testing.B) {
 	events := importedEvents(1000)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := records(context.Background(), "events", 0, events); err != nil {
+		if _, err := Records(context.Background(), "events", 0, events); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -114,12 +114,13 @@ func (l *TxnLog) Load(ctx context.Context) (Loaded, error) {
 func (l *TxnLog) Replay(ctx context.Context, from, end int64, fn func(domain.Event), skip func(offset int64, err error)) error {
 	topic, p := l.cfg.Kafka.Topic, l.cfg.Partition
 	err := ReadCommitted(ctx, l.client, topic, p, from, end, func(r Record) error {
-		e, err := Decode(r.Value)
-		if err != nil && !errors.Is(err, ErrUnknownEvent) {
-			skip(r.Offset, err)
+		err := DecodeEvents(r.Value, func(e domain.Event, _ error) error {
+			fn(e)
 			return nil
+		})
+		if err != nil {
+			skip(r.Offset, err)
 		}
-		fn(e)
 		return nil
 	})
 	if err != nil {
@@ -193,7 +194,7 @@ func (l *TxnLog) Append(ctx context.Context, events []Outgoing) (int64, error) {
 	if l.prod == nil {
 		return 0, errors.New("append before Load")
 	}
-	msgs, err := records(ctx, l.cfg.Kafka.Topic, l.cfg.Partition, events)
+	msgs, err := Records(ctx, l.cfg.Kafka.Topic, l.cfg.Partition, events)
 	if err != nil {
 		return 0, err
 	}

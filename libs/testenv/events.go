@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -13,8 +14,9 @@ import (
 	"github.com/falcon-chat/falcon/libs/snowflake"
 )
 
-// Produce writes events to the topic, each to its thread's partition, as
-// write-api would (the topic must exist).
+// Produce writes events to the topic, each to its thread's partition, in
+// the records write-api would make of them (a run of one thread's imported
+// events shares a record); the topic must exist.
 func Produce(t testing.TB, brokers, topic string, partitions int32, events []domain.Event) {
 	t.Helper()
 	cfg := eventlog.NewConfig("test-producer")
@@ -25,14 +27,20 @@ func Produce(t testing.TB, brokers, topic string, partitions int32, events []dom
 		t.Fatal(err)
 	}
 	defer prod.Close()
+	byPartition := make([][]eventlog.Outgoing, partitions)
 	for _, e := range events {
-		b, err := eventlog.Encode(e)
+		p := eventlog.PartitionFor(e.ThreadID, partitions)
+		byPartition[p] = append(byPartition[p], eventlog.Outgoing{Event: e})
+	}
+	for p, out := range byPartition {
+		msgs, err := eventlog.Records(context.Background(), topic, int32(p), out)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: eventlog.PartitionFor(e.ThreadID, partitions),
-			Key: sarama.StringEncoder(e.ThreadID), Value: sarama.ByteEncoder(b)}); err != nil {
-			t.Fatal(err)
+		for _, m := range msgs { // one at a time: in order whatever the retries
+			if _, _, err := prod.SendMessage(m); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

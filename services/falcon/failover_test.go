@@ -148,17 +148,18 @@ func checkTopic(t *testing.T, be *backend, answers map[string]answer) {
 			t.Fatal(err)
 		}
 		err = eventlog.ReadCommitted(testenv.Context(t, 30*time.Second), client, be.topic, p, 0, end, func(r eventlog.Record) error {
-			e, err := eventlog.Decode(r.Value)
-			if err != nil {
-				return err
-			}
-			versions[e.ThreadID] = append(versions[e.ThreadID], e.Version)
-			a := answer{threadID: e.ThreadID, version: e.Version}
-			if mp, ok := e.Payload.(domain.MessagePosted); ok {
-				a.messageID = mp.MessageID
-			}
-			byRequest[e.RequestID] = append(byRequest[e.RequestID], a)
-			return nil
+			return eventlog.DecodeEvents(r.Value, func(e domain.Event, err error) error {
+				if err != nil {
+					return err
+				}
+				versions[e.ThreadID] = append(versions[e.ThreadID], e.Version)
+				a := answer{threadID: e.ThreadID, version: e.Version}
+				if mp, ok := e.Payload.(domain.MessagePosted); ok {
+					a.messageID = mp.MessageID
+				}
+				byRequest[e.RequestID] = append(byRequest[e.RequestID], a)
+				return nil
+			})
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -276,17 +276,18 @@ func countEvents(t *testing.T, brokers string) (posts, creates map[string]int) {
 			t.Fatal(err)
 		}
 		err = eventlog.ReadCommitted(testenv.Context(t, time.Minute), client, topic, p, 0, end, func(r eventlog.Record) error {
-			e, err := eventlog.Decode(r.Value)
-			if err != nil {
-				return err
-			}
-			switch p := e.Payload.(type) {
-			case domain.MessagePosted:
-				posts[p.MessageID]++
-			case domain.ThreadCreated:
-				creates[e.ThreadID]++
-			}
-			return nil
+			return eventlog.DecodeEvents(r.Value, func(e domain.Event, err error) error {
+				if err != nil {
+					return err
+				}
+				switch p := e.Payload.(type) {
+				case domain.MessagePosted:
+					posts[p.MessageID]++
+				case domain.ThreadCreated:
+					creates[e.ThreadID]++
+				}
+				return nil
+			})
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -39,7 +39,7 @@ func posted(i int, members []string) (*item, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &item{offset: int64(i), members: members, wire: wire, at: e.OccurredAt}, nil
+	return &item{pos: int64(i), members: members, wire: wire, at: e.OccurredAt}, nil
 }
 
 // BenchmarkFanOut: one posted message to a thread of 10 members, among

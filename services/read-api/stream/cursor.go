@@ -5,17 +5,32 @@ import (
 	"encoding/binary"
 	"errors"
 	"strings"
+
+	"github.com/falcon-chat/falcon/libs/eventlog"
 )
 
 // Cursor is where a subscriber stands in the event log: per partition, the
-// offset of the first record it has not been shown.
+// position of the first event it has not been shown.
 type Cursor []int64
+
+// indexBits number the events of a record in a position: a record holds
+// one event, or a run of imported events (at most eventlog.MaxRunEvents).
+const indexBits = 10
+
+// The compiler refuses this if a run may outgrow indexBits.
+var _ [1<<indexBits - eventlog.MaxRunEvents]struct{}
+
+// position is where the event at index of the record at offset stands in
+// its partition; position(offset, 0) is also the record's start.
+func position(offset int64, index int) int64 { return offset<<indexBits | int64(index) }
 
 // MaxCursorLen bounds an encoded cursor: a topic of a few thousand
 // partitions fits, anything longer is refused before it is decoded.
 const MaxCursorLen = 16 << 10
 
-const cursorVersion = 1
+// cursorVersion 2 holds positions; version 1, offsets (before records
+// held runs of events), is still read: its offsets are record starts.
+const cursorVersion = 2
 
 // cursorSumLen is the length of the check that binds a cursor to its
 // account: a cursor of another account, or one edited, does not decode.
@@ -24,7 +39,7 @@ const cursorSumLen = 8
 // ErrBadCursor is a cursor that is malformed, edited or another account's.
 var ErrBadCursor = errors.New("the cursor is not one this stream gave to this account")
 
-// Encode writes c for account: version, partition count, offsets as
+// Encode writes c for account: version, partition count, positions as
 // varints, then a check over the account and all of it; base64url.
 func (c Cursor) Encode(account string) string { return string(c.AppendEncode(nil, account)) }
 
@@ -49,7 +64,7 @@ func DecodeCursor(account, s string) (Cursor, error) {
 		return nil, ErrBadCursor
 	}
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 2+cursorSumLen || b[0] != cursorVersion {
+	if err != nil || len(b) < 2+cursorSumLen || b[0] != 1 && b[0] != cursorVersion {
 		return nil, ErrBadCursor
 	}
 	body, sum := b[:len(b)-cursorSumLen], b[len(b)-cursorSumLen:]
@@ -62,13 +77,17 @@ func DecodeCursor(account, s string) (Cursor, error) {
 		return nil, ErrBadCursor
 	}
 	rest = rest[k:]
+	limit, shift := uint64(1<<62), 0
+	if b[0] == 1 {
+		limit, shift = 1<<(62-indexBits), indexBits
+	}
 	c := make(Cursor, n)
 	for i := range c {
 		o, k := binary.Uvarint(rest)
-		if k <= 0 || o > 1<<62 {
+		if k <= 0 || o > limit {
 			return nil, ErrBadCursor
 		}
-		c[i], rest = int64(o), rest[k:]
+		c[i], rest = int64(o<<shift), rest[k:]
 	}
 	if len(rest) != 0 {
 		return nil, ErrBadCursor

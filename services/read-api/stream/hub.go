@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/eventlog"
 )
 
@@ -46,7 +47,7 @@ type Hub struct {
 // item is one event as the partition keeps it: rendered once, with the
 // accounts that may see it.
 type item struct {
-	offset  int64
+	pos     int64     // of the event in its partition: see position
 	members []string  // sorted
 	wire    []byte    // the AccountEvent without its cursor, encoded
 	at      time.Time // when the event occurred, for the push delay
@@ -63,14 +64,14 @@ type input struct {
 type partition struct {
 	id     int32
 	in     chan input
-	target int64 // the newest offset at start: caught up once there
+	target int64 // the position of the newest record at start: caught up once there
 	done   atomic.Bool
 
 	mu    sync.Mutex
 	ring  []*item // the newest up to Retain, oldest first, circular from head
 	head  int
-	start int64 // the oldest offset a cursor may stand at
-	// next is the offset before which every record has been dispatched.
+	start int64 // the oldest position a cursor may stand at
+	// next is the position before which every event has been dispatched.
 	next atomic.Int64
 }
 
@@ -125,9 +126,13 @@ func (h *Hub) Run(ctx context.Context) error {
 		if int(id) >= len(parts) {
 			return fmt.Errorf("the events topic's partitions are not numbered 0..%d", len(parts)-1)
 		}
-		f := max(oldest[id], n-int64(h.cfg.Retain))
-		p := &partition{id: id, in: make(chan input, 1024), target: n, start: f, ring: make([]*item, 0, min(h.cfg.Retain, 1024))}
-		p.next.Store(f)
+		f, err := h.startOf(ctx, id, oldest[id], n)
+		if err != nil {
+			return nil // ctx ended
+		}
+		p := &partition{id: id, in: make(chan input, 1024), target: position(n, 0), start: position(f, 0),
+			ring: make([]*item, 0, min(h.cfg.Retain, 1024))}
+		p.next.Store(position(f, 0))
 		parts[id], from[id] = p, f
 	}
 	h.parts.Store(&parts)
@@ -144,6 +149,58 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("event stream: %w", err)
 	}
 	return nil
+}
+
+// startOf is the offset from which partition p is read at start, so that
+// its last Retain events are kept: as many records back as hold them,
+// counted before they are read for good (a record may hold a run of a
+// thousand imported events, and rendering a migration's history at start
+// only to drop it would keep the replica from being ready for minutes).
+func (h *Hub) startOf(ctx context.Context, p int32, oldest, next int64) (int64, error) {
+	start, events := next, 0
+	for start > oldest && events < h.cfg.Retain {
+		// Each record holds one event at least: no further back than needed.
+		from := max(oldest, start-int64(h.cfg.Retain-events))
+		counted, err := h.countEvents(ctx, p, from, start)
+		if err != nil {
+			return 0, err
+		}
+		for i := len(counted) - 1; i >= 0 && events < h.cfg.Retain; i-- {
+			start, events = counted[i].offset, events+counted[i].events
+		}
+		if events < h.cfg.Retain {
+			start = from // past aborted records and markers too
+		}
+	}
+	return start, nil
+}
+
+// counted is a record's offset and how many events it holds.
+type counted struct {
+	offset int64
+	events int
+}
+
+// countEvents counts the events of each of p's records from offset from up
+// to end, trying again until ctx ends.
+func (h *Hub) countEvents(ctx context.Context, p int32, from, end int64) ([]counted, error) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var out []counted
+		err := h.src.Read(ctx, p, from, end, func(r eventlog.Record) error {
+			out = append(out, counted{r.Offset, eventlog.CountEvents(r.Value)})
+			return nil
+		})
+		if err == nil {
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		h.log.Warn("reading the recent events failed; retrying", zap.Int32("partition", p), zap.Error(err))
+		if err := eventlog.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
 }
 
 type follower struct {
@@ -182,37 +239,58 @@ func (h *Hub) dispatch(ctx context.Context, p *partition) error {
 		case in = <-p.in:
 		}
 		if in.reached >= 0 {
-			h.advance(p, in.reached)
+			h.advance(p, position(in.reached, 0))
 			continue
 		}
-		e, err := eventlog.Decode(in.rec.Value)
-		if err != nil {
-			h.m.undecodable.Inc()
-			h.log.Error("an event of the log does not decode; subscribers will not see it",
-				zap.Int32("partition", p.id), zap.Int64("offset", in.rec.Offset), zap.Error(err))
-			h.advance(p, in.rec.Offset+1)
-			continue
-		}
-		members, err := mem.membersAt(ctx, e)
-		if err != nil {
+		index := 0
+		err := eventlog.DecodeEvents(in.rec.Value, func(e domain.Event, err error) error {
+			defer func() { index++ }()
+			if index >= 1<<indexBits {
+				return errRunTooLong // write-api never writes one: positions would collide
+			}
+			if err != nil {
+				h.m.undecodable.Inc()
+				h.log.Error("an event of the log does not decode; subscribers will not see it",
+					zap.Int32("partition", p.id), zap.Int64("offset", in.rec.Offset), zap.Int("index", index), zap.Error(err))
+				return nil
+			}
+			return h.fanOut(ctx, p, mem, e, position(in.rec.Offset, index))
+		})
+		switch {
+		case ctx.Err() != nil:
 			return nil // ctx ended while the read model was behind
+		case err != nil:
+			h.m.undecodable.Inc()
+			h.log.Error("a record of the log does not decode; subscribers will not see it",
+				zap.Int32("partition", p.id), zap.Int64("offset", in.rec.Offset), zap.Error(err))
 		}
-		members = audience(e, members)
-		wire, err := render(e)
-		if err != nil {
-			h.log.Error("an event has no stream form", zap.Error(err))
-			h.advance(p, in.rec.Offset+1)
-			continue
-		}
-		it := &item{offset: in.rec.Offset, members: members, wire: wire, at: e.OccurredAt}
-		for _, s := range h.keep(p, it) {
-			s.deliver(p.id, it)
-		}
-		if len(members) > 0 {
-			h.m.delay.Observe(time.Since(it.at).Seconds())
-		}
-		h.advance(p, in.rec.Offset+1)
+		h.advance(p, position(in.rec.Offset+1, 0))
 	}
+}
+
+var errRunTooLong = fmt.Errorf("the record holds more than %d events; the rest of it is skipped", 1<<indexBits)
+
+// fanOut keeps e, at pos, and hands it to the subscribers of its members.
+func (h *Hub) fanOut(ctx context.Context, p *partition, mem *membership, e domain.Event, pos int64) error {
+	members, err := mem.membersAt(ctx, e)
+	if err != nil {
+		return err
+	}
+	members = audience(e, members)
+	wire, err := render(e)
+	if err != nil {
+		h.log.Error("an event has no stream form", zap.Error(err))
+		return nil
+	}
+	it := &item{pos: pos, members: members, wire: wire, at: e.OccurredAt}
+	for _, s := range h.keep(p, it) {
+		s.deliver(p.id, it)
+	}
+	// Imported events occurred in the legacy system, long before.
+	if len(members) > 0 && !e.Imported {
+		h.m.delay.Observe(time.Since(it.at).Seconds())
+	}
+	return nil
 }
 
 // keep adds it to p's retained events and returns the subscribers, joined
@@ -228,7 +306,7 @@ func (h *Hub) keep(p *partition, it *item) []*Subscription {
 		old := p.ring[p.head]
 		p.ring[p.head] = it
 		p.head = (p.head + 1) % len(p.ring)
-		p.start = old.offset + 1
+		p.start = old.pos + 1
 	}
 	var out []*Subscription
 	h.mu.RLock()
@@ -308,7 +386,7 @@ func (h *Hub) Subscribe(account, cursor string) (*Subscription, error) {
 				tooOld = true
 			}
 			p.retained(func(it *item) {
-				if it.offset >= pos[p.id] && canSee(it, account) {
+				if it.pos >= pos[p.id] && canSee(it, account) {
 					s.backlog = append(s.backlog, delivery{p: p.id, it: it})
 					s.left[p.id]++
 				}

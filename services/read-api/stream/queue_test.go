@@ -6,7 +6,7 @@ func TestQueueKeepsOrderUpToItsLimitAndGivesBackRoom(t *testing.T) {
 	q := newQueue(4)
 	items := make([]*item, 10)
 	for i := range items {
-		items[i] = &item{offset: int64(i)}
+		items[i] = &item{pos: int64(i)}
 	}
 	next := 0 // the next offset pushed
 	want := 0 // the next offset popped
@@ -20,7 +20,7 @@ func TestQueueKeepsOrderUpToItsLimitAndGivesBackRoom(t *testing.T) {
 		}
 		for range round%3 + 1 {
 			d, ok := q.pop()
-			if !ok || d.it.offset != int64(want%len(items)) {
+			if !ok || d.it.pos != int64(want%len(items)) {
 				t.Fatalf("round %d: popped %v %v, want offset %d", round, d.it, ok, want%len(items))
 			}
 			want++

@@ -16,6 +16,9 @@ type Source interface {
 	Bounds(ctx context.Context) (oldest, next map[int32]int64, err error)
 	// Follow reads every partition from its offset in from until ctx ends.
 	Follow(ctx context.Context, from map[int32]int64, f eventlog.Follower) error
+	// Read calls fn with each committed record of partition p from offset
+	// from up to end.
+	Read(ctx context.Context, p int32, from, end int64, fn func(eventlog.Record) error) error
 }
 
 // Kafka is the events topic, read_committed; it connects on first use and
@@ -67,6 +70,15 @@ func (k *Kafka) Follow(ctx context.Context, from map[int32]int64, f eventlog.Fol
 		return err
 	}
 	return eventlog.Follow(ctx, c, k.cfg.Topic, from, f)
+}
+
+// Read implements Source.
+func (k *Kafka) Read(ctx context.Context, p int32, from, end int64, fn func(eventlog.Record) error) error {
+	c, err := k.connect(ctx)
+	if err != nil {
+		return err
+	}
+	return eventlog.ReadCommitted(ctx, c, k.cfg.Topic, p, from, end, fn)
 }
 
 // Close closes the connection.

@@ -129,10 +129,10 @@ func (s *Subscription) Next(ctx context.Context, idle time.Duration) (Event, err
 // event before the subscriber's position (a cursor from a replica further
 // on).
 func (s *Subscription) take(d delivery) (Event, bool) {
-	if d.it.offset < s.pos[d.p] {
+	if d.it.pos < s.pos[d.p] {
 		return Event{}, false
 	}
-	s.pos[d.p] = d.it.offset + 1
+	s.pos[d.p] = d.it.pos + 1
 	s.h.m.pushed.Inc()
 	s.cur = s.appendCursor(s.cur[:0])
 	return Event{cursor: s.cur, wire: d.it.wire}, true

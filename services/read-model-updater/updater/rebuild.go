@@ -179,11 +179,13 @@ func (r *rebuilder) catchUp(ctx context.Context) (int64, error) {
 			return nil
 		}
 		err = eventlog.ReadCommitted(ctx, r.client, r.cfg.Kafka.Topic, p, from, end, func(rec eventlog.Record) error {
-			e, err := eventlog.Decode(rec.Value)
-			if err != nil {
-				return nil // unknown or undecodable: the updaters skip it too
-			}
-			batch = append(batch, e)
+			// Unknown or undecodable events are skipped, as the updaters do.
+			_ = eventlog.DecodeEvents(rec.Value, func(e domain.Event, err error) error {
+				if err == nil {
+					batch = append(batch, e)
+				}
+				return nil
+			})
 			if len(batch) >= r.cfg.BatchSize {
 				return flush()
 			}

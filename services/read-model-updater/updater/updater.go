@@ -346,18 +346,19 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 			if !ok {
 				return u.finish(flush)
 			}
-			e, err := eventlog.Decode(msg.Value)
-			switch {
-			case errors.Is(err, eventlog.ErrUnknownEvent):
-				u.skipped.Inc()
-			case err != nil:
+			err := eventlog.DecodeEvents(msg.Value, func(e domain.Event, err error) error {
+				if err != nil {
+					u.skipped.Inc() // of a type this build does not know
+					return nil
+				}
+				batch = append(batch, e)
+				return nil
+			})
+			if err != nil {
 				u.log.Error("skipping undecodable record", zap.Int32("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.Error(err))
 				u.skipped.Inc()
-			default:
-				batch = append(batch, e)
-				if sc := eventlog.TraceOf(sess.Context(), msg.Headers); sc.IsValid() && len(links) < maxLinks {
-					links = append(links, trace.Link{SpanContext: sc})
-				}
+			} else if sc := eventlog.TraceOf(sess.Context(), msg.Headers); sc.IsValid() && len(links) < maxLinks {
+				links = append(links, trace.Link{SpanContext: sc})
 			}
 			if last == nil && u.cfg.BatchWait > 0 {
 				timer.Reset(u.cfg.BatchWait)

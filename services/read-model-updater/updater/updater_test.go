@@ -3,10 +3,12 @@ package updater_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -57,20 +59,35 @@ func startUpdater(t *testing.T, brokers, topic string, store readstore.Store, fl
 // topic and starts a new one on the same store: every thread ends at its
 // last version with every message, none twice; with batches applied as
 // soon as nothing waits (the default) and with batches lingering to fill.
+// Also when the events are imported ones, a run of a thread's in a record.
 func TestRestartMidStreamMissesNothing(t *testing.T) {
 	for _, wait := range []string{"0", "5ms"} {
-		t.Run("batch-wait="+wait, func(t *testing.T) { restartMidStream(t, "--batch-wait", wait) })
+		t.Run("batch-wait="+wait, func(t *testing.T) { restartMidStream(t, false, "--batch-wait", wait) })
 	}
+	t.Run("imported runs", func(t *testing.T) { restartMidStream(t, true) })
 }
 
-func restartMidStream(t *testing.T, flags ...string) {
+func restartMidStream(t *testing.T, imported bool, flags ...string) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
 	store, err := pebblestore.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	events := testenv.ProduceThreads(t, brokers, topic, 4, 8, 60)
+	testenv.CreateTopic(t, brokers, topic, 4)
+	h := testenv.NewHistory(t)
+	for i := range 8 {
+		id := ulid.Make().String()
+		h.Do(id, "alice", domain.CreateThread{Title: fmt.Sprint("thread ", i), MemberIDs: []string{"bob"}})
+		for v := 1; v < 60; v++ {
+			h.Do(id, "alice", domain.PostMessage{Body: fmt.Sprint("message ", v)})
+		}
+	}
+	events := h.Events
+	for i := range events {
+		events[i].Imported = imported
+	}
+	testenv.Produce(t, brokers, topic, 4, events)
 	reader := readmodel.NewReader(store)
 	applied := func() uint64 {
 		var sum uint64

@@ -261,7 +261,8 @@ func (f *Forwarder) decode(log *zap.Logger, msg *sarama.ConsumerMessage) (*work,
 	}
 	if env.GetImported() {
 		// Brought over from the legacy system: it has the event already.
-		f.metrics.imported.Inc()
+		// A run of imported events is one record of them all.
+		f.metrics.imported.Add(float64(max(len(env.GetImportedRun().GetEvents()), 1)))
 		return nil, false
 	}
 	body, eventType, known, err := Payload(&env)

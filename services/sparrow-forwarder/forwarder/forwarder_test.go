@@ -160,8 +160,8 @@ func readDeliveries(t *testing.T, path string) []map[string]any {
 }
 
 // TestImportedEventsAreNotSentBack: events imported from the legacy system
-// (it has them) are not delivered to it; the ones made in Falcon after them
-// are.
+// (it has them; write-api writes them as one record of the run) are not
+// delivered to it; the ones made in Falcon after them are.
 func TestImportedEventsAreNotSentBack(t *testing.T) {
 	brokers, topic := testenv.Kafka(t), testenv.Name(t, "events")
 	out, legacy := startLegacy(t, func(sim http.Handler) http.Handler { return sim })

@@ -82,15 +82,26 @@ func TestImportAppendsTheLegacyHistoryOnceThroughTheOwner(t *testing.T) {
 			}
 		}
 	}
-	events := readAll(t, brokers, topic)
-	if len(events) != rooms*11 {
-		t.Fatalf("topic holds %d events, want %d", len(events), rooms*11)
+	// Each import is one record: its thread's run of imported events.
+	records := readAll(t, brokers, topic)
+	if len(records) != rooms {
+		t.Fatalf("topic holds %d records, want one a room, %d", len(records), rooms)
 	}
-	for _, r := range events {
-		e, err := eventlog.Decode(r.Value)
-		if err != nil || !e.Imported {
-			t.Fatalf("event at offset %d: %+v, %v; want one marked imported", r.Offset, e, err)
+	events := 0
+	for _, r := range records {
+		err := eventlog.DecodeEvents(r.Value, func(e domain.Event, err error) error {
+			if err != nil || !e.Imported {
+				return fmt.Errorf("event %+v, %v; want one marked imported", e, err)
+			}
+			events++
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("record at offset %d: %v", r.Offset, err)
 		}
+	}
+	if events != rooms*11 {
+		t.Fatalf("topic holds %d events, want %d", events, rooms*11)
 	}
 
 	// A new owner knows what was imported (the bulk run restarted after a

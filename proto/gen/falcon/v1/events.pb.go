@@ -65,6 +65,7 @@ type EventEnvelope struct {
 	//	*EventEnvelope_MessageEdited
 	//	*EventEnvelope_MessageDeleted
 	//	*EventEnvelope_ReadMarkerMoved
+	//	*EventEnvelope_ImportedRun
 	Payload       isEventEnvelope_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -276,6 +277,15 @@ func (x *EventEnvelope) GetReadMarkerMoved() *ReadMarkerMoved {
 	return nil
 }
 
+func (x *EventEnvelope) GetImportedRun() *ImportedRun {
+	if x != nil {
+		if x, ok := x.Payload.(*EventEnvelope_ImportedRun); ok {
+			return x.ImportedRun
+		}
+	}
+	return nil
+}
+
 type isEventEnvelope_Payload interface {
 	isEventEnvelope_Payload()
 }
@@ -324,6 +334,17 @@ type EventEnvelope_ReadMarkerMoved struct {
 	ReadMarkerMoved *ReadMarkerMoved `protobuf:"bytes,20,opt,name=read_marker_moved,json=readMarkerMoved,proto3,oneof"`
 }
 
+type EventEnvelope_ImportedRun struct {
+	// Not an event: a run of one thread's imported events in one record
+	// (falcon migrate appends history a thousand rows at a time, and a Kafka
+	// record per row was most of the cost). The envelope around it carries
+	// the thread, the last event's version and imported = true; consumers
+	// expand it in order. Only imported events are written this way, so a
+	// forwarder that does not know it skips nothing it should send. A build
+	// that writes it needs every consumer to know it first.
+	ImportedRun *ImportedRun `protobuf:"bytes,49,opt,name=imported_run,json=importedRun,proto3,oneof"`
+}
+
 func (*EventEnvelope_ThreadCreated) isEventEnvelope_Payload() {}
 
 func (*EventEnvelope_ThreadUpdated) isEventEnvelope_Payload() {}
@@ -346,6 +367,53 @@ func (*EventEnvelope_MessageDeleted) isEventEnvelope_Payload() {}
 
 func (*EventEnvelope_ReadMarkerMoved) isEventEnvelope_Payload() {}
 
+func (*EventEnvelope_ImportedRun) isEventEnvelope_Payload() {}
+
+// ImportedRun is a run of one thread's imported events, in version order.
+type ImportedRun struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*EventEnvelope       `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportedRun) Reset() {
+	*x = ImportedRun{}
+	mi := &file_falcon_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportedRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportedRun) ProtoMessage() {}
+
+func (x *ImportedRun) ProtoReflect() protoreflect.Message {
+	mi := &file_falcon_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportedRun.ProtoReflect.Descriptor instead.
+func (*ImportedRun) Descriptor() ([]byte, []int) {
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ImportedRun) GetEvents() []*EventEnvelope {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 type ThreadCreated struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Title   string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
@@ -365,7 +433,7 @@ type ThreadCreated struct {
 
 func (x *ThreadCreated) Reset() {
 	*x = ThreadCreated{}
-	mi := &file_falcon_v1_events_proto_msgTypes[1]
+	mi := &file_falcon_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -377,7 +445,7 @@ func (x *ThreadCreated) String() string {
 func (*ThreadCreated) ProtoMessage() {}
 
 func (x *ThreadCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[1]
+	mi := &file_falcon_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -390,7 +458,7 @@ func (x *ThreadCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ThreadCreated.ProtoReflect.Descriptor instead.
 func (*ThreadCreated) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ThreadCreated) GetTitle() string {
@@ -438,7 +506,7 @@ type ThreadUpdated struct {
 
 func (x *ThreadUpdated) Reset() {
 	*x = ThreadUpdated{}
-	mi := &file_falcon_v1_events_proto_msgTypes[2]
+	mi := &file_falcon_v1_events_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -450,7 +518,7 @@ func (x *ThreadUpdated) String() string {
 func (*ThreadUpdated) ProtoMessage() {}
 
 func (x *ThreadUpdated) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[2]
+	mi := &file_falcon_v1_events_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -463,7 +531,7 @@ func (x *ThreadUpdated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ThreadUpdated.ProtoReflect.Descriptor instead.
 func (*ThreadUpdated) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ThreadUpdated) GetTitle() string {
@@ -488,7 +556,7 @@ type ThreadDestroyed struct {
 
 func (x *ThreadDestroyed) Reset() {
 	*x = ThreadDestroyed{}
-	mi := &file_falcon_v1_events_proto_msgTypes[3]
+	mi := &file_falcon_v1_events_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -500,7 +568,7 @@ func (x *ThreadDestroyed) String() string {
 func (*ThreadDestroyed) ProtoMessage() {}
 
 func (x *ThreadDestroyed) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[3]
+	mi := &file_falcon_v1_events_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -513,7 +581,7 @@ func (x *ThreadDestroyed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ThreadDestroyed.ProtoReflect.Descriptor instead.
 func (*ThreadDestroyed) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{3}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{4}
 }
 
 type MembersAdded struct {
@@ -525,7 +593,7 @@ type MembersAdded struct {
 
 func (x *MembersAdded) Reset() {
 	*x = MembersAdded{}
-	mi := &file_falcon_v1_events_proto_msgTypes[4]
+	mi := &file_falcon_v1_events_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +605,7 @@ func (x *MembersAdded) String() string {
 func (*MembersAdded) ProtoMessage() {}
 
 func (x *MembersAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[4]
+	mi := &file_falcon_v1_events_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +618,7 @@ func (x *MembersAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersAdded.ProtoReflect.Descriptor instead.
 func (*MembersAdded) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{4}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *MembersAdded) GetAccountIds() []string {
@@ -569,7 +637,7 @@ type MembersRemoved struct {
 
 func (x *MembersRemoved) Reset() {
 	*x = MembersRemoved{}
-	mi := &file_falcon_v1_events_proto_msgTypes[5]
+	mi := &file_falcon_v1_events_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +649,7 @@ func (x *MembersRemoved) String() string {
 func (*MembersRemoved) ProtoMessage() {}
 
 func (x *MembersRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[5]
+	mi := &file_falcon_v1_events_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +662,7 @@ func (x *MembersRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRemoved.ProtoReflect.Descriptor instead.
 func (*MembersRemoved) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{5}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *MembersRemoved) GetAccountIds() []string {
@@ -613,7 +681,7 @@ type AdministratorsAdded struct {
 
 func (x *AdministratorsAdded) Reset() {
 	*x = AdministratorsAdded{}
-	mi := &file_falcon_v1_events_proto_msgTypes[6]
+	mi := &file_falcon_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +693,7 @@ func (x *AdministratorsAdded) String() string {
 func (*AdministratorsAdded) ProtoMessage() {}
 
 func (x *AdministratorsAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[6]
+	mi := &file_falcon_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +706,7 @@ func (x *AdministratorsAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdministratorsAdded.ProtoReflect.Descriptor instead.
 func (*AdministratorsAdded) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{6}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *AdministratorsAdded) GetAccountIds() []string {
@@ -657,7 +725,7 @@ type AdministratorsRemoved struct {
 
 func (x *AdministratorsRemoved) Reset() {
 	*x = AdministratorsRemoved{}
-	mi := &file_falcon_v1_events_proto_msgTypes[7]
+	mi := &file_falcon_v1_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +737,7 @@ func (x *AdministratorsRemoved) String() string {
 func (*AdministratorsRemoved) ProtoMessage() {}
 
 func (x *AdministratorsRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[7]
+	mi := &file_falcon_v1_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +750,7 @@ func (x *AdministratorsRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AdministratorsRemoved.ProtoReflect.Descriptor instead.
 func (*AdministratorsRemoved) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{7}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AdministratorsRemoved) GetAccountIds() []string {
@@ -712,7 +780,7 @@ type MessagePosted struct {
 
 func (x *MessagePosted) Reset() {
 	*x = MessagePosted{}
-	mi := &file_falcon_v1_events_proto_msgTypes[8]
+	mi := &file_falcon_v1_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +792,7 @@ func (x *MessagePosted) String() string {
 func (*MessagePosted) ProtoMessage() {}
 
 func (x *MessagePosted) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[8]
+	mi := &file_falcon_v1_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +805,7 @@ func (x *MessagePosted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessagePosted.ProtoReflect.Descriptor instead.
 func (*MessagePosted) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{8}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MessagePosted) GetMessageId() string {
@@ -801,7 +869,7 @@ type MessageEdited struct {
 
 func (x *MessageEdited) Reset() {
 	*x = MessageEdited{}
-	mi := &file_falcon_v1_events_proto_msgTypes[9]
+	mi := &file_falcon_v1_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +881,7 @@ func (x *MessageEdited) String() string {
 func (*MessageEdited) ProtoMessage() {}
 
 func (x *MessageEdited) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[9]
+	mi := &file_falcon_v1_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +894,7 @@ func (x *MessageEdited) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageEdited.ProtoReflect.Descriptor instead.
 func (*MessageEdited) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{9}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MessageEdited) GetMessageId() string {
@@ -864,7 +932,7 @@ type MessageDeleted struct {
 
 func (x *MessageDeleted) Reset() {
 	*x = MessageDeleted{}
-	mi := &file_falcon_v1_events_proto_msgTypes[10]
+	mi := &file_falcon_v1_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +944,7 @@ func (x *MessageDeleted) String() string {
 func (*MessageDeleted) ProtoMessage() {}
 
 func (x *MessageDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[10]
+	mi := &file_falcon_v1_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +957,7 @@ func (x *MessageDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageDeleted.ProtoReflect.Descriptor instead.
 func (*MessageDeleted) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{10}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *MessageDeleted) GetMessageId() string {
@@ -927,7 +995,7 @@ type ReadMarkerMoved struct {
 
 func (x *ReadMarkerMoved) Reset() {
 	*x = ReadMarkerMoved{}
-	mi := &file_falcon_v1_events_proto_msgTypes[11]
+	mi := &file_falcon_v1_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1007,7 @@ func (x *ReadMarkerMoved) String() string {
 func (*ReadMarkerMoved) ProtoMessage() {}
 
 func (x *ReadMarkerMoved) ProtoReflect() protoreflect.Message {
-	mi := &file_falcon_v1_events_proto_msgTypes[11]
+	mi := &file_falcon_v1_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1020,7 @@ func (x *ReadMarkerMoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMarkerMoved.ProtoReflect.Descriptor instead.
 func (*ReadMarkerMoved) Descriptor() ([]byte, []int) {
-	return file_falcon_v1_events_proto_rawDescGZIP(), []int{11}
+	return file_falcon_v1_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReadMarkerMoved) GetMessageId() string {
@@ -973,7 +1041,7 @@ var File_falcon_v1_events_proto protoreflect.FileDescriptor
 
 const file_falcon_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\t\n" +
+	"\x16falcon/v1/events.proto\x12\tfalcon.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\t\n" +
 	"\rEventEnvelope\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tthread_id\x18\x02 \x01(\tR\bthreadId\x12\x18\n" +
@@ -998,8 +1066,11 @@ const file_falcon_v1_events_proto_rawDesc = "" +
 	"\x0emessage_posted\x18\x11 \x01(\v2\x18.falcon.v1.MessagePostedH\x00R\rmessagePosted\x12A\n" +
 	"\x0emessage_edited\x18\x12 \x01(\v2\x18.falcon.v1.MessageEditedH\x00R\rmessageEdited\x12D\n" +
 	"\x0fmessage_deleted\x18\x13 \x01(\v2\x19.falcon.v1.MessageDeletedH\x00R\x0emessageDeleted\x12H\n" +
-	"\x11read_marker_moved\x18\x14 \x01(\v2\x1a.falcon.v1.ReadMarkerMovedH\x00R\x0freadMarkerMovedB\t\n" +
-	"\apayload\"\xb0\x01\n" +
+	"\x11read_marker_moved\x18\x14 \x01(\v2\x1a.falcon.v1.ReadMarkerMovedH\x00R\x0freadMarkerMoved\x12;\n" +
+	"\fimported_run\x181 \x01(\v2\x16.falcon.v1.ImportedRunH\x00R\vimportedRunB\t\n" +
+	"\apayload\"?\n" +
+	"\vImportedRun\x120\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.falcon.v1.EventEnvelopeR\x06events\"\xb0\x01\n" +
 	"\rThreadCreated\x12\x14\n" +
 	"\x05title\x18\x01 \x01(\tR\x05title\x12\x18\n" +
 	"\aremarks\x18\x02 \x01(\tR\aremarks\x12\x1d\n" +
@@ -1062,40 +1133,43 @@ func file_falcon_v1_events_proto_rawDescGZIP() []byte {
 	return file_falcon_v1_events_proto_rawDescData
 }
 
-var file_falcon_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_falcon_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_falcon_v1_events_proto_goTypes = []any{
 	(*EventEnvelope)(nil),         // 0: falcon.v1.EventEnvelope
-	(*ThreadCreated)(nil),         // 1: falcon.v1.ThreadCreated
-	(*ThreadUpdated)(nil),         // 2: falcon.v1.ThreadUpdated
-	(*ThreadDestroyed)(nil),       // 3: falcon.v1.ThreadDestroyed
-	(*MembersAdded)(nil),          // 4: falcon.v1.MembersAdded
-	(*MembersRemoved)(nil),        // 5: falcon.v1.MembersRemoved
-	(*AdministratorsAdded)(nil),   // 6: falcon.v1.AdministratorsAdded
-	(*AdministratorsRemoved)(nil), // 7: falcon.v1.AdministratorsRemoved
-	(*MessagePosted)(nil),         // 8: falcon.v1.MessagePosted
-	(*MessageEdited)(nil),         // 9: falcon.v1.MessageEdited
-	(*MessageDeleted)(nil),        // 10: falcon.v1.MessageDeleted
-	(*ReadMarkerMoved)(nil),       // 11: falcon.v1.ReadMarkerMoved
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*ImportedRun)(nil),           // 1: falcon.v1.ImportedRun
+	(*ThreadCreated)(nil),         // 2: falcon.v1.ThreadCreated
+	(*ThreadUpdated)(nil),         // 3: falcon.v1.ThreadUpdated
+	(*ThreadDestroyed)(nil),       // 4: falcon.v1.ThreadDestroyed
+	(*MembersAdded)(nil),          // 5: falcon.v1.MembersAdded
+	(*MembersRemoved)(nil),        // 6: falcon.v1.MembersRemoved
+	(*AdministratorsAdded)(nil),   // 7: falcon.v1.AdministratorsAdded
+	(*AdministratorsRemoved)(nil), // 8: falcon.v1.AdministratorsRemoved
+	(*MessagePosted)(nil),         // 9: falcon.v1.MessagePosted
+	(*MessageEdited)(nil),         // 10: falcon.v1.MessageEdited
+	(*MessageDeleted)(nil),        // 11: falcon.v1.MessageDeleted
+	(*ReadMarkerMoved)(nil),       // 12: falcon.v1.ReadMarkerMoved
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_falcon_v1_events_proto_depIdxs = []int32{
-	12, // 0: falcon.v1.EventEnvelope.occurred_at:type_name -> google.protobuf.Timestamp
-	1,  // 1: falcon.v1.EventEnvelope.thread_created:type_name -> falcon.v1.ThreadCreated
-	2,  // 2: falcon.v1.EventEnvelope.thread_updated:type_name -> falcon.v1.ThreadUpdated
-	3,  // 3: falcon.v1.EventEnvelope.thread_destroyed:type_name -> falcon.v1.ThreadDestroyed
-	4,  // 4: falcon.v1.EventEnvelope.members_added:type_name -> falcon.v1.MembersAdded
-	5,  // 5: falcon.v1.EventEnvelope.members_removed:type_name -> falcon.v1.MembersRemoved
-	6,  // 6: falcon.v1.EventEnvelope.administrators_added:type_name -> falcon.v1.AdministratorsAdded
-	7,  // 7: falcon.v1.EventEnvelope.administrators_removed:type_name -> falcon.v1.AdministratorsRemoved
-	8,  // 8: falcon.v1.EventEnvelope.message_posted:type_name -> falcon.v1.MessagePosted
-	9,  // 9: falcon.v1.EventEnvelope.message_edited:type_name -> falcon.v1.MessageEdited
-	10, // 10: falcon.v1.EventEnvelope.message_deleted:type_name -> falcon.v1.MessageDeleted
-	11, // 11: falcon.v1.EventEnvelope.read_marker_moved:type_name -> falcon.v1.ReadMarkerMoved
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	13, // 0: falcon.v1.EventEnvelope.occurred_at:type_name -> google.protobuf.Timestamp
+	2,  // 1: falcon.v1.EventEnvelope.thread_created:type_name -> falcon.v1.ThreadCreated
+	3,  // 2: falcon.v1.EventEnvelope.thread_updated:type_name -> falcon.v1.ThreadUpdated
+	4,  // 3: falcon.v1.EventEnvelope.thread_destroyed:type_name -> falcon.v1.ThreadDestroyed
+	5,  // 4: falcon.v1.EventEnvelope.members_added:type_name -> falcon.v1.MembersAdded
+	6,  // 5: falcon.v1.EventEnvelope.members_removed:type_name -> falcon.v1.MembersRemoved
+	7,  // 6: falcon.v1.EventEnvelope.administrators_added:type_name -> falcon.v1.AdministratorsAdded
+	8,  // 7: falcon.v1.EventEnvelope.administrators_removed:type_name -> falcon.v1.AdministratorsRemoved
+	9,  // 8: falcon.v1.EventEnvelope.message_posted:type_name -> falcon.v1.MessagePosted
+	10, // 9: falcon.v1.EventEnvelope.message_edited:type_name -> falcon.v1.MessageEdited
+	11, // 10: falcon.v1.EventEnvelope.message_deleted:type_name -> falcon.v1.MessageDeleted
+	12, // 11: falcon.v1.EventEnvelope.read_marker_moved:type_name -> falcon.v1.ReadMarkerMoved
+	1,  // 12: falcon.v1.EventEnvelope.imported_run:type_name -> falcon.v1.ImportedRun
+	0,  // 13: falcon.v1.ImportedRun.events:type_name -> falcon.v1.EventEnvelope
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_falcon_v1_events_proto_init() }
@@ -1115,15 +1189,16 @@ func file_falcon_v1_events_proto_init() {
 		(*EventEnvelope_MessageEdited)(nil),
 		(*EventEnvelope_MessageDeleted)(nil),
 		(*EventEnvelope_ReadMarkerMoved)(nil),
+		(*EventEnvelope_ImportedRun)(nil),
 	}
-	file_falcon_v1_events_proto_msgTypes[2].OneofWrappers = []any{}
+	file_falcon_v1_events_proto_msgTypes[3].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_falcon_v1_events_proto_rawDesc), len(file_falcon_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
