@@ -16,6 +16,7 @@ type metrics struct {
 	// takeoverSeconds times a partition's load: fencing, snapshots, replay.
 	takeoverSeconds   prometheus.Histogram
 	snapshots         prometheus.Counter
+	snapshotSeconds   *prometheus.HistogramVec
 	snapshotFallbacks prometheus.Counter
 }
 
@@ -36,12 +37,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.takeoverSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_write_takeover_duration_seconds",
 		Help: "Time to take a partition over: fence, load snapshots, replay.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
 	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_total", Help: "Thread snapshots written."})
+	// A partition's writer takes no command while it writes a snapshot: a
+	// complete one after a migration holds every thread it owns.
+	m.snapshotSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "falcon_write_snapshot_duration_seconds",
+		Help:    "Time a partition's writer spent writing a snapshot (commands wait meanwhile), by kind: changed threads or complete.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"kind"})
 	m.snapshotFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshot_fallbacks_total",
 		Help: "Takeovers that could not use the snapshots and replayed the whole partition."})
 	// At zero from the start: rates over them have a baseline.
 	m.forwarded.WithLabelValues("OK")
 	m.forwarded.WithLabelValues("error")
 	reg.MustRegister(m.partitions, m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
-		m.takeoverSeconds, m.snapshots, m.snapshotFallbacks)
+		m.takeoverSeconds, m.snapshots, m.snapshotSeconds, m.snapshotFallbacks)
 	return m
 }

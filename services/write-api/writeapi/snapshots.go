@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -68,6 +69,7 @@ func (w *writer) snapshot(ctx context.Context) error {
 			ids[id] = true
 		}
 	}
+	start := time.Now()
 	snaps := make([]domain.Snapshot, 0, len(ids))
 	for id := range ids {
 		if t := w.threads[id]; t != nil {
@@ -83,6 +85,11 @@ func (w *writer) snapshot(ctx context.Context) error {
 		return err
 	}
 	w.metrics.snapshots.Add(float64(len(snaps)))
+	kind := "changed"
+	if complete {
+		kind = "complete"
+	}
+	w.metrics.snapshotSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	w.log.Debug("snapshot written", zap.Int("threads", len(snaps)), zap.Bool("complete", complete), zap.Int64("checkpoint", w.next))
 	return nil
 }

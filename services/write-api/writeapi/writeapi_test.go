@@ -223,7 +223,8 @@ func readAll(t *testing.T, brokers, topic string) []eventlog.Record {
 	return out
 }
 
-// counter sums a counter's samples whose labels include the given ones.
+// counter sums a counter's samples whose labels include the given ones
+// (of a histogram, its observations).
 func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -246,7 +247,7 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 					continue metric
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			sum += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	return sum
@@ -316,6 +317,12 @@ func TestTakeoverLoadsSnapshotsAndFallsBackToReplay(t *testing.T) {
 	}
 	if n := counter(t, r.metrics, "falcon_write_snapshots_total", nil); n == 0 {
 		t.Fatal("no snapshot was written")
+	}
+	// The first snapshot of an owner is complete, the next of what changed.
+	for _, kind := range []string{"complete", "changed"} {
+		if n := counter(t, r.metrics, "falcon_write_snapshot_duration_seconds", map[string]string{"kind": kind}); n == 0 {
+			t.Errorf("no %s snapshot timed", kind)
+		}
 	}
 	r.stop()
 
