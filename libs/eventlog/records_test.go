@@ -10,8 +10,11 @@ import (
 
 	"github.com/IBM/sarama"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/falcon-chat/falcon/libs/domain"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
 // importedEvents are n imported messages of two threads, in runs of 10,
@@ -150,6 +153,33 @@ func BenchmarkRecords(b *testing.B) {
 	for b.Loop() {
 		if _, err := Records(context.Background(), "events", 0, events); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The envelope around a run is written by hand; its field numbers must be
+// the schema's, or every consumer would misread a bulk import.
+func TestHandWrittenFieldNumbersAreTheSchemas(t *testing.T) {
+	envelope := (&falconv1.EventEnvelope{}).ProtoReflect().Descriptor().Fields()
+	run := (&falconv1.ImportedRun{}).ProtoReflect().Descriptor().Fields()
+	for _, c := range []struct {
+		fields protoreflect.FieldDescriptors
+		name   protoreflect.Name
+		want   protowire.Number
+	}{
+		{envelope, "thread_id", fieldThreadID},
+		{envelope, "version", fieldVersion},
+		{envelope, "imported_run", fieldImportedRun},
+		{envelope, "imported", fieldImported},
+		{run, "events", fieldRunEvents},
+	} {
+		f := c.fields.ByName(c.name)
+		if f == nil {
+			t.Errorf("the schema has no field %s", c.name)
+			continue
+		}
+		if got := protowire.Number(f.Number()); got != c.want {
+			t.Errorf("field %s is number %d in the schema, %d in records.go", c.name, got, c.want)
 		}
 	}
 }
