@@ -331,15 +331,20 @@ func scrapeBinaries(t *testing.T, done func(map[string]bool) bool) map[string]bo
 	call(ctx, t, http.MethodPost, "http://"+rest+"/v1/threads/"+created.ThreadID+"/messages", `{"body":"hello"}`, nil)
 	call(ctx, t, http.MethodGet, "http://"+readREST+"/v1/threads", "", nil)
 
-	var have map[string]bool
+	// Until a name appears or time runs out; a scrape cut off by the
+	// deadline does not count, so the answer is the last whole one.
+	last := map[string]bool{}
 	for {
-		have = map[string]bool{}
+		have := map[string]bool{}
 		for _, a := range []string{admin, readAdmin} {
 			for name := range exposedNames(scrape(ctx, t, "http://"+a+"/metrics")) {
 				have[name] = true
 			}
 		}
-		if done(have) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return last
+		}
+		if last = have; done(have) {
 			return have
 		}
 		select {

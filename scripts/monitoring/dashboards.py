@@ -99,6 +99,9 @@ DASHBOARDS = {
         panel("Snapshots", [
             t('sum(rate(falcon_write_snapshots_total{job="write-api"}[5m]))', "written"),
             t('sum(increase(falcon_write_snapshot_fallbacks_total{job="write-api"}[1h]))', "takeovers without snapshots (1 h)")]),
+        # A partition's writer takes no command while it writes a snapshot.
+        panel("Snapshot duration p99 by kind (the partition waits)", [
+            t(p99("falcon_write_snapshot_duration_seconds", "kind", 'job="write-api"'), "{{kind}}")], "s"),
     ] + kafka("write-api") + process("write-api")),
     "falcon-read-api": ("Falcon: read-api", api("read-api", "falcon.v1.ThreadQueryService") + hbase("read-api") + [
         panel("Read-model generation", [t('max by (pod) (falcon_read_model_generation{job="read-api"})', "{{pod}}")]),

@@ -47,6 +47,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	// At zero from the start: rates over them have a baseline.
 	m.forwarded.WithLabelValues("OK")
 	m.forwarded.WithLabelValues("error")
+	m.snapshotSeconds.WithLabelValues(snapshotChanged)
+	m.snapshotSeconds.WithLabelValues(snapshotComplete)
 	reg.MustRegister(m.partitions, m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
 		m.takeoverSeconds, m.snapshots, m.snapshotSeconds, m.snapshotFallbacks)
 	return m

@@ -56,6 +56,12 @@ func (p *snapshotPolicy) done(ok bool) {
 	}
 }
 
+// The kinds of snapshot, as falcon_write_snapshot_duration_seconds labels them.
+const (
+	snapshotChanged  = "changed"
+	snapshotComplete = "complete"
+)
+
 // snapshot writes the snapshot the policy calls for, if any.
 func (w *writer) snapshot(ctx context.Context) error {
 	due, complete := w.snap.due()
@@ -85,9 +91,9 @@ func (w *writer) snapshot(ctx context.Context) error {
 		return err
 	}
 	w.metrics.snapshots.Add(float64(len(snaps)))
-	kind := "changed"
+	kind := snapshotChanged
 	if complete {
-		kind = "complete"
+		kind = snapshotComplete
 	}
 	w.metrics.snapshotSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	w.log.Debug("snapshot written", zap.Int("threads", len(snaps)), zap.Bool("complete", complete), zap.Int64("checkpoint", w.next))
