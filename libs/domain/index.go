@@ -117,13 +117,26 @@ func (x *messageIndex) markDeleted(id string) {
 	}
 }
 
-// each calls fn for every indexed message, oldest first.
-func (x *messageIndex) each(fn func(id string, ref messageRef)) {
+// snapshot is the indexed messages, oldest first. A complete snapshot after a
+// migration holds hundreds of thousands, so their ids are written into one
+// string rather than one each.
+func (x *messageIndex) snapshot() []MessageRef {
+	out := make([]MessageRef, 0, len(x.refs))
+	text := make([]byte, 0, len(x.refs)*ulid.EncodedSize)
 	for _, k := range x.order {
-		if e, ok := x.refs[k]; ok {
-			fn(k.String(), x.ref(e))
+		e, ok := x.refs[k]
+		if !ok {
+			continue
 		}
+		text = text[:len(text)+ulid.EncodedSize]
+		_ = k.MarshalTextTo(text[len(text)-ulid.EncodedSize:]) // cannot fail: the slice is EncodedSize long
+		out = append(out, MessageRef{AuthorID: x.authors[e.author], Sequence: e.seq, Number: e.number, Deleted: e.deleted})
 	}
+	ids := string(text)
+	for i := range out {
+		out[i].ID = ids[i*ulid.EncodedSize : (i+1)*ulid.EncodedSize]
+	}
+	return out
 }
 
 // author is the position of an author, added if new. Authors are kept for

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -28,10 +29,9 @@ func TestMessageIndexFindsWhatWasPut(t *testing.T) {
 			t.Errorf("%s: get(%s) = %+v, %v; want %+v, %v", c.name, c.id, got, found, c.want, c.found)
 		}
 	}
-	var order []string
-	x.each(func(id string, _ messageRef) { order = append(order, id) })
-	if len(order) != 2 || order[0] != a || order[1] != b || x.len() != 2 || len(x.authors) != 2 {
-		t.Fatalf("each gave %v (len %d, authors %v); want %s then %s", order, x.len(), x.authors, a, b)
+	want := []MessageRef{{ID: a, AuthorID: "alice", Sequence: 1, Number: 11}, {ID: b, AuthorID: "bob", Sequence: 2, Number: 12, Deleted: true}}
+	if got := x.snapshot(); !reflect.DeepEqual(got, want) || x.len() != 2 || len(x.authors) != 2 {
+		t.Fatalf("snapshot gave %+v (len %d, authors %v); want %+v", got, x.len(), x.authors, want)
 	}
 }
 

@@ -67,9 +67,9 @@ func (t *Thread) Snapshot() Snapshot {
 		CreatedAt: t.createdAt, Destroyed: t.destroyed, Members: t.Members(), Administrators: t.Administrators(),
 		LastSequence: t.posted, Number: t.number, LastNumber: t.lastNumber, Evicted: t.messages.evicted,
 	}
-	t.messages.each(func(id string, m messageRef) {
-		s.Messages = append(s.Messages, MessageRef{ID: id, AuthorID: m.author, Sequence: m.seq, Number: m.number, Deleted: m.deleted})
-	})
+	if t.messages.len() > 0 {
+		s.Messages = t.messages.snapshot()
+	}
 	for _, a := range s.Members {
 		s.ReadMarkers = append(s.ReadMarkers, ReadMarkerRef{AccountID: a, Position: t.markers[a]})
 	}

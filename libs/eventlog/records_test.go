@@ -157,11 +157,14 @@ func BenchmarkRecords(b *testing.B) {
 	}
 }
 
-// The envelope around a run is written by hand; its field numbers must be
-// the schema's, or every consumer would misread a bulk import.
+// The envelope around a run and a snapshot's messages are written by hand;
+// their field numbers must be the schema's, or every reader would misread
+// them.
 func TestHandWrittenFieldNumbersAreTheSchemas(t *testing.T) {
 	envelope := (&falconv1.EventEnvelope{}).ProtoReflect().Descriptor().Fields()
 	run := (&falconv1.ImportedRun{}).ProtoReflect().Descriptor().Fields()
+	snapshot := (&falconv1.ThreadSnapshot{}).ProtoReflect().Descriptor().Fields()
+	indexed := (&falconv1.IndexedMessage{}).ProtoReflect().Descriptor().Fields()
 	for _, c := range []struct {
 		fields protoreflect.FieldDescriptors
 		name   protoreflect.Name
@@ -172,6 +175,12 @@ func TestHandWrittenFieldNumbersAreTheSchemas(t *testing.T) {
 		{envelope, "imported_run", fieldImportedRun},
 		{envelope, "imported", fieldImported},
 		{run, "events", fieldRunEvents},
+		{snapshot, "messages", fieldSnapshotMessages},
+		{indexed, "message_id", fieldMessageID},
+		{indexed, "author_id", fieldMessageAuthor},
+		{indexed, "sequence", fieldMessageSequence},
+		{indexed, "message_number", fieldMessageNumber},
+		{indexed, "deleted", fieldMessageDeleted},
 	} {
 		f := c.fields.ByName(c.name)
 		if f == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -45,10 +46,6 @@ func EncodeSnapshot(s domain.Snapshot) ([]byte, error) {
 		MemberIds: s.Members, AdministratorIds: s.Administrators, LastSequence: s.LastSequence,
 		ThreadNumber: s.Number, LastNumber: s.LastNumber, EvictedNumber: s.Evicted,
 	}
-	for _, msg := range s.Messages {
-		m.Messages = append(m.Messages, &falconv1.IndexedMessage{MessageId: msg.ID, AuthorId: msg.AuthorID, Sequence: msg.Sequence,
-			MessageNumber: msg.Number, Deleted: msg.Deleted})
-	}
 	for _, r := range s.ReadMarkers {
 		m.ReadMarkers = append(m.ReadMarkers, &falconv1.ReadMarker{AccountId: r.AccountID, Position: r.Position})
 	}
@@ -56,7 +53,76 @@ func EncodeSnapshot(s domain.Snapshot) ([]byte, error) {
 		m.Requests = append(m.Requests, &falconv1.RememberedRequest{RequestId: r.ID, Command: r.Command, Version: r.Version, MessageId: r.MessageID,
 			AccountId: r.AccountID, RequestHash: r.Hash, Number: r.Number})
 	}
-	return proto.Marshal(m)
+	b, err := proto.MarshalOptions{}.MarshalAppend(make([]byte, 0, proto.Size(m)+len(s.Messages)*indexedMessageSize), m)
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot of thread %s: %w", s.ID, err)
+	}
+	// The messages, up to MaxIndexedMessages, are most of a snapshot: they
+	// are appended by hand (a field may come in any order, and a repeated
+	// one in pieces) rather than made into a message each first.
+	for _, msg := range s.Messages {
+		b = appendIndexedMessage(b, msg)
+	}
+	return b, nil
+}
+
+// Field numbers of ThreadSnapshot.messages and of IndexedMessage, encoded
+// by hand.
+const (
+	fieldSnapshotMessages protowire.Number = 11
+	fieldMessageID        protowire.Number = 1
+	fieldMessageAuthor    protowire.Number = 2
+	fieldMessageSequence  protowire.Number = 3
+	fieldMessageNumber    protowire.Number = 4
+	fieldMessageDeleted   protowire.Number = 5
+)
+
+// indexedMessageSize is about what an indexed message takes encoded: a
+// ULID, a short author, two varints.
+const indexedMessageSize = 56
+
+// appendIndexedMessage appends msg as ThreadSnapshot.messages, leaving out
+// zero fields as proto3 does.
+func appendIndexedMessage(b []byte, msg domain.MessageRef) []byte {
+	n := 0
+	if msg.ID != "" {
+		n += protowire.SizeTag(fieldMessageID) + protowire.SizeBytes(len(msg.ID))
+	}
+	if msg.AuthorID != "" {
+		n += protowire.SizeTag(fieldMessageAuthor) + protowire.SizeBytes(len(msg.AuthorID))
+	}
+	if msg.Sequence != 0 {
+		n += protowire.SizeTag(fieldMessageSequence) + protowire.SizeVarint(msg.Sequence)
+	}
+	if msg.Number != 0 {
+		n += protowire.SizeTag(fieldMessageNumber) + protowire.SizeVarint(msg.Number)
+	}
+	if msg.Deleted {
+		n += protowire.SizeTag(fieldMessageDeleted) + protowire.SizeVarint(1)
+	}
+	b = protowire.AppendTag(b, fieldSnapshotMessages, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(n))
+	if msg.ID != "" {
+		b = protowire.AppendTag(b, fieldMessageID, protowire.BytesType)
+		b = protowire.AppendString(b, msg.ID)
+	}
+	if msg.AuthorID != "" {
+		b = protowire.AppendTag(b, fieldMessageAuthor, protowire.BytesType)
+		b = protowire.AppendString(b, msg.AuthorID)
+	}
+	if msg.Sequence != 0 {
+		b = protowire.AppendTag(b, fieldMessageSequence, protowire.VarintType)
+		b = protowire.AppendVarint(b, msg.Sequence)
+	}
+	if msg.Number != 0 {
+		b = protowire.AppendTag(b, fieldMessageNumber, protowire.VarintType)
+		b = protowire.AppendVarint(b, msg.Number)
+	}
+	if msg.Deleted {
+		b = protowire.AppendTag(b, fieldMessageDeleted, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+	}
+	return b
 }
 
 // DecodeSnapshot reads a record value written by EncodeSnapshot.
