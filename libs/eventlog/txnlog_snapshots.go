@@ -82,11 +82,28 @@ func (l *TxnLog) loadSnapshots(ctx context.Context) ([]domain.Snapshot, Checkpoi
 	return snaps, checkpoint, nil
 }
 
-// WriteSnapshots commits snapshots of threads and a checkpoint at next (the
-// events offset a new owner replays from) in one transaction. complete says
-// snaps hold every thread of the partition: a new owner then reads nothing
-// older.
-func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, next int64, complete bool) error {
+// SnapshotPart says where a call of WriteSnapshots stands in a round of
+// snapshots. A round is written in parts, each its own transaction, so that
+// the partition's writer takes commands in between; only its last part
+// writes the checkpoint that makes the round count (the others repeat the
+// one in force: a new owner looks for it in the last checkpointWindow
+// records).
+type SnapshotPart struct {
+	// Complete says the round holds every thread of the partition: a new
+	// owner then reads nothing older than the round's first part.
+	Complete bool
+	// First says the part begins the round.
+	First bool
+	// Last says the part ends the round with a checkpoint at Next, the
+	// events offset a new owner replays from: where the round began, since
+	// a thread's snapshot may have been taken at any time during it.
+	Last bool
+	Next int64
+}
+
+// WriteSnapshots commits snapshots of threads in one transaction, with the
+// round's checkpoint if part is its last.
+func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part SnapshotPart) error {
 	if l.prod == nil {
 		return errors.New("snapshots before Load")
 	}
@@ -99,33 +116,49 @@ func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, next
 		}
 		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Partition: l.cfg.Partition, Key: sarama.StringEncoder(s.ID), Value: sarama.ByteEncoder(b)})
 	}
-	// The checkpoint's FullFrom is the first offset of this transaction when
-	// the set is complete; known only once sent, so the checkpoint goes in a
-	// second send within the same transaction.
+	if part.First {
+		l.roundFrom = -1
+	}
 	if err := l.prod.BeginTxn(); err != nil {
 		return AbortTxn(l.prod, err)
 	}
-	if err := l.prod.SendMessages(msgs); err != nil {
-		return AbortTxn(l.prod, err)
-	}
-	fullFrom := l.fullFrom
-	if complete && len(msgs) > 0 {
-		fullFrom = msgs[0].Offset
-		for _, m := range msgs {
-			fullFrom = min(fullFrom, m.Offset)
+	if len(msgs) > 0 {
+		if err := l.prod.SendMessages(msgs); err != nil {
+			return AbortTxn(l.prod, err)
 		}
 	}
-	cb, err := EncodeCheckpoint(Checkpoint{NextOffset: next, FullFrom: max(fullFrom, 0)})
-	if err != nil {
-		return AbortTxn(l.prod, err)
+	// A complete round's checkpoint names the first offset of its first
+	// part, known only once sent.
+	if part.Complete && l.roundFrom < 0 {
+		for _, m := range msgs {
+			if l.roundFrom < 0 || m.Offset < l.roundFrom {
+				l.roundFrom = m.Offset
+			}
+		}
 	}
-	if _, _, err := l.prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: l.cfg.Partition,
-		Key: sarama.StringEncoder(CheckpointKey), Value: sarama.ByteEncoder(cb)}); err != nil {
-		return AbortTxn(l.prod, err)
+	fullFrom := l.fullFrom
+	checkpoint := l.last
+	if part.Last {
+		if part.Complete && l.roundFrom >= 0 {
+			fullFrom = l.roundFrom
+		}
+		checkpoint = &Checkpoint{NextOffset: part.Next, FullFrom: max(fullFrom, 0)}
+	}
+	if checkpoint != nil {
+		cb, err := EncodeCheckpoint(*checkpoint)
+		if err != nil {
+			return AbortTxn(l.prod, err)
+		}
+		if _, _, err := l.prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: l.cfg.Partition,
+			Key: sarama.StringEncoder(CheckpointKey), Value: sarama.ByteEncoder(cb)}); err != nil {
+			return AbortTxn(l.prod, err)
+		}
 	}
 	if err := l.prod.CommitTxn(); err != nil {
 		return AbortTxn(l.prod, err)
 	}
-	l.fullFrom = max(fullFrom, 0)
+	if part.Last {
+		l.fullFrom, l.last = max(fullFrom, 0), checkpoint
+	}
 	return nil
 }

@@ -37,10 +37,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.takeoverSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_write_takeover_duration_seconds",
 		Help: "Time to take a partition over: fence, load snapshots, replay.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
 	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_total", Help: "Thread snapshots written."})
-	// A partition's writer takes no command while it writes a snapshot: a
-	// complete one after a migration holds every thread it owns.
+	// A partition's writer takes no command while it writes a part of a
+	// snapshot.
 	m.snapshotSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "falcon_write_snapshot_duration_seconds",
-		Help:    "Time a partition's writer spent writing a snapshot (commands wait meanwhile), by kind: changed threads or complete.",
+		Help:    "Time a partition's writer spent writing a part of a snapshot (commands wait meanwhile), by kind: changed threads or complete.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"kind"})
 	m.snapshotFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshot_fallbacks_total",
 		Help: "Takeovers that could not use the snapshots and replayed the whole partition."})

@@ -32,9 +32,9 @@ type PartitionLog interface {
 	// eventlog.ErrFenced means a newer writer took over; any error means
 	// nothing was committed.
 	Append(ctx context.Context, events []eventlog.Outgoing) (next int64, err error)
-	// WriteSnapshots commits thread snapshots and a checkpoint at next, the
-	// offset a new owner replays from; complete says they are every thread.
-	WriteSnapshots(ctx context.Context, snaps []domain.Snapshot, next int64, complete bool) error
+	// WriteSnapshots commits thread snapshots, a part of a round; the last
+	// part adds the checkpoint that makes the round count.
+	WriteSnapshots(ctx context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) error
 	// Close releases the log's producer.
 	Close() error
 }
@@ -70,6 +70,9 @@ type writerConfig struct {
 	MaxBatch int
 	// SnapshotEvery is how many events pass between snapshots; 0: none.
 	SnapshotEvery int
+	// SnapshotPartMessages bounds a part of a snapshot round (0:
+	// snapshotPartMessages).
+	SnapshotPartMessages int
 }
 
 // writer owns one partition: the only goroutine that decides and appends for
@@ -214,6 +217,13 @@ func (w *writer) serve(ctx context.Context) error {
 	batch := make([]request, 0, w.cfg.MaxBatch)
 	for {
 		batch = batch[:0]
+		if w.snap.round != nil && len(w.in) == 0 && ctx.Err() == nil {
+			// A snapshot under way and no command waiting: its next part.
+			if err := w.snapshotPart(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -232,13 +242,22 @@ func (w *writer) serve(ctx context.Context) error {
 		if err := w.commit(ctx, batch); err != nil {
 			return err
 		}
-		if err := w.snapshot(ctx); err != nil {
-			if errors.Is(err, ErrLostOwnership) {
-				return err
-			}
-			w.log.Warn("snapshot failed; trying again later", zap.Error(err))
+		if err := w.snapshotPart(ctx); err != nil {
+			return err
 		}
 	}
+}
+
+// snapshotPart writes the next part of a snapshot, if one is due or under
+// way. Only a lost partition stops the writer: a snapshot that fails is
+// tried again later.
+func (w *writer) snapshotPart(ctx context.Context) error {
+	err := w.snapshot(ctx)
+	if err == nil || errors.Is(err, ErrLostOwnership) {
+		return err
+	}
+	w.log.Warn("snapshot failed; trying again later", zap.Error(err))
+	return nil
 }
 
 // commit decides every command of the batch in order, appends the events in

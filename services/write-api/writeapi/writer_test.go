@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,12 +37,17 @@ type memPartition struct {
 	appends      [][]domain.Event
 	snapshotted  []snapshotCall
 	loads        int
+	// beforeSnapshots, if set, runs before each part of a snapshot is
+	// written (outside the lock): to fail it or act meanwhile.
+	beforeSnapshots func(part eventlog.SnapshotPart) error
+	// ops are the appends ("append") and snapshot parts ("part") in order.
+	ops []string
 }
 
+// snapshotCall is one part of a snapshot written.
 type snapshotCall struct {
-	threads  int
-	next     int64
-	complete bool
+	threads int
+	eventlog.SnapshotPart
 }
 
 func newMemPartition() *memPartition { return &memPartition{snaps: map[string]domain.Snapshot{}} }
@@ -100,10 +107,19 @@ func (l *memLog) Append(_ context.Context, outgoing []eventlog.Outgoing) (int64,
 	}
 	l.p.events = append(l.p.events, events...)
 	l.p.appends = append(l.p.appends, events)
+	l.p.ops = append(l.p.ops, "append")
 	return int64(len(l.p.events)), nil
 }
 
-func (l *memLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, next int64, complete bool) error {
+// WriteSnapshots keeps the latest snapshot of each thread, as a new owner
+// reads them on Kafka (a round's parts before its checkpoint included);
+// only a round's last part moves the checkpoint.
+func (l *memLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) error {
+	if hook := l.p.beforeSnapshots; hook != nil {
+		if err := hook(part); err != nil {
+			return err
+		}
+	}
 	l.p.mu.Lock()
 	defer l.p.mu.Unlock()
 	if err := l.fenced(); err != nil {
@@ -112,8 +128,11 @@ func (l *memLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, next
 	for _, s := range snaps {
 		l.p.snaps[s.ID] = s
 	}
-	l.p.checkpoint = next
-	l.p.snapshotted = append(l.p.snapshotted, snapshotCall{threads: len(snaps), next: next, complete: complete})
+	if part.Last {
+		l.p.checkpoint = part.Next
+	}
+	l.p.snapshotted = append(l.p.snapshotted, snapshotCall{threads: len(snaps), SnapshotPart: part})
+	l.p.ops = append(l.p.ops, "part")
 	return nil
 }
 
@@ -346,15 +365,15 @@ func TestWriterSnapshotsChangedThreadsAndEveryThreadAtTimes(t *testing.T) {
 	if len(calls) < completeEvery+1 {
 		t.Fatalf("%d snapshots, want at least %d", len(calls), completeEvery+1)
 	}
-	if !calls[0].complete || calls[0].threads != 3 {
+	if !calls[0].Complete || calls[0].threads != 3 {
 		t.Fatalf("first snapshot %+v: want complete, of the 3 threads then", calls[0])
 	}
 	for i, c := range calls[1:completeEvery] {
-		if c.complete || c.threads != 1+boolInt(i == 0) {
+		if c.Complete || c.threads != 1+boolInt(i == 0) {
 			t.Fatalf("snapshot %d %+v: want the changed threads only", i+1, c)
 		}
 	}
-	if c := calls[completeEvery]; !c.complete || c.threads != 4 {
+	if c := calls[completeEvery]; !c.Complete || c.threads != 4 {
 		t.Fatalf("snapshot %d %+v: want complete, all 4 threads", completeEvery, c)
 	}
 
@@ -368,6 +387,152 @@ func TestWriterSnapshotsChangedThreadsAndEveryThreadAtTimes(t *testing.T) {
 		t.Fatalf("post after the takeover: %+v, %v; want version %d", res, err, 2+3*completeEvery)
 	}
 	versionsOf(t, p)
+}
+
+// TestWriterWritesASnapshotInPartsBetweenCommands: a round of snapshots is
+// written a part at a time, and a command that arrives meanwhile is
+// committed before the round's next part, not after the whole round.
+func TestWriterWritesASnapshotInPartsBetweenCommands(t *testing.T) {
+	p := newMemPartition()
+	cfg := writerConfig{MaxBatch: 1, SnapshotEvery: 4, SnapshotPartMessages: 1} // a thread a part
+	w := startWriter(t, p, cfg)
+	threads := make([]string, 4)
+	posted := make(chan error, 1)
+	p.beforeSnapshots = func(part eventlog.SnapshotPart) error {
+		if !part.First {
+			return nil
+		}
+		// A client posts while the first part is written: it waits in the
+		// writer's queue for the part to end.
+		go func() {
+			_, err := do(w, threads[0], "alice", ulid.Make().String(), domain.PostMessage{Body: "meanwhile"})
+			posted <- err
+		}()
+		for len(w.in) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		return nil
+	}
+	for i := range threads {
+		threads[i] = ulid.Make().String()
+		if _, err := do(w, threads[i], "alice", threads[i], domain.CreateThread{Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-posted; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the round's last part", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.snapshotted) == 4
+	})
+	p.mu.Lock()
+	calls, ops, checkpoint := p.snapshotted, strings.Join(p.ops, " "), p.checkpoint
+	p.mu.Unlock()
+	for i, c := range calls {
+		want := snapshotCall{threads: 1, SnapshotPart: eventlog.SnapshotPart{Complete: true, First: i == 0, Last: i == 3, Next: 4}}
+		if c != want {
+			t.Errorf("part %d: %+v, want %+v", i, c, want)
+		}
+	}
+	// The post was committed right after the first part.
+	if want := "append append append append part append part part part"; ops != want {
+		t.Errorf("appends and parts in the order %q, want %q", ops, want)
+	}
+	// The checkpoint is where the round began: the post after it is
+	// replayed by a successor, onto its thread's snapshot or not.
+	if checkpoint != 4 {
+		t.Errorf("checkpoint at %d, want 4", checkpoint)
+	}
+	successor := startWriter(t, p, cfg)
+	if res, err := do(successor, threads[0], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"}); err != nil || res.Version != 3 {
+		t.Fatalf("post after the takeover: %+v, %v; want version 3", res, err)
+	}
+	versionsOf(t, p)
+}
+
+// TestASnapshotRoundThatFailsIsWrittenAgain: a round that fails in its
+// middle has no checkpoint, so none of its parts counts: its threads are
+// snapshotted again in the next round, whatever that round's own changes,
+// and a successor after it replays only what followed.
+func TestASnapshotRoundThatFailsIsWrittenAgain(t *testing.T) {
+	p := newMemPartition()
+	cfg := writerConfig{MaxBatch: 1, SnapshotEvery: 4, SnapshotPartMessages: 1}
+	w := startWriter(t, p, cfg)
+	var failed atomic.Bool
+	p.beforeSnapshots = func(part eventlog.SnapshotPart) error {
+		p.mu.Lock()
+		n := len(p.snapshotted)
+		p.mu.Unlock()
+		// The second round's third part.
+		if n == 6 && failed.CompareAndSwap(false, true) {
+			return errors.New("the broker went away")
+		}
+		return nil
+	}
+	parts := func() []snapshotCall {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return slices.Clone(p.snapshotted)
+	}
+	post := func(w testWriter, thread string) domain.Result {
+		t.Helper()
+		res, err := do(w, thread, "alice", ulid.Make().String(), domain.PostMessage{Body: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	threads := make([]string, 4)
+	for i := range threads {
+		threads[i] = ulid.Make().String()
+		if _, err := do(w, threads[i], "alice", threads[i], domain.CreateThread{Title: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the first round", func() bool { return len(parts()) == 4 })
+	// A post to each thread: the second round, of the four changed, fails
+	// after two of its parts.
+	for _, id := range threads {
+		post(w, id)
+	}
+	waitFor(t, "the failed part", failed.Load)
+	// Four more events, all of the first thread: the third round holds
+	// the four threads of the failed one.
+	for range 4 {
+		post(w, threads[0])
+	}
+	waitFor(t, "the third round", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.checkpoint == 12
+	})
+	third := parts()[6:]
+	if len(third) != 4 || !third[3].Last || third[3].Complete {
+		t.Fatalf("the third round was written in %+v; want 4 parts of one thread, not complete", third)
+	}
+	successor := startWriter(t, p, cfg)
+	for i, id := range threads {
+		want := uint64(3)
+		if i == 0 {
+			want = 7
+		}
+		if res := post(successor, id); res.Version != want {
+			t.Fatalf("thread %d after the takeover: version %d, want %d", i, res.Version, want)
+		}
+	}
+	versionsOf(t, p)
+}
+
+// waitFor polls cond until it holds, for at most 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 5 s", what)
+		}
+	}
 }
 
 func boolInt(b bool) int {
