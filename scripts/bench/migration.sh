@@ -12,6 +12,7 @@
 #
 # usage: scripts/bench/migration.sh            (MESSAGES=10000000 by default)
 #        MESSAGES=1000000 ROOMS=20000 scripts/bench/migration.sh
+#        STOP_AFTER=follow scripts/bench/migration.sh   (phases 1-3 only)
 set -euo pipefail
 
 MESSAGES=${MESSAGES:-10000000}
@@ -60,11 +61,27 @@ pids+=($!)
 pids+=($!)
 until curl -sf "http://$metrics/readyz" >/dev/null; do sleep 0.5; done
 
+# snapshots: write-api's snapshots so far, by kind: how many, the seconds
+# they took and how many took over 250 ms (its partition's writer takes no
+# command meanwhile).
+snapshots() {
+	curl -s "http://$metrics/metrics" | awk '
+		/^falcon_write_snapshot_duration_seconds_count/ {match($0, /kind="[a-z]*"/); k = substr($0, RSTART + 6, RLENGTH - 7); n[k] = $2}
+		/^falcon_write_snapshot_duration_seconds_sum/ {match($0, /kind="[a-z]*"/); k = substr($0, RSTART + 6, RLENGTH - 7); s[k] = $2}
+		/^falcon_write_snapshot_duration_seconds_bucket.*le="0.256"/ {match($0, /kind="[a-z]*"/); k = substr($0, RSTART + 6, RLENGTH - 7); b[k] = $2}
+		END {for (k in n) printf "%s %d %.3f %d\n", k, n[k], s[k], n[k] - b[k]}' | sort
+}
+# snapshots_between BEFORE AFTER: the difference of two snapshots outputs.
+snapshots_between() {
+	join <(echo "$1") <(echo "$2") | awk '{printf "%s: %d in %.2f s, %d over 256 ms; ", $1, $5 - $2, $6 - $3, $7 - $4} END {print ""}'
+}
+
 # cpu PID: the CPU seconds (user and system) the process has used.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 mariadb=$(cat "$work/legacy-db/mysqld.pid")
 echo "== bulk: broker and write-api only"
 before="$(cpu "${pids[0]}") $(cpu "${pids[1]}") $(cpu "$mariadb")"
+snaps_before=$(snapshots)
 /usr/bin/time -f "%U %S" -o "$work/bulk.cpu" "$bin/falcon" migrate bulk --legacy-dsn "$dsn" --write-api-addr "$write" --workers "$WORKERS" \
 	--checkpoint "$work/migrate/bulk.json" --log-level warn | tee "$work/bulk.txt"
 # CPU per process during the bulk run: steadier than its rate on a shared
@@ -72,6 +89,8 @@ before="$(cpu "${pids[0]}") $(cpu "${pids[1]}") $(cpu "$mariadb")"
 read -r b_broker b_write b_db <<<"$before"
 read -r t_user t_sys <"$work/bulk.cpu"
 echo "bulk CPU seconds: broker $(echo "$(cpu "${pids[0]}") - $b_broker" | bc), write-api $(echo "$(cpu "${pids[1]}") - $b_write" | bc), bulk tool $(echo "$t_user + $t_sys" | bc), MariaDB $(echo "$(cpu "$mariadb") - $b_db" | bc)"
+snaps_bulk=$(snapshots)
+echo "snapshots during bulk: $(snapshots_between "$snaps_before" "$snaps_bulk")"
 echo "write-api RSS after bulk: $(($(awk '/VmRSS/ {print $2}' /proc/"${pids[1]}"/status) / 1024)) MiB"
 
 echo "== follow at $LEGACY_RATE legacy writes a second for ${FOLLOW_SECONDS}s"
@@ -84,6 +103,11 @@ sleep 3
 kill -TERM $follow
 wait $follow || true
 cat "$work/follow.txt"
+echo "snapshots during follow: $(snapshots_between "$snaps_bulk" "$(snapshots)")"
+if [ "${STOP_AFTER:-}" = follow ]; then
+	echo "== stopped after follow; files in $work"
+	exit 0
+fi
 follow_events=$(grep -o '([0-9]* events)' "$work/follow.txt" | tr -dc 0-9)
 events=$(( $(grep -o '[0-9]* events appended' "$work/bulk.txt" | cut -d' ' -f1) + follow_events ))
 echo "== the read model catching up ($events events), into Pebble (STORE=thrift: through falcon store)"
