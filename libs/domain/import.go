@@ -173,7 +173,7 @@ func (t *Thread) Import(imp Import, m ImportMeta) ([]Event, ImportResult, error)
 	if err := t.checkImport(imp, m); err != nil {
 		return nil, ImportResult{}, err
 	}
-	d := importer{t: t, meta: m, events: make([]Event, 0, maxImportEvents(imp))}
+	d := importer{t: t, meta: m, events: make([]Event, 0, imp.MaxEvents())}
 	if imp.Room != nil {
 		d.room(imp.RoomID, *imp.Room, imp.Members)
 	}
@@ -204,11 +204,11 @@ func (t *Thread) Import(imp Import, m ImportMeta) ([]Event, ImportResult, error)
 	return d.events, d.res, d.err
 }
 
-// maxImportEvents bounds the events of an import, so that a batch of 1,000
+// MaxEvents bounds the events of an import, so that a batch of 1,000
 // rows fills one slice instead of copying a growing one: a message row makes
 // at most two (posted, then edited or deleted), the room two (created or
 // updated, destroyed).
-func maxImportEvents(imp Import) int {
+func (imp Import) MaxEvents() int {
 	n := 2 + len(imp.Members)
 	for _, msg := range imp.Messages {
 		n++

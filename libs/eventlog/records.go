@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/falcon-chat/falcon/libs/domain"
+	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
 // A run of imported events shares one record up to these bounds: the
@@ -40,53 +41,72 @@ const (
 // of one request is one record (an ImportedRun): a record per legacy row
 // made Kafka's per-record cost most of a bulk import's.
 func Records(ctx context.Context, topic string, partition int32, events []Outgoing) ([]*sarama.ProducerMessage, error) {
-	// Every event encoded into one buffer; encoded[i] is event i's part.
-	buf := make([]byte, 0, 256*len(events))
-	ends := make([]int, len(events))
+	// Each event's size first, so that every record's value is written
+	// once, in place, into one buffer of the transaction's exact size (an
+	// event of a run straight into its run).
+	envs := make([]*falconv1.EventEnvelope, len(events))
+	sizes := make([]int, len(events))
 	for i, o := range events {
 		env, err := ToProto(o.Event)
 		if err != nil {
 			return nil, err
 		}
-		if buf, err = (proto.MarshalOptions{}).MarshalAppend(buf, env); err != nil {
-			return nil, fmt.Errorf("encode event %s of thread %s: %w", o.Event.ID, o.Event.ThreadID, err)
+		envs[i], sizes[i] = env, proto.Size(env)
+	}
+	type record struct{ first, n, size int }
+	records := make([]record, 0, len(events))
+	total := 0
+	for i := 0; i < len(events); {
+		n := runLength(events[i:], sizes[i:])
+		size := sizes[i]
+		if n > 1 {
+			size = runSize(events[i+n-1].Event, sizes[i:i+n])
 		}
-		ends[i] = len(buf)
+		records = append(records, record{first: i, n: n, size: size})
+		total += size
+		i += n
 	}
-	encoded := make([][]byte, len(events))
-	start := 0
-	for i, end := range ends {
-		encoded[i], start = buf[start:end:end], end
-	}
-
-	pms := make([]sarama.ProducerMessage, 0, len(events))
-	values := make([]sarama.ByteEncoder, 0, len(events))
+	buf := make([]byte, 0, total)
+	marshal := proto.MarshalOptions{UseCachedSize: true}
+	pms := make([]sarama.ProducerMessage, len(records))
+	values := make([]sarama.ByteEncoder, len(records))
 	var (
 		key       sarama.Encoder
 		keyThread string
 		headers   []sarama.RecordHeader
 		traced    trace.SpanContext
 	)
-	for i := 0; i < len(events); {
-		o := events[i]
-		n := runLength(events[i:], encoded[i:])
-		if n == 1 {
-			values = append(values, encoded[i])
-		} else {
-			values = append(values, encodeRun(events[i+n-1].Event, encoded[i:i+n]))
+	for r, rec := range records {
+		start := len(buf)
+		if rec.n > 1 {
+			buf = appendRunHeader(buf, events[rec.first+rec.n-1].Event, sizes[rec.first:rec.first+rec.n])
 		}
+		for i := rec.first; i < rec.first+rec.n; i++ {
+			if rec.n > 1 {
+				buf = protowire.AppendTag(buf, fieldRunEvents, protowire.BytesType)
+				buf = protowire.AppendVarint(buf, uint64(sizes[i]))
+			}
+			var err error
+			if buf, err = marshal.MarshalAppend(buf, envs[i]); err != nil {
+				return nil, fmt.Errorf("encode event %s of thread %s: %w", events[i].Event.ID, events[i].Event.ThreadID, err)
+			}
+		}
+		if rec.n > 1 {
+			buf = protowire.AppendTag(buf, fieldImported, protowire.VarintType)
+			buf = protowire.AppendVarint(buf, 1)
+		}
+		values[r] = buf[start:len(buf):len(buf)]
+		o := events[rec.first]
 		if key == nil || o.Event.ThreadID != keyThread {
 			key, keyThread = sarama.StringEncoder(o.Event.ThreadID), o.Event.ThreadID
 		}
-		if len(pms) == 0 || !o.Trace.Equal(traced) {
+		if r == 0 || !o.Trace.Equal(traced) {
 			headers, traced = TraceHeaders(ctx, o.Trace), o.Trace
 		}
-		pms = append(pms, sarama.ProducerMessage{Topic: topic, Partition: partition, Key: key, Headers: headers})
-		i += n
+		pms[r] = sarama.ProducerMessage{Topic: topic, Partition: partition, Key: key, Headers: headers, Value: &values[r]}
 	}
 	msgs := make([]*sarama.ProducerMessage, len(pms))
 	for i := range pms {
-		pms[i].Value = &values[i]
 		msgs[i] = &pms[i]
 	}
 	return msgs, nil
@@ -95,18 +115,18 @@ func Records(ctx context.Context, topic string, partition int32, events []Outgoi
 // runLength is how many of events, from the first, share its record: the
 // first alone unless it is imported, then as many following imported
 // events of the same thread and request as the bounds allow.
-func runLength(events []Outgoing, encoded [][]byte) int {
+func runLength(events []Outgoing, sizes []int) int {
 	first := events[0]
 	if !first.Event.Imported {
 		return 1
 	}
-	n, size := 1, len(encoded[0])
+	n, size := 1, sizes[0]
 	for n < len(events) && n < MaxRunEvents {
 		e := events[n]
 		if !e.Event.Imported || e.Event.ThreadID != first.Event.ThreadID || !e.Trace.Equal(first.Trace) {
 			break
 		}
-		if size += len(encoded[n]); size > maxRunBytes {
+		if size += sizes[n]; size > maxRunBytes {
 			break
 		}
 		n++
@@ -114,29 +134,34 @@ func runLength(events []Outgoing, encoded [][]byte) int {
 	return n
 }
 
-// encodeRun is the envelope of an ImportedRun of the encoded events, last
-// being the last of them: its thread, its version, imported, and the
-// events as they were encoded.
-func encodeRun(last domain.Event, encoded [][]byte) []byte {
-	runLen := 0
-	for _, b := range encoded {
-		runLen += protowire.SizeTag(fieldRunEvents) + protowire.SizeBytes(len(b))
+// An imported run's record is the envelope of an ImportedRun: its thread,
+// the version of its last event, the events (each as it is encoded alone)
+// and imported.
+
+// runEventsSize is the size of the ImportedRun of events of those sizes.
+func runEventsSize(sizes []int) int {
+	n := 0
+	for _, s := range sizes {
+		n += protowire.SizeTag(fieldRunEvents) + protowire.SizeBytes(s)
 	}
-	size := protowire.SizeTag(fieldThreadID) + protowire.SizeBytes(len(last.ThreadID)) +
+	return n
+}
+
+// runSize is the size of the record of a run, last its last event.
+func runSize(last domain.Event, sizes []int) int {
+	return protowire.SizeTag(fieldThreadID) + protowire.SizeBytes(len(last.ThreadID)) +
 		protowire.SizeTag(fieldVersion) + protowire.SizeVarint(last.Version) +
-		protowire.SizeTag(fieldImportedRun) + protowire.SizeBytes(runLen) +
+		protowire.SizeTag(fieldImportedRun) + protowire.SizeBytes(runEventsSize(sizes)) +
 		protowire.SizeTag(fieldImported) + protowire.SizeVarint(1)
-	b := make([]byte, 0, size)
+}
+
+// appendRunHeader appends a run's record up to its first event; the events
+// follow, each as field ImportedRun.events, then imported.
+func appendRunHeader(b []byte, last domain.Event, sizes []int) []byte {
 	b = protowire.AppendTag(b, fieldThreadID, protowire.BytesType)
 	b = protowire.AppendString(b, last.ThreadID)
 	b = protowire.AppendTag(b, fieldVersion, protowire.VarintType)
 	b = protowire.AppendVarint(b, last.Version)
 	b = protowire.AppendTag(b, fieldImportedRun, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(runLen))
-	for _, e := range encoded {
-		b = protowire.AppendTag(b, fieldRunEvents, protowire.BytesType)
-		b = protowire.AppendBytes(b, e)
-	}
-	b = protowire.AppendTag(b, fieldImported, protowire.VarintType)
-	return protowire.AppendVarint(b, 1)
+	return protowire.AppendVarint(b, uint64(runEventsSize(sizes)))
 }

@@ -90,12 +90,28 @@ func importOf(r *falconv1.ImportRequest) (domain.Import, error) {
 		imp.Room = &domain.ImportedRoom{Name: string(room.Name), Description: string(room.Description),
 			CreatedAt: room.CreatedAt.AsTime(), UpdatedAt: room.UpdatedAt.AsTime(), Deleted: room.Deleted}
 	}
+	// A room's messages have few authors: each id is made text once.
+	ids := map[uint64]string{}
+	accountID := func(id uint64) string {
+		s, ok := ids[id]
+		if !ok {
+			s = strconv.FormatUint(id, 10)
+			ids[id] = s
+		}
+		return s
+	}
+	if len(r.Members) > 0 {
+		imp.Members = make([]domain.ImportedMember, 0, len(r.Members))
+	}
 	for _, m := range r.Members {
-		imp.Members = append(imp.Members, domain.ImportedMember{AccountID: strconv.FormatUint(m.AccountId, 10), Admin: m.Admin,
+		imp.Members = append(imp.Members, domain.ImportedMember{AccountID: accountID(m.AccountId), Admin: m.Admin,
 			At: m.At.AsTime(), Removed: m.Removed})
 	}
+	if len(r.Messages) > 0 {
+		imp.Messages = make([]domain.ImportedMessage, 0, len(r.Messages))
+	}
 	for _, m := range r.Messages {
-		imp.Messages = append(imp.Messages, domain.ImportedMessage{Number: m.MessageId, AuthorID: strconv.FormatUint(m.AccountId, 10),
+		imp.Messages = append(imp.Messages, domain.ImportedMessage{Number: m.MessageId, AuthorID: accountID(m.AccountId),
 			Body: string(m.Body), ReplyTo: m.ReplyTo, CreatedAt: m.CreatedAt.AsTime(), UpdatedAt: m.UpdatedAt.AsTime(),
 			Deleted: m.Deleted, BodyChanged: m.BodyChanged})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -271,7 +270,7 @@ func (w *writer) snapshotPart(ctx context.Context) error {
 // state that was not committed.
 func (w *writer) commit(ctx context.Context, batch []request) error {
 	replies := make([]reply, len(batch))
-	var events []eventlog.Outgoing
+	events := make([]eventlog.Outgoing, 0, maxEvents(batch))
 	for i, r := range batch {
 		if err := r.abandoned(); err != nil {
 			replies[i].err = err
@@ -289,7 +288,6 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 			// stays what the thread in memory folded.
 			if len(imported) > 0 {
 				w.threads[r.threadID] = t
-				events = slices.Grow(events, len(imported))
 				for _, e := range imported {
 					events = append(events, eventlog.Outgoing{Event: e, Trace: r.trace})
 				}
@@ -338,6 +336,21 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 		batch[i].reply <- replies[i]
 	}
 	return nil
+}
+
+// maxEvents bounds the events a batch makes: one a command, an import's
+// bound for an import (a bulk migration's batch is of thousands of events,
+// and the slice would otherwise grow by copies).
+func maxEvents(batch []request) int {
+	n := 0
+	for _, r := range batch {
+		if imp, ok := r.cmd.(domain.Import); ok {
+			n += imp.MaxEvents()
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // submit hands a command to the writer and waits for its answer.
