@@ -1,9 +1,11 @@
 package eventlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +13,9 @@ import (
 	"github.com/IBM/sarama"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
@@ -165,6 +169,8 @@ func TestHandWrittenFieldNumbersAreTheSchemas(t *testing.T) {
 	run := (&falconv1.ImportedRun{}).ProtoReflect().Descriptor().Fields()
 	snapshot := (&falconv1.ThreadSnapshot{}).ProtoReflect().Descriptor().Fields()
 	indexed := (&falconv1.IndexedMessage{}).ProtoReflect().Descriptor().Fields()
+	timestamp := (&timestamppb.Timestamp{}).ProtoReflect().Descriptor().Fields()
+	posted := (&falconv1.MessagePosted{}).ProtoReflect().Descriptor().Fields()
 	for _, c := range []struct {
 		fields protoreflect.FieldDescriptors
 		name   protoreflect.Name
@@ -181,6 +187,23 @@ func TestHandWrittenFieldNumbersAreTheSchemas(t *testing.T) {
 		{indexed, "sequence", fieldMessageSequence},
 		{indexed, "message_number", fieldMessageNumber},
 		{indexed, "deleted", fieldMessageDeleted},
+		{envelope, "event_id", fieldEventID},
+		{envelope, "occurred_at", fieldOccurredAt},
+		{envelope, "actor_id", fieldActorID},
+		{envelope, "request_id", fieldRequestID},
+		{envelope, "correlation_id", fieldCorrelationID},
+		{envelope, "request_hash", fieldRequestHash},
+		{envelope, "thread_number", fieldThreadNumber},
+		{envelope, "message_posted", fieldMessagePosted},
+		{timestamp, "seconds", fieldSeconds},
+		{timestamp, "nanos", fieldNanos},
+		{posted, "message_id", fieldPostedMessageID},
+		{posted, "body", fieldPostedBody},
+		{posted, "reply_to_message_id", fieldPostedReplyTo},
+		{posted, "mention_account_ids", fieldPostedMentions},
+		{posted, "sequence", fieldPostedSequence},
+		{posted, "message_number", fieldPostedNumber},
+		{posted, "reply_to_message_number", fieldPostedReplyNumber},
 	} {
 		f := c.fields.ByName(c.name)
 		if f == nil {
@@ -189,6 +212,74 @@ func TestHandWrittenFieldNumbersAreTheSchemas(t *testing.T) {
 		}
 		if got := protowire.Number(f.Number()); got != c.want {
 			t.Errorf("field %s is number %d in the schema, %d in records.go", c.name, got, c.want)
+		}
+	}
+}
+
+// The envelope of a posted message is written by hand: byte for byte what
+// proto.Marshal makes of ToProto's, for random values of every field (zero
+// ones, empty mentions, times before 1970 and far ahead included), and
+// refused where proto.Marshal refuses.
+func TestPostedEnvelopeIsProtoMarshals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	text := func() string {
+		const alphabet = "ab01 é漢🙂\n\x00"
+		var b strings.Builder
+		for range rng.IntN(4) * rng.IntN(40) {
+			r := []rune(alphabet)
+			b.WriteRune(r[rng.IntN(len(r))])
+		}
+		return b.String()
+	}
+	number := func() uint64 {
+		if rng.IntN(3) == 0 {
+			return 0
+		}
+		return rng.Uint64() >> rng.IntN(64)
+	}
+	for i := range 2000 {
+		p := domain.MessagePosted{MessageID: text(), Body: text(), ReplyToMessageID: text(), Sequence: number(), Number: number(), ReplyToNumber: number()}
+		for range rng.IntN(4) {
+			p.MentionAccountIDs = append(p.MentionAccountIDs, text())
+		}
+		e := domain.Event{ID: text(), ThreadID: text(), Version: number(), ActorID: text(), RequestID: text(), CorrelationID: text(),
+			RequestHash: text(), ThreadNumber: number(), Imported: rng.IntN(2) == 0, Payload: p,
+			OccurredAt: time.Unix(rng.Int64N(1<<40)-1<<39, rng.Int64N(1e9)*int64(rng.IntN(2)))}
+		if i == 0 {
+			e.OccurredAt = time.Unix(0, 0)
+		}
+		env, err := ToProto(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := proto.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		size, err := postedSize(&e, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendPosted([]byte("prefix"), &e, &p)
+		if size != len(want) || !bytes.Equal(got[len("prefix"):], want) {
+			t.Fatalf("event %+v: hand-written %d bytes (sized %d)\n%x\nproto.Marshal %d\n%x", e, len(got)-len("prefix"), size, got[len("prefix"):], len(want), want)
+		}
+	}
+	for _, bad := range []func(e *domain.Event, p *domain.MessagePosted){
+		func(e *domain.Event, _ *domain.MessagePosted) { e.ActorID = "\xff" },
+		func(_ *domain.Event, p *domain.MessagePosted) { p.Body = "a\xc3" },
+		func(_ *domain.Event, p *domain.MessagePosted) { p.MentionAccountIDs = []string{"ok", "\xfe"} },
+	} {
+		e := domain.Event{ID: "e", ThreadID: "t", Version: 1}
+		p := domain.MessagePosted{MessageID: "m", Body: "b"}
+		bad(&e, &p)
+		e.Payload = p
+		env, _ := ToProto(e)
+		if _, err := proto.Marshal(env); err == nil {
+			t.Fatalf("proto.Marshal took %+v", e)
+		}
+		if _, err := postedSize(&e, &p); err == nil {
+			t.Errorf("the hand-written envelope took %+v, which proto.Marshal refuses", e)
 		}
 	}
 }
