@@ -44,8 +44,10 @@ func startWriteReplica(t *testing.T, be *backend, r *writeReplica) {
 		t.Cleanup(func() { conn.Close() })
 		r.client = falconv1.NewThreadCommandServiceClient(conn)
 	}
+	// Snapshots every 25 events of a partition: kills and takeovers land
+	// among them, and a new owner loads them.
 	r.proc = startProc(t, binaries.writeAPI, be.writeArgs("--partitions", "6", "--grpc-addr", r.grpcAddr,
-		"--http-addr", r.httpAddr, "--metrics-addr", r.adminAddr, "--route-wait", "3s", "--log-level", "warn")...)
+		"--http-addr", r.httpAddr, "--metrics-addr", r.adminAddr, "--route-wait", "3s", "--snapshot-every", "25", "--log-level", "warn")...)
 }
 
 // metricValue reads a metric from a process's admin listener.
@@ -209,6 +211,9 @@ func TestWriteReplicaKilledMidStream(t *testing.T) {
 	}
 	if len(load.answers) != 16*150 {
 		t.Fatalf("%d of %d commands were answered", len(load.answers), 16*150)
+	}
+	if n := metricValue(t, replicas[0].adminAddr, "falcon_write_snapshots_total"); n <= 0 {
+		t.Errorf("replica 0 wrote %v thread snapshots: the takeovers were not tried with snapshots", n)
 	}
 	checkTopic(t, be, load.answers)
 }
