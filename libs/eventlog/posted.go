@@ -41,54 +41,6 @@ const (
 	fieldPostedReplyNumber protowire.Number = 7
 )
 
-// wire writes protobuf fields, or only counts their bytes: the same code
-// sizes a message and then writes it.
-type wire struct {
-	b      []byte
-	n      int
-	sizing bool
-}
-
-func (w *wire) str(num protowire.Number, s string) {
-	if s == "" {
-		return
-	}
-	w.bytesField(num, s)
-}
-
-// bytesField writes s even when empty (an element of a repeated field).
-func (w *wire) bytesField(num protowire.Number, s string) {
-	if w.sizing {
-		w.n += protowire.SizeTag(num) + protowire.SizeBytes(len(s))
-		return
-	}
-	w.b = protowire.AppendTag(w.b, num, protowire.BytesType)
-	w.b = protowire.AppendString(w.b, s)
-}
-
-func (w *wire) uvarint(num protowire.Number, v uint64) {
-	if v == 0 {
-		return
-	}
-	if w.sizing {
-		w.n += protowire.SizeTag(num) + protowire.SizeVarint(v)
-		return
-	}
-	w.b = protowire.AppendTag(w.b, num, protowire.VarintType)
-	w.b = protowire.AppendVarint(w.b, v)
-}
-
-// header writes the tag and length of a message field of size bytes,
-// present even when empty; its fields follow.
-func (w *wire) header(num protowire.Number, size int) {
-	if w.sizing {
-		w.n += protowire.SizeTag(num) + protowire.SizeBytes(size)
-		return
-	}
-	w.b = protowire.AppendTag(w.b, num, protowire.BytesType)
-	w.b = protowire.AppendVarint(w.b, uint64(size))
-}
-
 // postedEnvelope writes the envelope of e, whose payload is p. (Nested
 // messages are sized by a wire of their own first; the functions are named
 // rather than passed, so that no wire escapes to the heap.)

@@ -108,8 +108,9 @@ func Records(ctx context.Context, topic string, partition int32, events []Outgoi
 			}
 		}
 		if rec.n > 1 {
-			buf = protowire.AppendTag(buf, fieldImported, protowire.VarintType)
-			buf = protowire.AppendVarint(buf, 1)
+			w := wire{b: buf}
+			runTrailer(&w)
+			buf = w.b
 		}
 		values[r] = buf[start:len(buf):len(buf)]
 		o := events[rec.first]
@@ -165,19 +166,27 @@ func runEventsSize(sizes []int) int {
 
 // runSize is the size of the record of a run, last its last event.
 func runSize(last domain.Event, sizes []int) int {
-	return protowire.SizeTag(fieldThreadID) + protowire.SizeBytes(len(last.ThreadID)) +
-		protowire.SizeTag(fieldVersion) + protowire.SizeVarint(last.Version) +
-		protowire.SizeTag(fieldImportedRun) + protowire.SizeBytes(runEventsSize(sizes)) +
-		protowire.SizeTag(fieldImported) + protowire.SizeVarint(1)
+	w := wire{sizing: true}
+	runHeader(&w, &last, sizes)
+	runTrailer(&w)
+	return w.n
 }
 
 // appendRunHeader appends a run's record up to its first event; the events
-// follow, each as field ImportedRun.events, then imported.
+// follow, each as field ImportedRun.events, then the trailer.
 func appendRunHeader(b []byte, last domain.Event, sizes []int) []byte {
-	b = protowire.AppendTag(b, fieldThreadID, protowire.BytesType)
-	b = protowire.AppendString(b, last.ThreadID)
-	b = protowire.AppendTag(b, fieldVersion, protowire.VarintType)
-	b = protowire.AppendVarint(b, last.Version)
-	b = protowire.AppendTag(b, fieldImportedRun, protowire.BytesType)
-	return protowire.AppendVarint(b, uint64(runEventsSize(sizes)))
+	w := wire{b: b}
+	runHeader(&w, &last, sizes)
+	return w.b
 }
+
+// runHeader writes the run's thread, its last event's version and the tag
+// and length of its ImportedRun.
+func runHeader(w *wire, last *domain.Event, sizes []int) {
+	w.str(fieldThreadID, last.ThreadID)
+	w.uvarint(fieldVersion, last.Version)
+	w.header(fieldImportedRun, runEventsSize(sizes))
+}
+
+// runTrailer writes what follows the events: imported.
+func runTrailer(w *wire) { w.uvarint(fieldImported, 1) }

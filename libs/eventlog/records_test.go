@@ -283,3 +283,30 @@ func TestPostedEnvelopeIsProtoMarshals(t *testing.T) {
 		}
 	}
 }
+
+// A transaction's buffer is sized from runSize: it must be a run's length
+// exactly, or every bulk transaction would allocate more than it writes.
+func TestRunSizeIsItsLength(t *testing.T) {
+	events := importedEvents(40)
+	msgs, err := Records(context.Background(), "t", 0, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	for _, m := range msgs {
+		value, _ := m.Value.Encode()
+		n := CountEvents(value)
+		sizes := make([]int, n)
+		for i := range sizes {
+			e := &events[next+i].Event
+			p := e.Payload.(domain.MessagePosted)
+			if sizes[i], err = postedSize(e, &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := len(value), runSize(events[next+n-1].Event, sizes); n > 1 && got != want {
+			t.Errorf("a run of %d events is %d bytes, runSize says %d", n, got, want)
+		}
+		next += n
+	}
+}

@@ -84,45 +84,22 @@ const indexedMessageSize = 56
 // appendIndexedMessage appends msg as ThreadSnapshot.messages, leaving out
 // zero fields as proto3 does.
 func appendIndexedMessage(b []byte, msg domain.MessageRef) []byte {
-	n := 0
-	if msg.ID != "" {
-		n += protowire.SizeTag(fieldMessageID) + protowire.SizeBytes(len(msg.ID))
-	}
-	if msg.AuthorID != "" {
-		n += protowire.SizeTag(fieldMessageAuthor) + protowire.SizeBytes(len(msg.AuthorID))
-	}
-	if msg.Sequence != 0 {
-		n += protowire.SizeTag(fieldMessageSequence) + protowire.SizeVarint(msg.Sequence)
-	}
-	if msg.Number != 0 {
-		n += protowire.SizeTag(fieldMessageNumber) + protowire.SizeVarint(msg.Number)
-	}
+	size := wire{sizing: true}
+	indexedMessageFields(&size, msg)
+	w := wire{b: b}
+	w.header(fieldSnapshotMessages, size.n)
+	indexedMessageFields(&w, msg)
+	return w.b
+}
+
+func indexedMessageFields(w *wire, msg domain.MessageRef) {
+	w.str(fieldMessageID, msg.ID)
+	w.str(fieldMessageAuthor, msg.AuthorID)
+	w.uvarint(fieldMessageSequence, msg.Sequence)
+	w.uvarint(fieldMessageNumber, msg.Number)
 	if msg.Deleted {
-		n += protowire.SizeTag(fieldMessageDeleted) + protowire.SizeVarint(1)
+		w.uvarint(fieldMessageDeleted, 1)
 	}
-	b = protowire.AppendTag(b, fieldSnapshotMessages, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(n))
-	if msg.ID != "" {
-		b = protowire.AppendTag(b, fieldMessageID, protowire.BytesType)
-		b = protowire.AppendString(b, msg.ID)
-	}
-	if msg.AuthorID != "" {
-		b = protowire.AppendTag(b, fieldMessageAuthor, protowire.BytesType)
-		b = protowire.AppendString(b, msg.AuthorID)
-	}
-	if msg.Sequence != 0 {
-		b = protowire.AppendTag(b, fieldMessageSequence, protowire.VarintType)
-		b = protowire.AppendVarint(b, msg.Sequence)
-	}
-	if msg.Number != 0 {
-		b = protowire.AppendTag(b, fieldMessageNumber, protowire.VarintType)
-		b = protowire.AppendVarint(b, msg.Number)
-	}
-	if msg.Deleted {
-		b = protowire.AppendTag(b, fieldMessageDeleted, protowire.VarintType)
-		b = protowire.AppendVarint(b, 1)
-	}
-	return b
 }
 
 // DecodeSnapshot reads a record value written by EncodeSnapshot.
