@@ -36,20 +36,20 @@ type TxnLog struct {
 	cfg    TxnLogConfig
 	client sarama.Client
 	prod   sarama.SyncProducer
-	// fullFrom is where the latest complete set of snapshots begins in the
-	// snapshots partition (-1: none written since Load); roundFrom where
-	// the round being written began (-1: nothing of it yet).
-	fullFrom, roundFrom int64
+	// roundFrom is where, in the snapshots partition, the round being
+	// written began (-1: nothing of it yet).
+	roundFrom int64
 	// last is the checkpoint in force, if any (loaded or written): every
 	// part of a round repeats it, so that a new owner finds it among the
-	// last records however many parts a round takes.
+	// last records however many parts a round takes, and a round that is
+	// not complete keeps its FullFrom.
 	last *Checkpoint
 }
 
 // NewTxnLog returns the log of cfg.Partition; client is shared for reads.
 // Nothing happens on the network until Load.
 func NewTxnLog(cfg TxnLogConfig, client sarama.Client) *TxnLog {
-	return &TxnLog{cfg: cfg, client: client, fullFrom: -1, roundFrom: -1}
+	return &TxnLog{cfg: cfg, client: client, roundFrom: -1}
 }
 
 // Loaded is what a new owner starts from: the latest snapshot of each
@@ -75,7 +75,7 @@ func (l *TxnLog) Load(ctx context.Context) (Loaded, error) {
 		_ = l.prod.Close()
 		l.prod = nil
 	}
-	l.fullFrom, l.roundFrom, l.last = -1, -1, nil
+	l.roundFrom, l.last = -1, nil
 	pc, err := l.producerConfig()
 	if err != nil {
 		return Loaded{}, err

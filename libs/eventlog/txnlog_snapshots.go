@@ -136,13 +136,16 @@ func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part
 			}
 		}
 	}
-	fullFrom := l.fullFrom
 	checkpoint := l.last
 	if part.Last {
+		var fullFrom int64
+		if l.last != nil {
+			fullFrom = l.last.FullFrom
+		}
 		if part.Complete && l.roundFrom >= 0 {
 			fullFrom = l.roundFrom
 		}
-		checkpoint = &Checkpoint{NextOffset: part.Next, FullFrom: max(fullFrom, 0)}
+		checkpoint = &Checkpoint{NextOffset: part.Next, FullFrom: fullFrom}
 	}
 	if checkpoint != nil {
 		cb, err := EncodeCheckpoint(*checkpoint)
@@ -158,7 +161,7 @@ func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part
 		return AbortTxn(l.prod, err)
 	}
 	if part.Last {
-		l.fullFrom, l.last = max(fullFrom, 0), checkpoint
+		l.last = checkpoint
 	}
 	return nil
 }
