@@ -131,10 +131,6 @@ func (w *writer) snapshot(ctx context.Context) error {
 	part := eventlog.SnapshotPart{Complete: r.complete, First: r.parts == 0, Last: r.at == len(r.ids), Next: r.from}
 	r.parts++
 	err := w.plog.WriteSnapshots(ctx, snaps, part)
-	kind := snapshotChanged
-	if r.complete {
-		kind = snapshotComplete
-	}
 	if err != nil {
 		w.snap.ended(false)
 		if errors.Is(err, eventlog.ErrFenced) {
@@ -143,6 +139,10 @@ func (w *writer) snapshot(ctx context.Context) error {
 		return err
 	}
 	w.metrics.snapshots.Add(float64(len(snaps)))
+	kind := snapshotChanged
+	if r.complete {
+		kind = snapshotComplete
+	}
 	w.metrics.snapshotSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	if part.Last {
 		w.snap.ended(true)
