@@ -31,14 +31,15 @@ import (
 
 // Forwarder is the sparrow-forwarder component.
 type Forwarder struct {
-	cfg     Config
-	log     *zap.Logger
-	poster  *poster
-	metrics *metrics
-	tracer  trace.Tracer
-	dead    *deadLetters
-	status  *retry.Status
-	joined  atomic.Bool
+	cfg      Config
+	log      *zap.Logger
+	poster   *poster
+	payloads *payloads
+	metrics  *metrics
+	tracer   trace.Tracer
+	dead     *deadLetters
+	status   *retry.Status
+	joined   atomic.Bool
 	// lag measures the partitions this replica delivers.
 	lag *eventlog.LagMeter
 }
@@ -53,8 +54,12 @@ func New(cfg Config, log *zap.Logger, reg prometheus.Registerer, tp trace.Tracer
 	if cfg.Kafka.Metrics == nil {
 		cfg.Kafka.Metrics = eventlog.ClientMetrics(reg)
 	}
+	payloads, err := newPayloads()
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics(reg)
-	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: m,
+	f := &Forwarder{cfg: cfg, log: log.With(zap.String("component", "sparrow-forwarder")), metrics: m, payloads: payloads,
 		tracer: tp.Tracer("github.com/falcon-chat/falcon/services/sparrow-forwarder"),
 		lag:    eventlog.NewLagMeter(m.lag),
 		status: retry.NewStatus(fmt.Errorf("not connected to Kafka at %s yet", cfg.Kafka.Brokers.String()))}
@@ -265,8 +270,10 @@ func (f *Forwarder) decode(log *zap.Logger, msg *sarama.ConsumerMessage) (*work,
 		f.metrics.imported.Add(float64(max(len(env.GetImportedRun().GetEvents()), 1)))
 		return nil, false
 	}
-	body, eventType, known, err := Payload(&env)
-	if err != nil || !known {
+	body, eventType, known := f.payloads.Payload(&env)
+	if !known {
+		log.Error("skipping an event of a type this build does not know: it is not delivered",
+			zap.Int64("offset", msg.Offset), zap.String("event_id", env.GetEventId()))
 		f.metrics.skipped.Inc()
 		return nil, false
 	}
@@ -291,11 +298,14 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) (err e
 		}
 		span.End()
 	}()
-	// Its log lines name the event's trace and correlation id.
-	log = falconlog.For(ctx, log.With(zap.String("correlation_id", w.env.GetCorrelationId())))
+	// Its log lines name the event's trace and correlation id; the logger
+	// is made only for a line, not for every delivery.
+	eventLog := func() *zap.Logger {
+		return falconlog.For(ctx, log.With(zap.String("correlation_id", w.env.GetCorrelationId())))
+	}
 	threadID := w.env.GetThreadId()
 	if f.cfg.DeadLetterPolicy == PolicyHold && f.dead.isHeld(threadID) {
-		return f.deadLetter(ctx, log, w, "held", "held: an earlier event of this thread is dead-lettered", 0, 0)
+		return f.deadLetter(ctx, eventLog(), w, "held", "held: an earlier event of this thread is dead-lettered", 0, 0)
 	}
 	d := Delivery{EventID: w.env.GetEventId(), Body: w.body}
 	attempts := 0
@@ -307,7 +317,7 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) (err e
 			f.metrics.endToEnd.Observe(time.Since(w.env.GetOccurredAt().AsTime()).Seconds())
 			return nil
 		case rejected:
-			return f.deadLetter(ctx, log, w, "rejected", a.err.Error(), a.status, attempts+1)
+			return f.deadLetter(ctx, eventLog(), w, "rejected", a.err.Error(), a.status, attempts+1)
 		case failed:
 			attempts++
 		}
@@ -315,7 +325,7 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) (err e
 			return ctx.Err()
 		}
 		if f.cfg.MaxAttempts > 0 && attempts >= f.cfg.MaxAttempts {
-			return f.deadLetter(ctx, log, w, "exhausted", a.err.Error(), a.status, attempts)
+			return f.deadLetter(ctx, eventLog(), w, "exhausted", a.err.Error(), a.status, attempts)
 		}
 		f.metrics.retried.Inc()
 		wait := max(f.poster.backoff.delay(max(attempts, 1)), a.retryAfter)
@@ -324,7 +334,7 @@ func (f *Forwarder) handle(ctx context.Context, log *zap.Logger, w *work) (err e
 			wait = f.cfg.BreakerOpenFor/4 + f.poster.backoff.delay(1)
 		}
 		if a.outcome == failed {
-			log.Warn("delivery failed; retrying", zap.String("event_id", d.EventID), zap.String("event_type", w.eventType),
+			eventLog().Warn("delivery failed; retrying", zap.String("event_id", d.EventID), zap.String("event_type", w.eventType),
 				zap.Int("attempt", attempts), zap.Duration("wait", wait), zap.Error(a.err))
 		}
 		t := time.NewTimer(wait)

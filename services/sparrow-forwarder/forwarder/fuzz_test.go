@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
@@ -27,14 +28,18 @@ func FuzzPayload(f *testing.F) {
 		}
 		f.Add(b)
 	}
+	payloads := newTestPayloads(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var env falconv1.EventEnvelope
 		if proto.Unmarshal(b, &env) != nil {
 			return
 		}
-		body, eventType, ok, err := Payload(&env)
-		if err != nil || !ok {
+		body, eventType, ok := payloads.Payload(&env)
+		if !ok {
 			return
+		}
+		if want, _, err := payloadThroughMaps(&env); err == nil && !bytes.Equal(body, want) {
+			t.Fatalf("payload\n %s\nis not what the map encoding made:\n %s", body, want)
 		}
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil {

@@ -78,6 +78,10 @@ func ReplayDeadLetters(ctx context.Context, cfg Config, log *zap.Logger, out io.
 	defer producer.Close()
 	dead := newDeadLetters(topic, producer, log)
 	p := newPoster(cfg, nil, tracing.Off().Provider)
+	payloads, err := newPayloads()
+	if err != nil {
+		return err
+	}
 
 	var failedThreads int
 	for _, tid := range order {
@@ -85,7 +89,7 @@ func ReplayDeadLetters(ctx context.Context, cfg Config, log *zap.Logger, out io.
 		if len(entries) == 0 {
 			continue
 		}
-		delivered, err := replayThread(ctx, p, entries)
+		delivered, err := replayThread(ctx, p, payloads, entries)
 		if err != nil {
 			failedThreads++
 			fmt.Fprintf(out, "thread %s: %d of %d dead letters delivered, then: %v; still held\n", tid, delivered, len(entries), err)
@@ -103,14 +107,14 @@ func ReplayDeadLetters(ctx context.Context, cfg Config, log *zap.Logger, out io.
 	return nil
 }
 
-func replayThread(ctx context.Context, p *poster, entries []pending) (int, error) {
+func replayThread(ctx context.Context, p *poster, payloads *payloads, entries []pending) (int, error) {
 	for i, e := range entries {
 		var env falconv1.EventEnvelope
 		if err := proto.Unmarshal(e.dl.Envelope, &env); err != nil {
 			return i, fmt.Errorf("dead letter at offset %d has no readable event: %w", e.offset, err)
 		}
-		body, _, known, err := Payload(&env)
-		if err != nil || !known {
+		body, _, known := payloads.Payload(&env)
+		if !known {
 			return i, fmt.Errorf("dead letter at offset %d: event type unknown to this build", e.offset)
 		}
 		if err := deliverBounded(ctx, p, Delivery{EventID: env.GetEventId(), Body: body}); err != nil {
