@@ -136,9 +136,10 @@ func push(c config, p pushConfig) error {
 			rss/(1<<20), rss/1024/float64(p.subscribers), after["go_goroutines"]-before["go_goroutines"])
 	}
 
-	acks := &samples{}
+	acks, ackSeconds := &samples{}, &perSecond{}
 	seconds.start(time.Now().Add(c.warmup))
-	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure, acks)
+	ackSeconds.start(time.Now().Add(c.warmup))
+	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure, acks, ackSeconds)
 	time.Sleep(time.Second) // the last pushes
 	measure.Store(false)
 	got := lat.take()
@@ -147,6 +148,7 @@ func push(c config, p pushConfig) error {
 	printLatencies("post acknowledged", acks.take(), 0)
 	printLatencies("push latency (decision to arrival)", got, 0)
 	seconds.print("push latency by second of decision")
+	ackSeconds.print("post acknowledged by second sent")
 	if n := failures.Load(); n > 0 {
 		fmt.Printf("  streams that failed: %d (last: %v)\n", n, lastErr.Load())
 	}
@@ -160,8 +162,9 @@ func subscriber(i int) string { return fmt.Sprintf("push-%d", i) }
 // postAtRate posts p.rate messages a second, each by a member of its
 // thread, for warm-up plus measured time; measure is on for the measured
 // part. It returns the posts acknowledged while measuring, with their
-// latencies in acks, and the errors.
-func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration, measure *atomic.Bool, acks *samples) (int64, int64) {
+// latencies in acks and by the second each was sent in bySecond, and the
+// errors.
+func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration, measure *atomic.Bool, acks *samples, bySecond *perSecond) (int64, int64) {
 	var posted, errs atomic.Int64
 	interval := time.Second / time.Duration(p.rate)
 	start := time.Now()
@@ -193,7 +196,9 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 				errs.Add(1)
 			case counted:
 				posted.Add(1)
-				acks.record(time.Since(sent))
+				d := time.Since(sent)
+				acks.record(d)
+				bySecond.record(sent, d)
 			}
 		}()
 	}
