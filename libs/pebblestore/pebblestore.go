@@ -34,8 +34,12 @@ type Store struct {
 // errClosed answers calls made after Close.
 var errClosed = errors.New("pebble store is closed")
 
-// use takes the store for one call; done gives it back.
-func (p *Store) use() (done func(), err error) {
+// use takes the store for one call, unless it is closed or ctx has ended;
+// done gives it back.
+func (p *Store) use(ctx context.Context) (done func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
@@ -46,7 +50,11 @@ func (p *Store) use() (done func(), err error) {
 
 // Open opens (or creates) a Pebble store in dir.
 func Open(dir string) (*Store, error) {
-	db, err := pebble.Open(dir, options())
+	return open(dir, options())
+}
+
+func open(dir string, o *pebble.Options) (*Store, error) {
+	db, err := pebble.Open(dir, o)
 	if err != nil {
 		return nil, fmt.Errorf("open pebble store at %s: %w", dir, err)
 	}
@@ -168,7 +176,7 @@ func unescapeRow(table string, key, rest []byte) (row, column []byte, err error)
 
 // Get reads one row.
 func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Row, bool, error) {
-	done, err := p.use()
+	done, err := p.use(ctx)
 	if err != nil {
 		return readstore.Row{Key: row}, false, err
 	}
@@ -183,7 +191,7 @@ func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Ro
 // GetMulti reads rows in the order asked, all their cells or the columns
 // named.
 func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte, columns ...string) ([]readstore.Row, error) {
-	done, err := p.use()
+	done, err := p.use(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -342,14 +350,36 @@ func (c *copier) set(r *readstore.Row, column, value []byte) {
 
 // Apply writes the mutations in one synced batch.
 func (p *Store) Apply(ctx context.Context, ms []readstore.Mutation) error {
-	done, err := p.use()
+	return p.apply(ctx, ms, pebble.Sync)
+}
+
+// ApplyVisible writes the mutations in one batch, readable when it
+// returns and durable after the next Sync.
+func (p *Store) ApplyVisible(ctx context.Context, ms []readstore.Mutation) error {
+	return p.apply(ctx, ms, pebble.NoSync)
+}
+
+// Sync makes every batch committed before it durable: a synced write of
+// nothing but a log record waits for the write-ahead log to be synced
+// through it.
+func (p *Store) Sync(ctx context.Context) error {
+	done, err := p.use(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if err := ctx.Err(); err != nil {
+	if err := p.db.LogData(nil, pebble.Sync); err != nil {
+		return fmt.Errorf("sync the write-ahead log: %w", err)
+	}
+	return nil
+}
+
+func (p *Store) apply(ctx context.Context, ms []readstore.Mutation, opts *pebble.WriteOptions) error {
+	done, err := p.use(ctx)
+	if err != nil {
 		return err
 	}
+	defer done()
 	b := p.db.NewBatch()
 	defer b.Close()
 	// The batch copies keys, so one buffer holds each in turn: the row's
@@ -376,7 +406,7 @@ func (p *Store) Apply(ctx context.Context, ms []readstore.Mutation) error {
 			}
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(opts); err != nil {
 		return fmt.Errorf("commit %d mutations: %w", len(ms), err)
 	}
 	return nil
@@ -384,14 +414,11 @@ func (p *Store) Apply(ctx context.Context, ms []readstore.Mutation) error {
 
 // Scan reads rows in key order, forward or reverse.
 func (p *Store) Scan(ctx context.Context, table string, s readstore.Scan) ([]readstore.Row, error) {
-	done, err := p.use()
+	done, err := p.use(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	lower, upper := tableStart(table), tableEnd(table)
 	if !s.Reverse {
 		if s.Start != nil {
@@ -460,7 +487,7 @@ func (quietLogger) Fatalf(format string, args ...any) {
 
 // DropTable deletes every row of a table.
 func (p *Store) DropTable(ctx context.Context, table string) error {
-	done, err := p.use()
+	done, err := p.use(ctx)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,35 @@ type Store interface {
 	Close() error
 }
 
+// GroupCommitter is a Store that can make writes readable now and durable
+// later, together: what ApplyVisible wrote is read at once, and survives a
+// crash of the machine once a Sync that began after it returns. One Sync
+// for many writers' batches costs one fsync, where a durable Apply costs
+// one each. A store whose every write is durable when acknowledged (HBase)
+// does not implement it.
+type GroupCommitter interface {
+	ApplyVisible(ctx context.Context, ms []Mutation) error
+	Sync(ctx context.Context) error
+}
+
+// Visible is s with its Apply made ApplyVisible when s is a GroupCommitter,
+// for a writer that calls Sync itself before it relies on what it wrote
+// (the read-model-updater, before it commits its Kafka offsets); otherwise
+// s itself.
+func Visible(s Store) Store {
+	if g, ok := s.(GroupCommitter); ok {
+		return visible{Store: s, g: g}
+	}
+	return s
+}
+
+type visible struct {
+	Store
+	g GroupCommitter
+}
+
+func (v visible) Apply(ctx context.Context, ms []Mutation) error { return v.g.ApplyVisible(ctx, ms) }
+
 // ErrBadURL is returned by Open for a store URL it cannot use.
 var ErrBadURL = errors.New("bad store URL")
 

@@ -25,6 +25,24 @@ func Run(t *testing.T, s readstore.Store) {
 	t.Run("Columns", func(t *testing.T) { columns(t, s) })
 	t.Run("RowAtomicity", func(t *testing.T) { rowAtomicity(t, s) })
 	t.Run("LargeValues", func(t *testing.T) { largeValues(t, s) })
+	if g, ok := s.(readstore.GroupCommitter); ok {
+		t.Run("VisibleBeforeSync", func(t *testing.T) { visibleBeforeSync(t, s, g) })
+	}
+}
+
+// visibleBeforeSync: a write through Visible is read at once, before any
+// Sync, like any other; Sync then succeeds. (That Sync makes it durable
+// needs a crash, which each implementation tests its own way.)
+func visibleBeforeSync(t *testing.T, s readstore.Store, g readstore.GroupCommitter) {
+	ctx := context.Background()
+	apply(t, readstore.Visible(s), readstore.Mutation{Table: "other", Row: []byte("group-commit"), Put: map[string][]byte{"d:a": []byte("1")}})
+	r, ok, err := s.Get(ctx, "other", []byte("group-commit"))
+	if err != nil || !ok || string(r.Cells["d:a"]) != "1" {
+		t.Fatalf("a visible write read back as %v ok %v err %v", r.Cells, ok, err)
+	}
+	if err := g.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func apply(t *testing.T, s readstore.Store, ms ...readstore.Mutation) {

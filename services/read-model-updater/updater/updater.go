@@ -41,6 +41,10 @@ type Config struct {
 	// with the load and a lone event is not held back.
 	BatchSize int
 	BatchWait time.Duration
+	// SyncInterval is how often the store is synced when it can make
+	// writes durable in groups (Pebble): a batch is readable when applied,
+	// and its offset is committed after the next sync.
+	SyncInterval time.Duration
 }
 
 // RegisterFlags adds read-model-updater's flags to fs with their defaults.
@@ -51,6 +55,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", "127.0.0.1:8082", "HTTP listen address (health, metrics)")
 	fs.IntVar(&c.BatchSize, "batch-size", 1000, "most events applied in one batch")
 	fs.DurationVar(&c.BatchWait, "batch-wait", 0, "longest a batch waits to fill; 0: applied as soon as no more events are waiting")
+	fs.DurationVar(&c.SyncInterval, "sync-interval", 50*time.Millisecond, "how often an embedded store (Pebble) is synced: batches are readable when applied, their offsets committed once synced")
 }
 
 // Validate checks the configuration before anything starts.
@@ -63,6 +68,8 @@ func (c *Config) Validate() error {
 		return errors.New("--batch-size must be at least 1")
 	case c.BatchWait < 0:
 		return errors.New("--batch-wait must not be negative (0: apply a batch as soon as no more events wait)")
+	case c.SyncInterval <= 0:
+		return errors.New("--sync-interval must be positive, e.g. 50ms")
 	}
 	return nil
 }
@@ -85,6 +92,8 @@ type Updater struct {
 	log    *zap.Logger
 	store  readstore.Store
 	gen    atomic.Pointer[generation]
+	// durable marks offsets once the batches they cover are durable.
+	durable *groupSync
 	// id names this updater in its heartbeats.
 	id string
 	// applying is held (shared) while a batch is written, so that
@@ -117,11 +126,12 @@ func New(cfg Config, store readstore.Store, log *zap.Logger, reg prometheus.Regi
 		applied: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_applied_total", Help: "Events applied to the read models."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_updater_events_skipped_total", Help: "Events skipped: already applied, or of a type this build does not know."}),
 		batches: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_updater_batch_duration_seconds",
-			Help: "Time to apply one batch durably.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
+			Help: "Time to apply one batch: readable when done; durable at the next sync of an embedded store, at once on HBase.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		endToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_updater_end_to_end_seconds",
 			Help:    "Time from an event's decision in write-api (its occurredAt) to its being applied in the read model.",
 			Buckets: endToEndBuckets}),
 	}
+	u.durable = newGroupSync(store, cfg.SyncInterval, u.log)
 	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "falcon_updater_lag_events",
 		Help: "Offsets of a partition this replica owns not yet applied (end offset minus position), measured every 2 s even while the replica is stuck."}, []string{"partition"})
 	u.lag = eventlog.NewLagMeter(lag)
@@ -136,6 +146,12 @@ type generation struct {
 	// unknown says the pointer could not be read: the updater holds its
 	// batches rather than write to a generation that may be old.
 	unknown bool
+}
+
+// projector writes generation g's tables, its batches readable at once
+// and made durable by u.durable.
+func (u *Updater) projector(g readmodel.Generation) *readmodel.Projector {
+	return readmodel.NewProjector(readmodel.AtGeneration(readstore.Visible(u.store), g))
 }
 
 // hold says whether batches must wait: a rebuild's pause, or a pointer the
@@ -168,7 +184,7 @@ func (u *Updater) follow(ctx context.Context) error {
 			if cur.state.Current != st.Current {
 				u.log.Info("switching to read-model generation", zap.Uint64("generation", uint64(st.Current)))
 			}
-			u.gen.Store(&generation{state: st, projector: readmodel.NewProjector(readmodel.AtGeneration(u.store, st.Current))})
+			u.gen.Store(&generation{state: st, projector: u.projector(st.Current)})
 		}
 		if err == nil && st.Paused && st.PauseID != acked {
 			// Every batch that saw the old state has finished once this
@@ -231,7 +247,7 @@ func (u *Updater) Run(ctx context.Context) error {
 	}); err != nil {
 		return nil
 	}
-	u.gen.Store(&generation{state: st, projector: readmodel.NewProjector(readmodel.AtGeneration(u.store, st.Current))})
+	u.gen.Store(&generation{state: st, projector: u.projector(st.Current)})
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	followed := make(chan struct{})
 	go func() {
@@ -243,10 +259,16 @@ func (u *Updater) Run(ctx context.Context) error {
 		defer close(measured)
 		eventlog.MeasureLag(followCtx, u.cfg.Kafka, "falcon-read-model-updater-lag", u.lag, u.log)
 	}()
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		u.durable.run(followCtx)
+	}()
 	defer func() {
 		stopFollowing()
 		<-followed
 		<-measured
+		<-synced
 		// Gone for good: a rebuild need not wait for this one.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
@@ -335,8 +357,11 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 		for _, e := range batch {
 			u.endToEnd.Observe(now.Sub(e.OccurredAt).Seconds())
 		}
-		sess.MarkMessage(last, "")
-		next.Store(last.Offset + 1)
+		applied := last
+		u.durable.after(func() {
+			sess.MarkMessage(applied, "")
+			next.Store(applied.Offset + 1)
+		})
 		batch, last, links = batch[:0], nil, links[:0]
 		return nil
 	}
@@ -380,11 +405,16 @@ func (u *Updater) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.Co
 	}
 }
 
-// finish applies and commits the batch in hand when the partition is revoked
-// or the process stops, bounded so that shutdown cannot hang on the store.
+// finish applies the batch in hand when the partition is revoked or the
+// process stops, and makes it durable with those waiting, so that their
+// offsets are marked before the session commits them; bounded so that
+// shutdown cannot hang on the store.
 func (u *Updater) finish(flush func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = flush(ctx)
+	if err := u.durable.now(ctx); err != nil {
+		u.log.Warn("read store sync failed at hand-over; the next owner applies these events again", zap.Error(err))
+	}
 	return nil
 }
