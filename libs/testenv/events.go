@@ -116,6 +116,40 @@ func CreateTopic(t testing.TB, brokers, topic string, partitions int32) {
 	}
 }
 
+// WaitCommitted waits until group has committed, for every partition of
+// topic, the offset after its last record: everything was handled and will
+// not be read again by the group's next member.
+func WaitCommitted(t testing.TB, brokers, group, topic string, within time.Duration) {
+	t.Helper()
+	client, err := sarama.NewClient([]string{brokers}, eventlog.NewConfig("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, within, "group "+group+" to commit every record of "+topic, func() bool {
+		partitions, err := client.Partitions(topic)
+		if err != nil {
+			return false
+		}
+		committed, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: partitions})
+		if err != nil {
+			return false
+		}
+		for _, p := range partitions {
+			end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+			block := committed.GetBlock(topic, p)
+			if err != nil || end > 0 && (block == nil || block.Offset < end) { // an empty partition has nothing to commit
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // EveryEventType is a thread's history with one event of every type, in an
 // order the domain accepts: for tests of what encodes or delivers events.
 func EveryEventType(t testing.TB) []domain.Event {

@@ -190,6 +190,11 @@ func TestPoisonEventIsDeadLetteredThenReplayed(t *testing.T) {
 
 	// The legacy side is fixed (it comes back on a new address, so the
 	// forwarder restarts too); replay-dlq delivers the held events in order.
+	// The forwarder stops once it has committed every offset: one killed
+	// before its commit holds the thread's events again when it comes back,
+	// and those need a second replay-dlq (TestForwarderKilledMidStream
+	// covers kills).
+	testenv.WaitCommitted(t, s.be.kafka, s.be.topic+"_forwarder", s.be.topic, 30*time.Second)
 	s.startLegacy()
 	f.kill()
 	s.startForwarder()
