@@ -40,10 +40,6 @@ type Config struct {
 	// SnapshotEvery is how many events a partition takes between snapshots
 	// of its changed threads; 0 turns snapshots off.
 	SnapshotEvery int
-	// SnapshotMessagesPerEvent bounds what snapshots cost: a round waits
-	// until the events since the last are at least the last round's
-	// indexed messages divided by it; 0: no bound.
-	SnapshotMessagesPerEvent int
 	// ImportAccounts may call ImportService (falcon migrate); none by
 	// default.
 	ImportAccounts flagenv.List
@@ -69,7 +65,6 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ReplicaTLS.ServerName, "replica-tls-server-name", "", "name the other replicas' certificates carry (they are reached by IP; default: the address's host)")
 	fs.Var(&c.ImportAccounts, "import-accounts", "comma-separated accounts that may import the legacy history (ImportService, falcon migrate); empty: nobody")
 	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 50000, "events of a partition between snapshots of its changed threads (0: no snapshots, replay everything on takeover)")
-	fs.IntVar(&c.SnapshotMessagesPerEvent, "snapshot-messages-per-event", 2, "most indexed messages snapshots write per event taken: a round also waits until the events since the last are its size divided by this, so a takeover replays at most that share of what it loads (0: every --snapshot-every events, whatever their size)")
 }
 
 // Validate checks the configuration before anything starts.
@@ -86,8 +81,6 @@ func (c *Config) Validate() error {
 		return errors.New("--txn-timeout must be at least 1s")
 	case c.SnapshotEvery < 0:
 		return errors.New("--snapshot-every must not be negative")
-	case c.SnapshotMessagesPerEvent < 0:
-		return errors.New("--snapshot-messages-per-event must not be negative (0: no bound)")
 	case c.ReplicaTLS.CAFile == "" && (c.ReplicaTLS.CertFile != "" || c.ReplicaTLS.ServerName != ""):
 		return errors.New("--replica-tls-* settings need --replica-tls-ca-file, which turns TLS between replicas on")
 	}

@@ -216,8 +216,7 @@ func (o *owners) ready() error {
 // through their handle's cancel (a rebalance, or run ending).
 func (o *owners) startLocked(p int32) {
 	wctx, cancel := context.WithCancel(context.Background())
-	w := newWriter(p, writerConfig{MaxBatch: o.cfg.MaxBatch, SnapshotEvery: o.cfg.SnapshotEvery,
-		SnapshotMessagesPerEvent: o.cfg.SnapshotMessagesPerEvent}, o.log, o.logOf(p), o.metrics)
+	w := newWriter(p, writerConfig{MaxBatch: o.cfg.MaxBatch, SnapshotEvery: o.cfg.SnapshotEvery}, o.log, o.logOf(p), o.metrics)
 	h := &writerHandle{w: w, cancel: cancel}
 	o.writers[p] = h
 	o.wg.Add(2)

@@ -32,20 +32,8 @@ const (
 // `every` events, the threads changed since the last snapshot; the first
 // after a load and every completeEvery-th, all of them. A snapshot is
 // written as a round of parts, one between batches of commands.
-//
-// With perEvent, a round also waits until the events since the last are at
-// least that round's cost (its indexed messages, and snapshotThreadCost per
-// thread) divided by perEvent. A partition's large threads change in every
-// round while history is imported, so rounds every `every` events rewrote
-// them again and again, a cost growing with the square of the history (43
-// s of the writers' 148 s at 10 million messages); spaced by their cost,
-// rounds grow geometrically, and a new owner replays at most 1/perEvent of
-// what it loads.
 type snapshotPolicy struct {
-	every    int
-	perEvent int
-	// lastCost is what the last round written cost.
-	lastCost int
+	every int
 	// dirty are the threads changed since the last round began, since
 	// counts the events since, taken the rounds written since the load.
 	dirty map[string]bool
@@ -65,12 +53,10 @@ type snapshotRound struct {
 	// since each thread is snapshotted at some point after it.
 	from  int64
 	parts int
-	// cost counts the indexed messages and threads written so far.
-	cost int
 }
 
 func (p *snapshotPolicy) reset() {
-	p.dirty, p.since, p.taken, p.round, p.lastCost = map[string]bool{}, 0, 0, nil, 0
+	p.dirty, p.since, p.taken, p.round = map[string]bool{}, 0, 0, nil
 }
 
 // changed records an event of thread id.
@@ -84,9 +70,6 @@ func (p *snapshotPolicy) changed(id string) {
 // round's.
 func (p *snapshotPolicy) begin(threads map[string]*domain.Thread, next int64) {
 	if p.round != nil || p.every <= 0 || p.since < p.every || len(p.dirty) == 0 {
-		return
-	}
-	if p.perEvent > 0 && p.since*p.perEvent < p.lastCost {
 		return
 	}
 	r := &snapshotRound{complete: p.taken%completeEvery == 0, from: next}
@@ -110,7 +93,6 @@ func (p *snapshotPolicy) begin(threads map[string]*domain.Thread, next int64) {
 func (p *snapshotPolicy) ended(ok bool) {
 	if ok {
 		p.taken++
-		p.lastCost = p.round.cost
 	} else {
 		for _, id := range p.round.ids {
 			p.dirty[id] = true
@@ -148,7 +130,6 @@ func (w *writer) snapshot(ctx context.Context) error {
 	}
 	part := eventlog.SnapshotPart{Complete: r.complete, First: r.parts == 0, Last: r.at == len(r.ids), Next: r.from}
 	r.parts++
-	r.cost += n
 	err := w.plog.WriteSnapshots(ctx, snaps, part)
 	if err != nil {
 		w.snap.ended(false)

@@ -69,9 +69,6 @@ type writerConfig struct {
 	MaxBatch int
 	// SnapshotEvery is how many events pass between snapshots; 0: none.
 	SnapshotEvery int
-	// SnapshotMessagesPerEvent: a round also waits for the last round's
-	// indexed messages divided by it in events; 0: no such wait.
-	SnapshotMessagesPerEvent int
 	// SnapshotPartMessages bounds a part of a snapshot round (0:
 	// snapshotPartMessages).
 	SnapshotPartMessages int
@@ -106,7 +103,7 @@ func newWriter(p int32, cfg writerConfig, log *zap.Logger, plog PartitionLog, m 
 		log:  log.With(zap.Int32("partition", p)),
 		in:   make(chan request, 4*cfg.MaxBatch),
 		done: make(chan struct{}),
-		snap: snapshotPolicy{every: cfg.SnapshotEvery, perEvent: cfg.SnapshotMessagesPerEvent},
+		snap: snapshotPolicy{every: cfg.SnapshotEvery},
 	}
 }
 
