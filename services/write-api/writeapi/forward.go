@@ -82,11 +82,11 @@ func (f *grpcForwarder) close() {
 }
 
 // Forward runs c on the replica at addr.
-func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (domain.Result, error) {
+func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (Outcome, error) {
 	conn, err := f.client(addr)
 	if err != nil {
 		f.metrics.forwarded.WithLabelValues("error").Inc()
-		return domain.Result{}, status.Errorf(codes.Unavailable, "cannot reach the thread's owner at %s: %v; retry with the same request_id", addr, err)
+		return Outcome{}, status.Errorf(codes.Unavailable, "cannot reach the thread's owner at %s: %v; retry with the same request_id", addr, err)
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	out := md.Copy()
@@ -101,10 +101,17 @@ func (f *grpcForwarder) Forward(ctx context.Context, addr string, c Command) (do
 	return res, err
 }
 
-// send makes the RPC of c's command.
-func send(ctx context.Context, conn grpc.ClientConnInterface, c Command) (domain.Result, error) {
+// send makes the RPC of c's command; the owner's answer says when it
+// committed.
+func send(ctx context.Context, conn grpc.ClientConnInterface, c Command) (Outcome, error) {
+	var header metadata.MD
+	res, err := sendCommand(ctx, conn, c, grpc.Header(&header))
+	return Outcome{Result: res, Committed: committedAt(header)}, err
+}
+
+func sendCommand(ctx context.Context, conn grpc.ClientConnInterface, c Command, opt grpc.CallOption) (domain.Result, error) {
 	if imp, ok := c.Cmd.(domain.Import); ok {
-		r, err := falconv1.NewImportServiceClient(conn).Import(ctx, importRequest(imp))
+		r, err := falconv1.NewImportServiceClient(conn).Import(ctx, importRequest(imp), opt)
 		return domain.Result{Version: r.GetVersion(), Import: importResultOf(r)}, err
 	}
 	client := falconv1.NewThreadCommandServiceClient(conn)
@@ -113,38 +120,38 @@ func send(ctx context.Context, conn grpc.ClientConnInterface, c Command) (domain
 	switch cmd := c.Cmd.(type) {
 	case domain.CreateThread:
 		r, err := client.CreateThread(ctx, &falconv1.CreateThreadRequest{Title: cmd.Title, Remarks: cmd.Remarks,
-			MemberIds: cmd.MemberIDs, AdministratorIds: cmd.AdministratorIDs, RequestId: req})
+			MemberIds: cmd.MemberIDs, AdministratorIds: cmd.AdministratorIDs, RequestId: req}, opt)
 		return domain.Result{Version: r.GetVersion(), Number: r.GetThreadNumber()}, err
 	case domain.UpdateThread:
-		r, err := client.UpdateThread(ctx, &falconv1.UpdateThreadRequest{ThreadId: tid, Title: cmd.Title, Remarks: cmd.Remarks, RequestId: req})
+		r, err := client.UpdateThread(ctx, &falconv1.UpdateThreadRequest{ThreadId: tid, Title: cmd.Title, Remarks: cmd.Remarks, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.DestroyThread:
-		r, err := client.DestroyThread(ctx, &falconv1.DestroyThreadRequest{ThreadId: tid, RequestId: req})
+		r, err := client.DestroyThread(ctx, &falconv1.DestroyThreadRequest{ThreadId: tid, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.AddMembers:
-		r, err := client.AddMembers(ctx, &falconv1.AddMembersRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req})
+		r, err := client.AddMembers(ctx, &falconv1.AddMembersRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.RemoveMembers:
-		r, err := client.RemoveMembers(ctx, &falconv1.RemoveMembersRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req})
+		r, err := client.RemoveMembers(ctx, &falconv1.RemoveMembersRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.AddAdministrators:
-		r, err := client.AddAdministrators(ctx, &falconv1.AddAdministratorsRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req})
+		r, err := client.AddAdministrators(ctx, &falconv1.AddAdministratorsRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.RemoveAdministrators:
-		r, err := client.RemoveAdministrators(ctx, &falconv1.RemoveAdministratorsRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req})
+		r, err := client.RemoveAdministrators(ctx, &falconv1.RemoveAdministratorsRequest{ThreadId: tid, AccountIds: cmd.AccountIDs, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.PostMessage:
 		r, err := client.PostMessage(ctx, &falconv1.PostMessageRequest{ThreadId: tid, Body: cmd.Body,
-			ReplyToMessageId: cmd.ReplyToMessageID, MentionAccountIds: cmd.MentionAccountIDs, RequestId: req})
+			ReplyToMessageId: cmd.ReplyToMessageID, MentionAccountIds: cmd.MentionAccountIDs, RequestId: req}, opt)
 		return domain.Result{Version: r.GetVersion(), MessageID: r.GetMessageId(), Number: r.GetMessageNumber()}, err
 	case domain.EditMessage:
-		r, err := client.EditMessage(ctx, &falconv1.EditMessageRequest{ThreadId: tid, MessageId: cmd.MessageID, Body: cmd.Body, RequestId: req})
+		r, err := client.EditMessage(ctx, &falconv1.EditMessageRequest{ThreadId: tid, MessageId: cmd.MessageID, Body: cmd.Body, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.DeleteMessage:
-		r, err := client.DeleteMessage(ctx, &falconv1.DeleteMessageRequest{ThreadId: tid, MessageId: cmd.MessageID, RequestId: req})
+		r, err := client.DeleteMessage(ctx, &falconv1.DeleteMessageRequest{ThreadId: tid, MessageId: cmd.MessageID, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	case domain.MarkRead:
-		r, err := client.MarkRead(ctx, &falconv1.MarkReadRequest{ThreadId: tid, MessageId: cmd.MessageID, RequestId: req})
+		r, err := client.MarkRead(ctx, &falconv1.MarkReadRequest{ThreadId: tid, MessageId: cmd.MessageID, RequestId: req}, opt)
 		return version(r.GetVersion(), err)
 	}
 	return domain.Result{}, fmt.Errorf("no RPC forwards a %T", c.Cmd)

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -67,7 +68,38 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 	if err != nil {
 		return zero, g.status(ctx, err)
 	}
-	return answer(res), nil
+	setCommitted(ctx, res)
+	return answer(res.Result), nil
+}
+
+// CommittedHeader is the response header that says when a command's events
+// committed to the event log (RFC 3339 with nanoseconds, by the owner's
+// clock); it is absent when the command appended none. Push latency is
+// measured from it (loadtest's push scenario).
+const CommittedHeader = "falcon-committed-at"
+
+// setCommitted sends CommittedHeader with the answer.
+func setCommitted(ctx context.Context, o Outcome) {
+	if o.Committed.IsZero() {
+		return
+	}
+	// Only a call without a transport (a test calling the handler) cannot
+	// take headers; the answer stands without it.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(CommittedHeader, o.Committed.UTC().Format(time.RFC3339Nano)))
+}
+
+// committedAt reads CommittedHeader from an owner's answer (zero if absent
+// or malformed).
+func committedAt(md metadata.MD) time.Time {
+	v := md.Get(CommittedHeader)
+	if len(v) == 0 {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v[0])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // CorrelationHeader is the header a caller names its correlation id in;

@@ -53,6 +53,7 @@ func (i *ImportGRPC) Import(ctx context.Context, r *falconv1.ImportRequest) (*fa
 	if err != nil {
 		return nil, i.g.status(ctx, err)
 	}
+	setCommitted(ctx, res)
 	out := &falconv1.ImportResponse{ThreadId: threadID, Version: res.Version}
 	if n := res.Import; n != nil {
 		out.Events, out.Created = uint32(n.Events), n.Created

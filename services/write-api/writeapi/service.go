@@ -33,7 +33,17 @@ type Router interface {
 
 // Forwarder runs a command on another replica, the owner of its partition.
 type Forwarder interface {
-	Forward(ctx context.Context, addr string, c Command) (domain.Result, error)
+	Forward(ctx context.Context, addr string, c Command) (Outcome, error)
+}
+
+// Outcome is a command's answer: the domain's result and, when the command
+// appended events, when their transaction committed.
+type Outcome struct {
+	domain.Result
+	// Committed is when the transaction with the command's events
+	// committed, by the owner's clock; zero when it appended none (a
+	// refusal, a request answered again).
+	Committed time.Time
 }
 
 // Service is the application layer of write-api: it runs a command on the
@@ -61,10 +71,10 @@ type Command struct {
 // Execute applies c on the local writer, or forwards it to the replica that
 // owns its thread. While ownership is moving it waits, up to the configured
 // bound, then fails with ErrNoOwner.
-func (s *Service) Execute(ctx context.Context, c Command) (domain.Result, error) {
+func (s *Service) Execute(ctx context.Context, c Command) (Outcome, error) {
 	cl := s.cluster.Load()
 	if cl == nil {
-		return domain.Result{}, ErrNotConnected
+		return Outcome{}, ErrNotConnected
 	}
 	p := eventlog.PartitionFor(c.ThreadID, cl.partitions)
 	deadline := time.Now().Add(s.wait)
@@ -87,11 +97,11 @@ func (s *Service) Execute(ctx context.Context, c Command) (domain.Result, error)
 			}
 		}
 		if time.Now().After(deadline) {
-			return domain.Result{}, fmt.Errorf("%w (partition %d, waited %s)", ErrNoOwner, p, s.wait)
+			return Outcome{}, fmt.Errorf("%w (partition %d, waited %s)", ErrNoOwner, p, s.wait)
 		}
 		cl.router.Invalidate()
 		if err := eventlog.Sleep(ctx, 50*time.Millisecond); err != nil {
-			return domain.Result{}, err
+			return Outcome{}, err
 		}
 	}
 }

@@ -24,11 +24,11 @@ func (r *fakeRouter) Invalidate()                  { r.invalidated++ }
 
 type fakeForwarder struct {
 	to  []string
-	res domain.Result
+	res Outcome
 	err error
 }
 
-func (f *fakeForwarder) Forward(_ context.Context, addr string, _ Command) (domain.Result, error) {
+func (f *fakeForwarder) Forward(_ context.Context, addr string, _ Command) (Outcome, error) {
 	f.to = append(f.to, addr)
 	return f.res, f.err
 }
@@ -64,7 +64,7 @@ func TestServiceRoutesCommandsItDoesNotOwn(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := &fakeRouter{owners: c.owners}
-			f := &fakeForwarder{res: domain.Result{Version: 7}, err: c.answer}
+			f := &fakeForwarder{res: Outcome{Result: domain.Result{Version: 7}}, err: c.answer}
 			cmd := post
 			cmd.Forwarded = c.forwarded
 			res, err := serviceWithoutWriters(r, f).Execute(context.Background(), cmd)

@@ -122,16 +122,27 @@ func TestCommandsAreAppendedOnceAndAnsweredWithVersions(t *testing.T) {
 	}
 	reqID := ulid.Make().String()
 	post := &falconv1.PostMessageRequest{ThreadId: created.ThreadId, Body: "hello", RequestId: reqID}
-	first, err := r.client.PostMessage(as("bob"), post)
+	var firstHeader, againHeader metadata.MD
+	sent := time.Now()
+	first, err := r.client.PostMessage(as("bob"), post, grpc.Header(&firstHeader))
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := r.client.PostMessage(as("bob"), post)
+	answered := time.Now()
+	again, err := r.client.PostMessage(as("bob"), post, grpc.Header(&againHeader))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Version != 2 || again.Version != first.Version || again.MessageId != first.MessageId {
 		t.Fatalf("post answered %+v, retry %+v", first, again)
+	}
+	// The answer says when its event committed; an answer given again
+	// appended nothing and says nothing.
+	if at := committedAt(t, firstHeader); at.Before(sent) || at.After(answered) {
+		t.Fatalf("%s: %v, want a time between the request (%v) and its answer (%v)", writeapi.CommittedHeader, firstHeader.Get(writeapi.CommittedHeader), sent, answered)
+	}
+	if v := againHeader.Get(writeapi.CommittedHeader); len(v) != 0 {
+		t.Fatalf("the retried post's answer has %s %v; it appended nothing", writeapi.CommittedHeader, v)
 	}
 
 	refused := []struct {
@@ -277,9 +288,14 @@ func testForwarding(t *testing.T, pki *testpki.PKI) {
 		threads = append(threads, r.ThreadId)
 	}
 	for _, tid := range threads {
-		r, err := b.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "via b"})
+		var header metadata.MD
+		r, err := b.client.PostMessage(as("bob"), &falconv1.PostMessageRequest{ThreadId: tid, Body: "via b"}, grpc.Header(&header))
 		if err != nil || r.Version != 2 {
 			t.Fatalf("post through replica b: %+v, %v", r, err)
+		}
+		// Forwarded or not, the answer says when the owner committed.
+		if committedAt(t, header).IsZero() {
+			t.Fatalf("post through replica b answered without %s: %v", writeapi.CommittedHeader, header)
 		}
 	}
 	fa := counter(t, a.metrics, "falcon_write_forwarded_commands_total", map[string]string{"outcome": "OK"})
@@ -431,4 +447,19 @@ func TestCreatesItsTopicsAsConfigured(t *testing.T) {
 	if meta, err := admin.DescribeTopics([]string{missing}); err == nil && len(meta) == 1 && errors.Is(meta[0].Err, sarama.ErrNoError) {
 		t.Fatalf("--create-topics=false created %s", missing)
 	}
+}
+
+// committedAt is the time an answer's header says its events committed
+// (zero if it says none).
+func committedAt(t *testing.T, md metadata.MD) time.Time {
+	t.Helper()
+	v := md.Get(writeapi.CommittedHeader)
+	if len(v) == 0 {
+		return time.Time{}
+	}
+	at, err := time.Parse(time.RFC3339Nano, v[0])
+	if err != nil {
+		t.Fatalf("%s %q: %v", writeapi.CommittedHeader, v[0], err)
+	}
+	return at
 }

@@ -61,6 +61,10 @@ type request struct {
 type reply struct {
 	result domain.Result
 	err    error
+	// appended says the command's events are in the batch's transaction;
+	// committed is when it committed.
+	appended  bool
+	committed time.Time
 }
 
 // writerConfig is what a writer takes from write-api's configuration.
@@ -283,7 +287,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 		if imp, ok := r.cmd.(domain.Import); ok {
 			imported, res, err := t.Import(imp, domain.ImportMeta{ActorID: r.meta.ActorID, CorrelationID: r.meta.CorrelationID,
 				NewEventID: func() string { return ulid.Make().String() }})
-			replies[i] = reply{result: domain.Result{Version: res.Version, Import: &res}, err: err}
+			replies[i] = reply{result: domain.Result{Version: res.Version, Import: &res}, err: err, appended: len(imported) > 0}
 			// Events applied before an error are appended too: the log
 			// stays what the thread in memory folded.
 			if len(imported) > 0 {
@@ -310,6 +314,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 		}
 		w.threads[r.threadID] = t
 		events = append(events, eventlog.Outgoing{Event: *e, Trace: r.trace})
+		replies[i].appended = true
 	}
 	if len(events) > 0 {
 		start := time.Now()
@@ -325,7 +330,13 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 			}
 			return err
 		}
-		w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+		committed := time.Now()
+		for i := range replies {
+			if replies[i].appended {
+				replies[i].committed = committed
+			}
+		}
+		w.metrics.commitSeconds.Observe(committed.Sub(start).Seconds())
 		w.metrics.batchSize.Observe(float64(len(events)))
 		for _, e := range events {
 			w.snap.changed(e.Event.ThreadID)
@@ -354,33 +365,37 @@ func maxEvents(batch []request) int {
 }
 
 // submit hands a command to the writer and waits for its answer.
-func (w *writer) submit(ctx context.Context, r request) (domain.Result, error) {
+func (w *writer) submit(ctx context.Context, r request) (Outcome, error) {
 	r.abandoned = ctx.Err
 	r.trace = trace.SpanContextFromContext(ctx)
 	r.reply = make(chan reply, 1)
 	select {
 	case w.in <- r:
 	case <-w.done:
-		return domain.Result{}, ErrLostOwnership
+		return Outcome{}, ErrLostOwnership
 	case <-ctx.Done():
-		return domain.Result{}, ctx.Err()
+		return Outcome{}, ctx.Err()
 	}
 	select {
 	case rep := <-r.reply:
-		return rep.result, rep.err
+		return rep.outcome()
 	case <-w.done:
 		// The writer may have answered just before it stopped.
 		select {
 		case rep := <-r.reply:
-			return rep.result, rep.err
+			return rep.outcome()
 		default:
-			return domain.Result{}, ErrLostOwnership
+			return Outcome{}, ErrLostOwnership
 		}
 	case <-ctx.Done():
 		// The command may still commit; a retry with its request id gets
 		// the answer.
-		return domain.Result{}, ctx.Err()
+		return Outcome{}, ctx.Err()
 	}
+}
+
+func (r reply) outcome() (Outcome, error) {
+	return Outcome{Result: r.result, Committed: r.committed}, r.err
 }
 
 // drain answers every queued command once the writer stops.

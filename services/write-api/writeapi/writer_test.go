@@ -166,7 +166,8 @@ func startWriter(t *testing.T, p *memPartition, cfg writerConfig) testWriter {
 }
 
 func do(w testWriter, thread, actor, requestID string, cmd domain.Command) (domain.Result, error) {
-	return w.submit(context.Background(), request{threadID: thread, cmd: cmd, meta: domain.Meta{ActorID: actor, RequestID: requestID}})
+	o, err := w.submit(context.Background(), request{threadID: thread, cmd: cmd, meta: domain.Meta{ActorID: actor, RequestID: requestID}})
+	return o.Result, err
 }
 
 // versionsOf checks the partition's events: each thread's versions run 1,
