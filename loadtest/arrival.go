@@ -9,17 +9,21 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// arrival is what the push scenario reads of an AccountEvent: its type and
-// when it occurred. The generator shares the machine with the server, so it
-// decodes only these, not the whole event.
+// arrival is what the push scenario reads of an AccountEvent: its type,
+// thread and version, and when it occurred. The generator shares the
+// machine with the server, so it decodes only these, not the whole event.
 type arrival struct {
 	typ      string
+	thread   string
+	version  uint64
 	occurred time.Time
 }
 
 // Field numbers of falcon.v1.AccountEvent and google.protobuf.Timestamp.
 const (
 	accountEventType       = 2
+	accountEventThreadID   = 4
+	accountEventVersion    = 5
 	accountEventOccurredAt = 6
 	timestampSeconds       = 1
 	timestampNanos         = 2
@@ -53,10 +57,16 @@ func (a *arrival) decode(b []byte) error {
 			return fmt.Errorf("account event: %w", protowire.ParseError(n))
 		}
 		b = b[n:]
-		var field []byte
-		if typ == protowire.BytesType {
+		var (
+			field []byte
+			value uint64
+		)
+		switch typ {
+		case protowire.BytesType:
 			field, n = protowire.ConsumeBytes(b)
-		} else {
+		case protowire.VarintType:
+			value, n = protowire.ConsumeVarint(b)
+		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
@@ -66,6 +76,10 @@ func (a *arrival) decode(b []byte) error {
 		switch {
 		case num == accountEventType && typ == protowire.BytesType:
 			a.typ = string(field)
+		case num == accountEventThreadID && typ == protowire.BytesType:
+			a.thread = string(field)
+		case num == accountEventVersion && typ == protowire.VarintType:
+			a.version = value
 		case num == accountEventOccurredAt && typ == protowire.BytesType:
 			t, err := decodeTimestamp(field)
 			if err != nil {

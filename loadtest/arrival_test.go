@@ -10,7 +10,7 @@ import (
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
 
-func TestArrivalDecodesTypeAndTime(t *testing.T) {
+func TestArrivalDecodesTypeThreadVersionAndTime(t *testing.T) {
 	at := time.Date(2026, 12, 2, 9, 0, 0, 123456789, time.UTC)
 	for _, ev := range []*falconv1.AccountEvent{
 		{Cursor: "c1", Type: "MessagePosted", ThreadId: "t", Version: 7, OccurredAt: timestamppb.New(at), ActorId: "alice",
@@ -29,8 +29,9 @@ func TestArrivalDecodesTypeAndTime(t *testing.T) {
 		if ev.OccurredAt != nil {
 			want = ev.OccurredAt.AsTime()
 		}
-		if a.typ != ev.Type || !a.occurred.Equal(want) {
-			t.Errorf("decoded %q at %v, want %q at %v", a.typ, a.occurred, ev.Type, want)
+		if a.typ != ev.Type || a.thread != ev.ThreadId || a.version != ev.Version || !a.occurred.Equal(want) {
+			t.Errorf("decoded %q %q v%d at %v, want %q %q v%d at %v", a.typ, a.thread, a.version, a.occurred,
+				ev.Type, ev.ThreadId, ev.Version, want)
 		}
 	}
 	var a arrival

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	falconv1 "github.com/falcon-chat/falcon/proto/gen/falcon/v1"
 )
@@ -31,9 +32,10 @@ const streamsPerConn = 200
 // push subscribes c.subscribers accounts (member-sized groups share a
 // thread), posts at p.rate messages/s for c.duration (open loop: a post
 // starts on its schedule whatever the others do), and reports the push
-// latency from each event's decision (occurred_at, just before its commit)
-// to its arrival at a subscriber, and the read side's memory per idle
-// subscriber from its metrics.
+// latency to each event's arrival at a subscriber from its commit (the
+// time write-api's answer gives) and from its decision (occurred_at, before
+// the transaction), and the read side's memory per idle subscriber from its
+// metrics.
 func push(c config, p pushConfig) error {
 	if p.subscribers < p.members || p.members < 1 || p.rate < 1 {
 		return errors.New("-subscribers must be at least -members, both positive, and -rate positive")
@@ -68,6 +70,7 @@ func push(c config, p pushConfig) error {
 		conns    []*grpc.ClientConn
 		lat      = &samples{}
 		seconds  = &perSecond{}
+		commits  = newCommits()
 		received atomic.Int64
 		measure  atomic.Bool
 		failures atomic.Int64
@@ -117,9 +120,11 @@ func push(c config, p pushConfig) error {
 					continue
 				}
 				received.Add(1)
-				d := time.Since(ev.occurred)
+				now := time.Now()
+				d := now.Sub(ev.occurred)
 				lat.record(d)
 				seconds.record(ev.occurred, d)
+				commits.arrived(eventKey{ev.thread, ev.version}, now)
 			}
 		}()
 	}
@@ -136,18 +141,25 @@ func push(c config, p pushConfig) error {
 			rss/(1<<20), rss/1024/float64(p.subscribers), after["go_goroutines"]-before["go_goroutines"])
 	}
 
-	acks, ackSeconds := &samples{}, &perSecond{}
+	acks, ackSeconds, commitSeconds := &samples{}, &perSecond{}, &perSecond{}
 	seconds.start(time.Now().Add(c.warmup))
 	ackSeconds.start(time.Now().Add(c.warmup))
-	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure, acks, ackSeconds)
+	commitSeconds.start(time.Now().Add(c.warmup))
+	posted, postErrs := postAtRate(ctx, cl, threads, p, c.warmup, c.duration, &measure, acks, ackSeconds, commits)
 	time.Sleep(time.Second) // the last pushes
 	measure.Store(false)
 	got := lat.take()
+	fromCommit, unmatched := commits.latencies(commitSeconds)
 	fmt.Printf("  posted %d in the measured part (%.0f/s), %d errors; %d pushes received (%d expected)\n",
 		posted, float64(posted)/c.duration.Seconds(), postErrs, received.Load(), posted*int64(p.members))
 	printLatencies("post acknowledged", acks.take(), 0)
+	printLatencies("push latency (commit to arrival)", fromCommit, 0)
+	if unmatched > 0 {
+		fmt.Printf("  %d pushes had no commit time (their post's answer lacked %s, or failed)\n", unmatched, committedHeader)
+	}
 	printLatencies("push latency (decision to arrival)", got, 0)
-	seconds.print("push latency by second of decision")
+	commitSeconds.print("push latency from commit by second of commit")
+	seconds.print("push latency from decision by second of decision")
 	ackSeconds.print("post acknowledged by second sent")
 	if n := failures.Load(); n > 0 {
 		fmt.Printf("  streams that failed: %d (last: %v)\n", n, lastErr.Load())
@@ -164,7 +176,8 @@ func subscriber(i int) string { return fmt.Sprintf("push-%d", i) }
 // part. It returns the posts acknowledged while measuring, with their
 // latencies in acks and by the second each was sent in bySecond, and the
 // errors.
-func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration, measure *atomic.Bool, acks *samples, bySecond *perSecond) (int64, int64) {
+func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig, warmup, measured time.Duration,
+	measure *atomic.Bool, acks *samples, bySecond *perSecond, commits *commits) (int64, int64) {
 	var posted, errs atomic.Int64
 	interval := time.Second / time.Duration(p.rate)
 	start := time.Now()
@@ -189,8 +202,12 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 			defer func() { <-sem; wg.Done() }()
 			t := n % len(threads)
 			sent := time.Now()
-			_, err := cl.cmd[n%len(cl.cmd)].PostMessage(as(ctx, subscriber(t*p.members+n%p.members)),
-				&falconv1.PostMessageRequest{ThreadId: threads[t], Body: "push"})
+			var header metadata.MD
+			resp, err := cl.cmd[n%len(cl.cmd)].PostMessage(as(ctx, subscriber(t*p.members+n%p.members)),
+				&falconv1.PostMessageRequest{ThreadId: threads[t], Body: "push"}, grpc.Header(&header))
+			if err == nil {
+				commits.committed(eventKey{threads[t], resp.Version}, header)
+			}
 			switch {
 			case err != nil:
 				errs.Add(1)
@@ -204,6 +221,73 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 	}
 	wg.Wait()
 	return posted.Load(), errs.Load()
+}
+
+// committedHeader is write-api's answer header that says when a command's
+// events committed (RFC 3339).
+const committedHeader = "falcon-committed-at"
+
+// eventKey names an event: a thread and its version after the event.
+type eventKey struct {
+	thread  string
+	version uint64
+}
+
+// commits pairs each post's commit time with its pushes' arrivals. A push
+// can arrive before the post's answer, so they are matched after the run.
+type commits struct {
+	mu       sync.Mutex
+	at       map[eventKey]time.Time
+	arrivals []arrived
+}
+
+type arrived struct {
+	key eventKey
+	at  time.Time
+}
+
+func newCommits() *commits { return &commits{at: map[eventKey]time.Time{}} }
+
+// committed keeps the commit time a post's answer header gives, if any.
+func (c *commits) committed(k eventKey, header metadata.MD) {
+	v := header.Get(committedHeader)
+	if len(v) == 0 {
+		return
+	}
+	at, err := time.Parse(time.RFC3339Nano, v[0])
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.at[k] = at
+	c.mu.Unlock()
+}
+
+func (c *commits) arrived(k eventKey, at time.Time) {
+	c.mu.Lock()
+	c.arrivals = append(c.arrivals, arrived{k, at})
+	c.mu.Unlock()
+}
+
+// latencies returns the time from commit to arrival of every arrival whose
+// commit is known (recorded by second of commit in by too), and how many
+// arrivals had none.
+func (c *commits) latencies(by *perSecond) ([]time.Duration, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]time.Duration, 0, len(c.arrivals))
+	unmatched := 0
+	for _, a := range c.arrivals {
+		at, ok := c.at[a.key]
+		if !ok {
+			unmatched++
+			continue
+		}
+		d := a.at.Sub(at)
+		out = append(out, d)
+		by.record(at, d)
+	}
+	return out, unmatched
 }
 
 // perSecond keeps push latencies by the second of the event's decision, so
