@@ -135,13 +135,20 @@ func appendRowBound(dst []byte, table string, row []byte, b byte) []byte {
 
 // splitKey returns the row and column of a cell key within a table. The
 // row is the key's own bytes unless the row had 0x00 bytes to unescape;
-// both live only as long as the key.
+// both live only as long as the key. Scans split every key they pass, so
+// it looks for the separator with bytes.IndexByte and allocates nothing.
 func splitKey(table string, key []byte) (row, column []byte, err error) {
-	rest := key[len(tableStart(table)):]
-	for i := 0; i+1 < len(rest); i++ {
-		if rest[i] != 0x00 {
-			continue
+	prefix := len("t") + len(table) + 1
+	if len(key) < prefix {
+		return nil, nil, fmt.Errorf("corrupt cell key %x in table %s", key, table)
+	}
+	rest := key[prefix:]
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(rest[i:], 0x00)
+		if j < 0 || i+j+1 >= len(rest) {
+			break
 		}
+		i += j
 		switch rest[i+1] {
 		case 0x01:
 			return rest[:i], rest[i+2:], nil
