@@ -194,29 +194,41 @@ func (l *TxnLog) producerConfig() (*sarama.Config, error) {
 	return c, nil
 }
 
+// Appended is what a committed append says: where it ended and when its
+// commit began.
+type Appended struct {
+	// Next is the events offset after the last event appended.
+	Next int64
+	// Committing is when the transaction's commit was asked for (EndTxn
+	// sent): read_committed readers see the events only after it, so a
+	// latency measured from it is never shorter than from the commit.
+	Committing time.Time
+}
+
 // Append commits events in one transaction, each with its trace in the
-// record headers, and returns the offset after the last. A fenced
-// producer's error wraps ErrFenced; any other error means nothing was
-// committed.
-func (l *TxnLog) Append(ctx context.Context, events []Outgoing) (int64, error) {
+// record headers. A fenced producer's error wraps ErrFenced; any other
+// error means nothing was committed.
+func (l *TxnLog) Append(ctx context.Context, events []Outgoing) (Appended, error) {
 	if l.prod == nil {
-		return 0, errors.New("append before Load")
+		return Appended{}, errors.New("append before Load")
 	}
 	msgs, err := Records(ctx, l.cfg.Kafka.Topic, l.cfg.Partition, events)
 	if err != nil {
-		return 0, err
+		return Appended{}, err
 	}
+	var committing time.Time
 	err = l.prod.BeginTxn()
 	if err == nil {
 		err = l.prod.SendMessages(msgs)
 		if err == nil {
+			committing = time.Now()
 			err = l.prod.CommitTxn()
 		}
 	}
 	if err != nil {
-		return 0, AbortTxn(l.prod, err)
+		return Appended{}, AbortTxn(l.prod, err)
 	}
-	return msgs[len(msgs)-1].Offset + 1, nil
+	return Appended{Next: msgs[len(msgs)-1].Offset + 1, Committing: committing}, nil
 }
 
 // Close closes the producer (the shared client stays open).

@@ -72,10 +72,12 @@ func execute[Resp any](ctx context.Context, g *GRPC, threadID string, requestID 
 	return answer(res.Result), nil
 }
 
-// CommittedHeader is the response header that says when a command's events
-// committed to the event log (RFC 3339 with nanoseconds, by the owner's
-// clock); it is absent when the command appended none. Push latency is
-// measured from it (loadtest's push scenario).
+// CommittedHeader is the response header that says when the commit of a
+// command's events to the event log began (RFC 3339 with nanoseconds, by
+// the owner's clock: the transaction's EndTxn was sent then, and no
+// read_committed reader saw the events before); it is absent when the
+// command appended none. Push latency is measured from it (loadtest's push
+// scenario), so never shorter than from the commit itself.
 const CommittedHeader = "falcon-committed-at"
 
 // setCommitted sends CommittedHeader with the answer.

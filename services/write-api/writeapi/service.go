@@ -40,9 +40,9 @@ type Forwarder interface {
 // appended events, when their transaction committed.
 type Outcome struct {
 	domain.Result
-	// Committed is when the transaction with the command's events
-	// committed, by the owner's clock; zero when it appended none (a
-	// refusal, a request answered again).
+	// Committed is when the commit of the transaction with the command's
+	// events began (by the owner's clock): no reader saw them before. Zero
+	// when it appended none (a refusal, a request answered again).
 	Committed time.Time
 }
 

@@ -27,10 +27,10 @@ type PartitionLog interface {
 	// in order; skip gets what cannot be decoded.
 	Replay(ctx context.Context, from, end int64, fn func(domain.Event), skip func(offset int64, err error)) error
 	// Append commits events in one transaction, each with the trace of its
-	// request, and returns the offset after the last. An error wrapping
-	// eventlog.ErrFenced means a newer writer took over; any error means
-	// nothing was committed.
-	Append(ctx context.Context, events []eventlog.Outgoing) (next int64, err error)
+	// request, and says where it ended and when its commit began. An error
+	// wrapping eventlog.ErrFenced means a newer writer took over; any error
+	// means nothing was committed.
+	Append(ctx context.Context, events []eventlog.Outgoing) (eventlog.Appended, error)
 	// WriteSnapshots commits thread snapshots, a part of a round; the last
 	// part adds the checkpoint that makes the round count.
 	WriteSnapshots(ctx context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) error
@@ -62,7 +62,7 @@ type reply struct {
 	result domain.Result
 	err    error
 	// appended says the command's events are in the batch's transaction;
-	// committed is when it committed.
+	// committed is when its commit began.
 	appended  bool
 	committed time.Time
 }
@@ -318,7 +318,7 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 	}
 	if len(events) > 0 {
 		start := time.Now()
-		next, err := w.plog.Append(ctx, events)
+		appended, err := w.plog.Append(ctx, events)
 		if err != nil {
 			if errors.Is(err, eventlog.ErrFenced) {
 				err = fmt.Errorf("%w (%v)", ErrLostOwnership, err)
@@ -330,18 +330,17 @@ func (w *writer) commit(ctx context.Context, batch []request) error {
 			}
 			return err
 		}
-		committed := time.Now()
 		for i := range replies {
 			if replies[i].appended {
-				replies[i].committed = committed
+				replies[i].committed = appended.Committing
 			}
 		}
-		w.metrics.commitSeconds.Observe(committed.Sub(start).Seconds())
+		w.metrics.commitSeconds.Observe(time.Since(start).Seconds())
 		w.metrics.batchSize.Observe(float64(len(events)))
 		for _, e := range events {
 			w.snap.changed(e.Event.ThreadID)
 		}
-		w.next = next
+		w.next = appended.Next
 	}
 	for i := range batch {
 		batch[i].reply <- replies[i]

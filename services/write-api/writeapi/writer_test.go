@@ -90,25 +90,26 @@ func (l *memLog) fenced() error {
 	return nil
 }
 
-func (l *memLog) Append(_ context.Context, outgoing []eventlog.Outgoing) (int64, error) {
+func (l *memLog) Append(_ context.Context, outgoing []eventlog.Outgoing) (eventlog.Appended, error) {
 	events := make([]domain.Event, len(outgoing))
 	for i, o := range outgoing {
 		events[i] = o.Event
 	}
 	if hook := l.p.beforeAppend; hook != nil {
 		if err := hook(events); err != nil {
-			return 0, err
+			return eventlog.Appended{}, err
 		}
 	}
 	l.p.mu.Lock()
 	defer l.p.mu.Unlock()
+	committing := time.Now()
 	if err := l.fenced(); err != nil {
-		return 0, err
+		return eventlog.Appended{}, err
 	}
 	l.p.events = append(l.p.events, events...)
 	l.p.appends = append(l.p.appends, events)
 	l.p.ops = append(l.p.ops, "append")
-	return int64(len(l.p.events)), nil
+	return eventlog.Appended{Next: int64(len(l.p.events)), Committing: committing}, nil
 }
 
 // WriteSnapshots keeps the latest snapshot of each thread, as a new owner
