@@ -10,11 +10,13 @@ import (
 )
 
 // arrival is what the push scenario reads of an AccountEvent: its type,
-// thread and version, and when it occurred. The generator shares the
-// machine with the server, so it decodes only these, not the whole event.
+// thread (as its position among the scenario's threads, -1 for another)
+// and version, and when it occurred. The generator shares the machine with
+// the server, so it decodes only these, not the whole event, and keeps no
+// string of its own per event.
 type arrival struct {
 	typ      string
-	thread   string
+	thread   int32
 	version  uint64
 	occurred time.Time
 }
@@ -30,10 +32,16 @@ const (
 )
 
 // arrivalCodec is the proto codec, but decodes into an *arrival by reading
-// only its fields; anything else goes to the proto codec.
-type arrivalCodec struct{ proto encoding.CodecV2 }
+// only its fields; anything else goes to the proto codec. threads gives
+// each thread id its position.
+type arrivalCodec struct {
+	proto   encoding.CodecV2
+	threads map[string]int32
+}
 
-func newArrivalCodec() arrivalCodec { return arrivalCodec{proto: encoding.GetCodecV2("proto")} }
+func newArrivalCodec(threads map[string]int32) arrivalCodec {
+	return arrivalCodec{proto: encoding.GetCodecV2("proto"), threads: threads}
+}
 
 func (c arrivalCodec) Name() string { return c.proto.Name() }
 
@@ -46,11 +54,11 @@ func (c arrivalCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
-	return a.decode(buf.ReadOnlyData())
+	return a.decode(buf.ReadOnlyData(), c.threads)
 }
 
-func (a *arrival) decode(b []byte) error {
-	*a = arrival{}
+func (a *arrival) decode(b []byte, threads map[string]int32) error {
+	*a = arrival{thread: -1}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -77,7 +85,9 @@ func (a *arrival) decode(b []byte) error {
 		case num == accountEventType && typ == protowire.BytesType:
 			a.typ = string(field)
 		case num == accountEventThreadID && typ == protowire.BytesType:
-			a.thread = string(field)
+			if i, ok := threads[string(field)]; ok {
+				a.thread = i
+			}
 		case num == accountEventVersion && typ == protowire.VarintType:
 			a.version = value
 		case num == accountEventOccurredAt && typ == protowire.BytesType:

@@ -37,16 +37,16 @@ func TestCommitsMatchArrivalsWhateverTheOrder(t *testing.T) {
 	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	header := func(t time.Time) metadata.MD { return metadata.Pairs(committedHeader, t.Format(time.RFC3339Nano)) }
 	c := newCommits()
-	a, b := eventKey{"t1", 2}, eventKey{"t1", 3}
+	a, b := eventKey{1, 2}, eventKey{1, 3}
 	// A push may arrive before its post's answer gives the commit time.
 	c.arrived(a, at.Add(40*time.Millisecond))
 	c.committed(a, header(at))
 	c.committed(b, header(at.Add(time.Second)))
 	c.arrived(b, at.Add(time.Second+7*time.Millisecond))
 	c.arrived(b, at.Add(time.Second+9*time.Millisecond))
-	c.committed(eventKey{"t2", 2}, metadata.MD{})                        // no header: nothing known
-	c.arrived(eventKey{"t2", 2}, at.Add(time.Second))                    // so not matched
-	c.committed(eventKey{"t3", 2}, metadata.Pairs(committedHeader, "x")) // malformed: nothing known
+	c.committed(eventKey{2, 2}, metadata.MD{})                        // no header: nothing known
+	c.arrived(eventKey{2, 2}, at.Add(time.Second))                    // so not matched
+	c.committed(eventKey{3, 2}, metadata.Pairs(committedHeader, "x")) // malformed: nothing known
 	var by perSecond
 	by.start(at)
 	got, unmatched := c.latencies(&by)
