@@ -32,8 +32,8 @@ const streamsPerConn = 200
 // push subscribes c.subscribers accounts (member-sized groups share a
 // thread), posts at p.rate messages/s for c.duration (open loop: a post
 // starts on its schedule whatever the others do), and reports the push
-// latency to each event's arrival at a subscriber from its commit (the
-// time write-api's answer gives) and from its decision (occurred_at, before
+// latency to each event's arrival at a subscriber from its commit (when it
+// began, as write-api's answer gives it) and from its decision (occurred_at, before
 // the transaction), and the read side's memory per idle subscriber from its
 // metrics.
 func push(c config, p pushConfig) error {
@@ -227,8 +227,8 @@ func postAtRate(ctx context.Context, cl *clients, threads []string, p pushConfig
 	return posted.Load(), errs.Load()
 }
 
-// committedHeader is write-api's answer header that says when a command's
-// events committed (RFC 3339).
+// committedHeader is write-api's answer header that says when the commit
+// of a command's events began (RFC 3339): no reader saw them before.
 const committedHeader = "falcon-committed-at"
 
 // eventKey names an event: its thread's position among the scenario's
