@@ -6,6 +6,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -62,9 +63,12 @@ func (s *Status) Err() error {
 // Until calls attempt until it succeeds or ctx ends, recording each outcome
 // in status (which may be nil) and logging the first failure, then one in
 // every ten, then the recovery. If ctx ends first it returns ctx's error
-// with the last failure.
+// with the last failure that said why (an attempt cut short by ctx itself
+// says only that the time ran out: the one before it is what a person
+// needs, such as a refused connection).
 func Until(ctx context.Context, log *zap.Logger, what string, b Backoff, status *Status, attempt func(context.Context) error) error {
 	start := time.Now()
+	var telling error
 	for n := 1; ; n++ {
 		err := attempt(ctx)
 		if status != nil {
@@ -76,8 +80,11 @@ func Until(ctx context.Context, log *zap.Logger, what string, b Backoff, status 
 			}
 			return nil
 		}
+		if telling == nil || ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+			telling = err
+		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w; the last attempt: %w", ctx.Err(), err)
+			return fmt.Errorf("%w; the last failure: %w", ctx.Err(), telling)
 		}
 		if n == 1 || n%10 == 0 {
 			log.Warn(what+": failed; retrying", zap.Int("attempt", n), zap.Error(err))
@@ -86,7 +93,7 @@ func Until(ctx context.Context, log *zap.Logger, what string, b Backoff, status 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%w; the last attempt: %w", ctx.Err(), err)
+			return fmt.Errorf("%w; the last failure: %w", ctx.Err(), telling)
 		case <-t.C:
 		}
 	}

@@ -3,6 +3,7 @@ package retry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -54,5 +55,25 @@ func TestUntilRecordsEachOutcomeAndStopsWithItsContext(t *testing.T) {
 	})
 	if !errors.Is(err, context.DeadlineExceeded) || st.Err() == nil || st.Err().Error() != "still down" {
 		t.Fatalf("Until = %v with status %v, want the context's error and the last failure kept", err, st.Err())
+	}
+}
+
+// An attempt that the deadline cuts short fails only with the deadline; the
+// error Until returns still says why the attempts before it failed.
+func TestUntilKeepsTheFailureThatSaysWhy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	refused := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	n := 0
+	err := Until(ctx, zap.NewNop(), "store", Backoff{Base: time.Millisecond, Max: time.Millisecond}, nil, func(ctx context.Context) error {
+		n++
+		if n == 3 {
+			<-ctx.Done() // the attempt that is under way when time runs out
+			return fmt.Errorf("dial: %w", ctx.Err())
+		}
+		return refused
+	})
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, refused) {
+		t.Fatalf("Until = %v, want the deadline and the refused connection before it", err)
 	}
 }
