@@ -9,6 +9,7 @@ import (
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/pebblestore"
+	"github.com/falcon-chat/falcon/libs/readstore"
 )
 
 // BenchmarkProjectBatch applies batches of 500 MessagePosted events spread
@@ -118,4 +119,59 @@ func projectedReader(b *testing.B, events []domain.Event) *Reader {
 		b.Fatal(err)
 	}
 	return NewReader(store)
+}
+
+// BenchmarkProjectLiveBatch is the updater's batches under a chat load:
+// posts to 1,000 threads of 10 members, each batch a few posts to as many
+// threads (the updater applies what it has), readable at once as the
+// updater writes them (readstore.Visible); ns/op and allocs/op are per
+// event.
+func BenchmarkProjectLiveBatch(b *testing.B) {
+	store, err := pebblestore.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	p := NewProjector(readstore.Visible(store))
+	ctx := context.Background()
+	members := []string{"b", "c", "d", "e", "f", "g", "h", "i", "j"}
+	threads := make([]*domain.Thread, 1000)
+	for i := range threads {
+		threads[i] = domain.NewThread(ulid.Make().String())
+		e, _, _ := threads[i].Decide(domain.CreateThread{Title: "t", MemberIDs: members}, domain.Meta{ActorID: "a", Now: time.Now()})
+		_ = threads[i].Apply(*e)
+		if _, err := p.Apply(ctx, []domain.Event{*e}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const perBatch = 4
+	// The events are decided before the clock starts: only projecting them
+	// is measured.
+	events := make([]domain.Event, 0, 20000)
+	for i := range cap(events) {
+		th := threads[(i*7919)%len(threads)]
+		author := members[i%len(members)]
+		e, _, err := th.Decide(domain.PostMessage{Body: "hello, how is it going?"}, domain.Meta{ActorID: author, EventID: ulid.Make().String(), NewMessageID: ulid.Make().String(), Now: time.Now()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = th.Apply(*e)
+		events = append(events, *e)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n += perBatch {
+		if n%len(events) == 0 && n > 0 {
+			b.StopTimer()
+			// Start the threads' versions over: a projector skips what it has.
+			for i := range events {
+				events[i].Version += uint64(len(events))
+			}
+			b.StartTimer()
+		}
+		i := n % len(events)
+		if _, err := p.Apply(ctx, events[i:i+perBatch]); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

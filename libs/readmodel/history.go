@@ -71,6 +71,10 @@ func (t *Thread) FoldMembership(e domain.Event) []string {
 	before := t.Members
 	t.Members = union(minus(t.Members, m.RemoveMembers), m.AddMembers)
 	t.Administrators = union(minus(t.Administrators, m.RemoveAdministrators), m.AddAdministrators)
+	if t.historyShared {
+		t.History = t.History.clone() // record changes the spans in place
+		t.historyShared = false
+	}
 	if t.History == nil {
 		t.History = History{}
 	}

@@ -3,8 +3,8 @@ package readmodel
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
+	"time"
 
 	"github.com/falcon-chat/falcon/libs/domain"
 	"github.com/falcon-chat/falcon/libs/readstore"
@@ -57,17 +57,22 @@ func (p *Projector) Apply(ctx context.Context, events []domain.Event) (int, erro
 		return 0, err
 	}
 	for _, c := range changes {
+		// The batch starts from before's state, sharing what it changes
+		// only by replacing (Members, Administrators, Deleted, each read
+		// state's Mentions) or after copying (History, Reads).
 		c.after = c.before
-		c.after.Members = slices.Clone(c.before.Members)
-		c.after.Administrators = slices.Clone(c.before.Administrators)
-		c.after.History = c.before.History.clone()
-		c.after.Reads = maps.Clone(c.before.Reads)
+		c.after.historyShared, c.after.readsShared = true, true
 	}
 
 	// One slice in the order of writing: messages, the account index, then
-	// the thread rows. Sized for the common batch of posts to threads of a
-	// few members, so that it rarely grows.
-	all := make([]readstore.Mutation, 0, len(events)+len(ids)*(1+2*8))
+	// the thread rows. Sized for a batch of posts (a message row and a
+	// numeric id's row each; each thread moved in every member's list), so
+	// that it does not grow.
+	size := 2 * len(events)
+	for _, c := range changes {
+		size += 1 + 2*len(c.before.Members)
+	}
+	all := make([]readstore.Mutation, 0, size)
 	applied := 0
 	for _, e := range events {
 		c := changes[e.ThreadID]
@@ -222,7 +227,7 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 // appendIndexMutations moves the thread's rows in its members' thread
 // lists: gone for accounts that left (or all, once destroyed), new or moved
 // where the last activity changed. The rows share one cell map and one
-// column list (stores only read them).
+// column list (stores only read them), and their keys one buffer.
 func appendIndexMutations(ms []readstore.Mutation, c *threadChange) []readstore.Mutation {
 	id := c.after.ID
 	moved := !c.after.LastActivityAt.Equal(c.before.LastActivityAt)
@@ -230,20 +235,40 @@ func appendIndexMutations(ms []readstore.Mutation, c *threadChange) []readstore.
 	if !c.after.Destroyed {
 		keep = c.after.Members
 	}
-	if c.exists && !c.before.Destroyed {
-		for _, a := range c.before.Members {
-			if moved || !slices.Contains(keep, a) {
-				ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.before.LastActivityAt, id), DeleteColumns: threadColumn})
-			}
+	leaves := func(a string) bool { return moved || !slices.Contains(keep, a) }
+	if !c.exists || c.before.Destroyed {
+		leaves = func(string) bool { return false }
+	}
+	arrives := func(a string) bool { return moved || !slices.Contains(c.before.Members, a) }
+	size := 0
+	for _, a := range c.before.Members {
+		if leaves(a) {
+			size += accountThreadKeyLen(a, id)
+		}
+	}
+	for _, a := range keep {
+		if arrives(a) {
+			size += accountThreadKeyLen(a, id)
+		}
+	}
+	keys := make([]byte, 0, size)
+	key := func(a string, last time.Time) []byte {
+		start := len(keys)
+		keys = appendAccountThreadKey(keys, a, last, id)
+		return keys[start:len(keys):len(keys)]
+	}
+	for _, a := range c.before.Members {
+		if leaves(a) {
+			ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: key(a, c.before.LastActivityAt), DeleteColumns: threadColumn})
 		}
 	}
 	var put map[string][]byte
 	for _, a := range keep {
-		if moved || !slices.Contains(c.before.Members, a) {
+		if arrives(a) {
 			if put == nil {
 				put = map[string][]byte{colThread: []byte(id)}
 			}
-			ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: accountThreadKey(a, c.after.LastActivityAt, id), Put: put})
+			ms = append(ms, readstore.Mutation{Table: TableAccountThreads, Row: key(a, c.after.LastActivityAt), Put: put})
 		}
 	}
 	return ms

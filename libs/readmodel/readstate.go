@@ -2,6 +2,7 @@ package readmodel
 
 import (
 	"encoding/binary"
+	"maps"
 	"slices"
 	"sort"
 )
@@ -55,6 +56,7 @@ func unread(last uint64, deleted []uint64, r ReadState) Unread {
 
 // setRead records account's new state, to be written with the row.
 func (t *Thread) setRead(account string, r ReadState) {
+	t.ownReads()
 	if t.Reads == nil {
 		t.Reads = map[string]ReadState{}
 	}
@@ -77,9 +79,18 @@ func (t *Thread) joinReads(added []string) {
 // leaveReads forgets the state of accounts no longer members; the
 // projector deletes their columns.
 func (t *Thread) leaveReads(removed []string) {
+	t.ownReads()
 	for _, a := range removed {
 		delete(t.Reads, a)
 		t.readsChanged = slices.DeleteFunc(t.readsChanged, func(s string) bool { return s == a })
+	}
+}
+
+// ownReads makes Reads t's own to change.
+func (t *Thread) ownReads() {
+	if t.readsShared {
+		t.Reads = maps.Clone(t.Reads)
+		t.readsShared = false
 	}
 }
 

@@ -89,15 +89,17 @@ func messageKey(threadID, messageID string) []byte {
 	return []byte(threadID + messageID)
 }
 
-// accountThreadKey orders an account's threads by last activity, newest
-// first.
-func accountThreadKey(account string, last time.Time, threadID string) []byte {
-	k := make([]byte, 0, len(account)+1+8+len(threadID))
+// appendAccountThreadKey appends the key of threadID's row in account's
+// thread list (accountThreadKeyLen bytes), which orders an account's
+// threads by last activity, newest first.
+func appendAccountThreadKey(k []byte, account string, last time.Time, threadID string) []byte {
 	k = append(k, account...)
 	k = append(k, 0x00)
 	k = binary.BigEndian.AppendUint64(k, math.MaxUint64-uint64(last.UnixNano()))
 	return append(k, threadID...)
 }
+
+func accountThreadKeyLen(account, threadID string) int { return len(account) + 1 + 8 + len(threadID) }
 
 // numberKey is a numeric id's row: a byte of its hash first, so that ids
 // made one after the other (Snowflake ids grow with time) spread over the

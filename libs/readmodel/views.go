@@ -38,6 +38,11 @@ type Thread struct {
 	// read state the projector changed.
 	historyChanged []string
 	readsChanged   []string
+	// historyShared and readsShared say that History and Reads are still
+	// the maps of the state a batch started from, which must not change
+	// (the projector keeps it): they are copied before the first change,
+	// which most batches of posts never make to History.
+	historyShared, readsShared bool
 }
 
 // MemberAt reports whether account was a member at version v.
