@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -17,11 +18,22 @@ import (
 var binaries struct {
 	once      sync.Once
 	err       error
+	dir       string
 	falcon    string
 	forwarder string
 	writeAPI  string
 	updater   string
 	readAPI   string
+}
+
+// TestMain removes the programs the tests built: a quarter of a gigabyte
+// each run, which no t.TempDir owns because they are shared by every test.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaries.dir != "" {
+		_ = os.RemoveAll(binaries.dir)
+	}
+	os.Exit(code)
 }
 
 func buildBinaries(t *testing.T) (falcon, forwarder string) {
@@ -32,6 +44,7 @@ func buildBinaries(t *testing.T) (falcon, forwarder string) {
 			binaries.err = err
 			return
 		}
+		binaries.dir = dir
 		binaries.falcon = filepath.Join(dir, "falcon")
 		binaries.forwarder = filepath.Join(dir, "sparrow-forwarder")
 		binaries.writeAPI = filepath.Join(dir, "write-api")
