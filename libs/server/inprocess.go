@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // inProcess is the REST gateway's connection to the gRPC services of its
@@ -80,7 +81,9 @@ func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, 
 		if !ok {
 			return status.Errorf(codes.Internal, "in-process call of %s: the handler's request %T is not a protobuf message", method, v)
 		}
-		proto.Merge(req, in)
+		if err := moveInto(req, in); err != nil {
+			return status.Errorf(codes.Internal, "in-process call of %s: %v", method, err)
+		}
 		return nil
 	}
 	resp, err := m.handler(m.impl, sctx, dec, c.intercept)
@@ -102,7 +105,29 @@ func (c *inProcess) Invoke(ctx context.Context, method string, args, reply any, 
 	if n := proto.Size(r); n > MaxResponseBytes {
 		return &serverError{err: status.Errorf(codes.ResourceExhausted, "trying to send message larger than max (%d vs. %d)", n, MaxResponseBytes)}
 	}
-	proto.Merge(out, r)
+	if err := moveInto(out, r); err != nil {
+		return &serverError{err: status.Errorf(codes.Internal, "in-process call of %s: %v", method, err)}
+	}
+	return nil
+}
+
+// moveInto sets dst's fields to src's, sharing their lists and messages:
+// src is not used again (the gateway's request after the call, the
+// handler's answer after it returns), so a deep copy (proto.Merge, 5% of
+// the CPU of a REST ListMessages of 50) bought nothing. dst is empty, as
+// the gateway and the handler make it.
+func moveInto(dst, src proto.Message) error {
+	d, s := dst.ProtoReflect(), src.ProtoReflect()
+	if d.Descriptor() != s.Descriptor() {
+		return fmt.Errorf("a %s cannot be moved into a %s", s.Descriptor().FullName(), d.Descriptor().FullName())
+	}
+	s.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
+	if u := s.GetUnknown(); len(u) > 0 {
+		d.SetUnknown(u)
+	}
 	return nil
 }
 
