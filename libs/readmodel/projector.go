@@ -127,7 +127,11 @@ func (p *Projector) legacySequences(ctx context.Context, events []domain.Event) 
 	}
 	for _, r := range rows {
 		if r.Cells != nil {
-			out[string(r.Key)] = messageFromRow(r).Sequence
+			m, err := messageFromRow(r)
+			if err != nil {
+				return nil, err
+			}
+			out[string(r.Key)] = m.Sequence
 		}
 	}
 	return out, nil
@@ -175,31 +179,22 @@ func apply(ms []readstore.Mutation, t *Thread, e domain.Event, sequences map[str
 		if sequences != nil {
 			sequences[string(key)] = seq
 		}
-		cells := map[string][]byte{
-			colSender:   []byte(e.ActorID),
-			colBody:     []byte(p.Body),
-			colReplyTo:  []byte(p.ReplyToMessageID),
-			colMentions: encList(p.MentionAccountIDs),
-			colCreated:  encTime(e.OccurredAt),
-			colVersion:  encUint(e.Version),
-			colSequence: encUint(seq),
+		post := Message{
+			SenderID: e.ActorID, Body: p.Body, ReplyToMessageID: p.ReplyToMessageID,
+			MentionAccountIDs: p.MentionAccountIDs, CreatedAt: e.OccurredAt,
+			Version: e.Version, Sequence: seq, Number: p.Number, ReplyToNumber: p.ReplyToNumber,
 		}
 		if p.Number != 0 {
-			cells[colNumber] = encUint(p.Number)
 			ms = append(ms, readstore.Mutation{Table: TableNumbers, Row: numberKey(p.Number), Put: map[string][]byte{
 				colThread: []byte(e.ThreadID), colMessage: []byte(p.MessageID)}})
 		}
-		if p.ReplyToNumber != 0 {
-			cells[colReplyToNumber] = encUint(p.ReplyToNumber)
-		}
+		cells := map[string][]byte{colPost: encodePost(&post)}
 		return append(ms, readstore.Mutation{Table: TableMessages, Row: key, Put: cells})
 	case domain.ReadMarkerMoved:
 		t.markRead(e.ActorID, p.MessageID, p.Position)
 	case domain.MessageEdited:
 		return append(ms, readstore.Mutation{Table: TableMessages, Row: messageKey(e.ThreadID, p.MessageID), Put: map[string][]byte{
-			colBody:    []byte(p.Body),
-			colEdited:  encTime(e.OccurredAt),
-			colVersion: encUint(e.Version),
+			colEdit: encodeEdit(p.Body, e.OccurredAt, e.Version),
 		}})
 	case domain.MessageDeleted:
 		key := messageKey(e.ThreadID, p.MessageID)

@@ -75,7 +75,11 @@ func (r *Reader) Message(ctx context.Context, threadID, messageID string) (Messa
 	if err != nil || !ok {
 		return Message{}, false, err
 	}
-	return messageFromRow(row), true, nil
+	m, err := messageFromRow(row)
+	if err != nil {
+		return Message{}, false, err
+	}
+	return m, true, nil
 }
 
 // Messages returns up to limit messages of a thread, oldest first from after
@@ -103,7 +107,10 @@ func (r *Reader) Messages(ctx context.Context, threadID, after string, newestFir
 	}
 	out := make([]Message, 0, len(rows))
 	for _, row := range rows {
-		m := messageFromRow(row)
+		m, err := messageFromRow(row)
+		if err != nil {
+			return nil, err
+		}
 		if m.ID == after {
 			continue
 		}

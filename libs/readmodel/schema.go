@@ -23,7 +23,8 @@ const (
 	// r a column per member with its read state.
 	TableThreads = "threads"
 	// TableMessages: one row per message, keyed thread id + message ULID, so
-	// a range scan pages through a thread's history in time order.
+	// a range scan pages through a thread's history in time order; the
+	// message is one cell and its last edit another (messagecell.go).
 	TableMessages = "messages"
 	// TableAccountThreads: one row per (account, thread), keyed account 0x00
 	// inverted last activity + thread id, so "my threads, most recent
@@ -64,6 +65,7 @@ const (
 	historyFamily = "h:"
 	readFamily    = "r:"
 
+	// A message's columns before the message cells (legacyMessage).
 	colSender   = "d:sender"
 	colBody     = "d:body"
 	colReplyTo  = "d:reply"

@@ -155,11 +155,15 @@ func fromUnixNano(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-// decoder reads what encodeSummary wrote; past the end or on a malformed
-// field it reads zeros and remembers that it went bad.
+// decoder reads what encodeSummary and the message cells' encoders wrote;
+// past the end or on a malformed field it reads zeros and remembers that it
+// went bad.
 type decoder struct {
 	b   []byte
 	bad bool
+	// s, when set, is a copy of all of b as a string: strings are read as
+	// slices of it, one allocation for them all.
+	s string
 }
 
 func (d *decoder) byte() byte {
@@ -198,7 +202,13 @@ func (d *decoder) string() string {
 		d.bad = true
 		return ""
 	}
-	s := string(d.b[:l])
+	var s string
+	if d.s != "" {
+		off := len(d.s) - len(d.b)
+		s = d.s[off : off+int(l)]
+	} else {
+		s = string(d.b[:l])
+	}
 	d.b = d.b[l:]
 	return s
 }

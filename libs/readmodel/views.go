@@ -200,23 +200,3 @@ func threadCells(t *Thread) map[string][]byte {
 	}
 	return cells
 }
-
-func messageFromRow(r readstore.Row) Message {
-	k := string(r.Key)
-	m := Message{
-		SenderID:          string(r.Cells[colSender]),
-		Body:              string(r.Cells[colBody]),
-		ReplyToMessageID:  string(r.Cells[colReplyTo]),
-		MentionAccountIDs: decList(r.Cells[colMentions]),
-		CreatedAt:         decTime(r.Cells[colCreated]),
-		EditedAt:          decTime(r.Cells[colEdited]),
-		Version:           decUint(r.Cells[colVersion]),
-		Sequence:          decUint(r.Cells[colSequence]),
-		Number:            decUint(r.Cells[colNumber]),
-		ReplyToNumber:     decUint(r.Cells[colReplyToNumber]),
-	}
-	if len(k) == messageKeyLen {
-		m.ThreadID, m.ID = k[:threadIDLen], k[threadIDLen:]
-	}
-	return m
-}
