@@ -36,20 +36,16 @@ type TxnLog struct {
 	cfg    TxnLogConfig
 	client sarama.Client
 	prod   sarama.SyncProducer
-	// roundFrom is where, in the snapshots partition, the round being
-	// written began (-1: nothing of it yet).
-	roundFrom int64
 	// last is the checkpoint in force, if any (loaded or written): every
 	// part of a round repeats it, so that a new owner finds it among the
-	// last records however many parts a round takes, and a round that is
-	// not complete keeps its FullFrom.
+	// last records however many parts a round takes.
 	last *Checkpoint
 }
 
 // NewTxnLog returns the log of cfg.Partition; client is shared for reads.
 // Nothing happens on the network until Load.
 func NewTxnLog(cfg TxnLogConfig, client sarama.Client) *TxnLog {
-	return &TxnLog{cfg: cfg, client: client, roundFrom: -1}
+	return &TxnLog{cfg: cfg, client: client}
 }
 
 // Loaded is what a new owner starts from: the latest snapshot of each
@@ -61,6 +57,9 @@ type Loaded struct {
 	// SnapshotsErr says why the snapshots could not be used (From is then
 	// 0: the whole partition is replayed).
 	SnapshotsErr error
+	// SnapshotsEnd is where the snapshots partition ended when loaded: the
+	// next snapshot written begins at or after it.
+	SnapshotsEnd int64
 }
 
 // checkpointWindow is how many records from the end of the snapshots
@@ -75,7 +74,7 @@ func (l *TxnLog) Load(ctx context.Context) (Loaded, error) {
 		_ = l.prod.Close()
 		l.prod = nil
 	}
-	l.roundFrom, l.last = -1, nil
+	l.last = nil
 	pc, err := l.producerConfig()
 	if err != nil {
 		return Loaded{}, err
@@ -100,7 +99,8 @@ func (l *TxnLog) Load(ctx context.Context) (Loaded, error) {
 	if !l.cfg.Snapshots {
 		return out, nil
 	}
-	snaps, checkpoint, err := l.loadSnapshots(ctx)
+	snaps, checkpoint, snapsEnd, err := l.loadSnapshots(ctx)
+	out.SnapshotsEnd = snapsEnd
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return Loaded{}, ctx.Err()

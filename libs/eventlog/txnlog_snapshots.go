@@ -15,21 +15,22 @@ import (
 // writes, in one transaction of its partition's producer (so a fenced writer
 // cannot write any), the snapshots of some threads and then a checkpoint:
 // the events offset from which a new owner replays, and where in the
-// snapshots partition the latest complete set of thread snapshots begins. A
-// new owner reads only that set and what followed it, not the whole topic,
-// however far behind the log cleaner is.
+// snapshots partition a new owner starts reading: the writer keeps every
+// thread's latest snapshot at or after it. A new owner reads from there, not
+// the whole topic, however far behind the log cleaner is.
 
-// loadSnapshots reads the partition's latest complete set of snapshots and
-// those after it, and the last checkpoint. Any record it cannot read makes
-// it give them all up: the caller replays from 0.
-func (l *TxnLog) loadSnapshots(ctx context.Context) ([]domain.Snapshot, Checkpoint, error) {
+// loadSnapshots reads the latest snapshot of each thread from where the
+// last checkpoint says, that checkpoint, and where the snapshots partition
+// ends (0 if unknown). Any record it cannot read makes it give them all up:
+// the caller replays from 0.
+func (l *TxnLog) loadSnapshots(ctx context.Context) ([]domain.Snapshot, Checkpoint, int64, error) {
 	topic, p := SnapshotsTopic(l.cfg.Kafka.Topic), l.cfg.Partition
 	var none Checkpoint
 	end, err := l.client.GetOffset(topic, p, sarama.OffsetNewest)
 	if err != nil {
-		return nil, none, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
+		return nil, none, 0, fmt.Errorf("end offset of %s/%d: %w", topic, p, err)
 	}
-	// The last checkpoint says where the latest complete set begins.
+	// The last checkpoint says where to read from.
 	last, found := none, false
 	err = ReadCommitted(ctx, l.client, topic, p, max(0, end-checkpointWindow), end, func(r Record) error {
 		if string(r.Key) != CheckpointKey {
@@ -43,7 +44,7 @@ func (l *TxnLog) loadSnapshots(ctx context.Context) ([]domain.Snapshot, Checkpoi
 		return nil
 	})
 	if err != nil {
-		return nil, none, err
+		return nil, none, end, err
 	}
 	from := int64(0)
 	if found {
@@ -77,9 +78,9 @@ func (l *TxnLog) loadSnapshots(ctx context.Context) ([]domain.Snapshot, Checkpoi
 		return nil
 	})
 	if err != nil {
-		return nil, none, err
+		return nil, none, end, err
 	}
-	return snaps, checkpoint, nil
+	return snaps, checkpoint, end, nil
 }
 
 // SnapshotPart says where a call of WriteSnapshots stands in a round of
@@ -89,79 +90,61 @@ func (l *TxnLog) loadSnapshots(ctx context.Context) ([]domain.Snapshot, Checkpoi
 // one in force: a new owner looks for it in the last checkpointWindow
 // records).
 type SnapshotPart struct {
-	// Complete says the round holds every thread of the partition: a new
-	// owner then reads nothing older than the round's first part.
-	Complete bool
-	// First says the part begins the round.
-	First bool
 	// Last says the part ends the round with a checkpoint at Next, the
-	// events offset a new owner replays from: where the round began, since
-	// a thread's snapshot may have been taken at any time during it.
-	Last bool
-	Next int64
+	// events offset a new owner replays from (where the round began, since
+	// a thread's snapshot may have been taken at any time during it), and
+	// FullFrom, the offset in the snapshots partition from which it reads
+	// (at or before every thread's latest snapshot, this round's included).
+	Last     bool
+	Next     int64
+	FullFrom int64
 }
 
 // WriteSnapshots commits snapshots of threads in one transaction, with the
-// round's checkpoint if part is its last.
-func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part SnapshotPart) error {
+// round's checkpoint if part is its last, and says where the snapshots
+// partition ends after them: the next part begins at or after it.
+func (l *TxnLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part SnapshotPart) (int64, error) {
 	if l.prod == nil {
-		return errors.New("snapshots before Load")
+		return 0, errors.New("snapshots before Load")
 	}
 	topic := SnapshotsTopic(l.cfg.Kafka.Topic)
-	msgs := make([]*sarama.ProducerMessage, 0, len(snaps))
+	msgs := make([]*sarama.ProducerMessage, 0, len(snaps)+1)
 	for _, s := range snaps {
 		b, err := EncodeSnapshot(s)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Partition: l.cfg.Partition, Key: sarama.StringEncoder(s.ID), Value: sarama.ByteEncoder(b)})
 	}
-	if part.First {
-		l.roundFrom = -1
-	}
-	if err := l.prod.BeginTxn(); err != nil {
-		return AbortTxn(l.prod, err)
-	}
-	if len(msgs) > 0 {
-		if err := l.prod.SendMessages(msgs); err != nil {
-			return AbortTxn(l.prod, err)
-		}
-	}
-	// A complete round's checkpoint names the first offset of its first
-	// part, known only once sent.
-	if part.Complete && l.roundFrom < 0 {
-		for _, m := range msgs {
-			if l.roundFrom < 0 || m.Offset < l.roundFrom {
-				l.roundFrom = m.Offset
-			}
-		}
-	}
 	checkpoint := l.last
 	if part.Last {
-		var fullFrom int64
-		if l.last != nil {
-			fullFrom = l.last.FullFrom
-		}
-		if part.Complete && l.roundFrom >= 0 {
-			fullFrom = l.roundFrom
-		}
-		checkpoint = &Checkpoint{NextOffset: part.Next, FullFrom: fullFrom}
+		checkpoint = &Checkpoint{NextOffset: part.Next, FullFrom: part.FullFrom}
 	}
 	if checkpoint != nil {
 		cb, err := EncodeCheckpoint(*checkpoint)
 		if err != nil {
-			return AbortTxn(l.prod, err)
+			return 0, err
 		}
-		if _, _, err := l.prod.SendMessage(&sarama.ProducerMessage{Topic: topic, Partition: l.cfg.Partition,
-			Key: sarama.StringEncoder(CheckpointKey), Value: sarama.ByteEncoder(cb)}); err != nil {
-			return AbortTxn(l.prod, err)
+		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Partition: l.cfg.Partition,
+			Key: sarama.StringEncoder(CheckpointKey), Value: sarama.ByteEncoder(cb)})
+	}
+	if err := l.prod.BeginTxn(); err != nil {
+		return 0, AbortTxn(l.prod, err)
+	}
+	if len(msgs) > 0 {
+		if err := l.prod.SendMessages(msgs); err != nil {
+			return 0, AbortTxn(l.prod, err)
 		}
 	}
 	if err := l.prod.CommitTxn(); err != nil {
-		return AbortTxn(l.prod, err)
+		return 0, AbortTxn(l.prod, err)
 	}
 	if part.Last {
 		l.last = checkpoint
 	}
-	return nil
+	var end int64
+	for _, m := range msgs {
+		end = max(end, m.Offset+1)
+	}
+	return end, nil
 }

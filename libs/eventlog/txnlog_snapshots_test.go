@@ -14,9 +14,10 @@ import (
 )
 
 // TestSnapshotRoundsInParts: a new owner reads the latest snapshot of each
-// thread from where the latest complete round began (its first part, not
-// its last), those written since (a round under way included) and the
-// last checkpoint, which only a round's last part writes.
+// thread from where the last checkpoint says (a round under way included,
+// nothing before it) and that checkpoint, which only a round's last part
+// writes. The writer names where to read from with the ends WriteSnapshots
+// and Load give.
 func TestSnapshotRoundsInParts(t *testing.T) {
 	brokers := testenv.Kafka(t)
 	topic := testenv.Name(t, "snaps")
@@ -54,41 +55,53 @@ func TestSnapshotRoundsInParts(t *testing.T) {
 	snap := func(id string, version uint64) domain.Snapshot { return domain.Snapshot{ID: id, Version: version} }
 	type part struct {
 		snaps []domain.Snapshot
-		part  eventlog.SnapshotPart
+		last  bool
+		next  int64
 	}
+	// rounds[i] is where the i-th round began: the end before its first
+	// part.
+	var rounds []int64
 	for _, c := range []struct {
 		name   string
 		parts  []part
+		from   int               // the round a new owner reads from
 		want   []domain.Snapshot // by id
 		wantAt int64
 	}{
-		{"a complete round in three parts", []part{
-			{[]domain.Snapshot{snap("a", 1)}, eventlog.SnapshotPart{Complete: true, First: true}},
-			{[]domain.Snapshot{snap("b", 1)}, eventlog.SnapshotPart{Complete: true}},
-			{[]domain.Snapshot{snap("c", 1)}, eventlog.SnapshotPart{Complete: true, Last: true, Next: 5}},
-		}, []domain.Snapshot{snap("a", 1), snap("b", 1), snap("c", 1)}, 5},
+		{"a round in three parts", []part{
+			{[]domain.Snapshot{snap("a", 1)}, false, 0},
+			{[]domain.Snapshot{snap("b", 1)}, false, 0},
+			{[]domain.Snapshot{snap("c", 1)}, true, 5},
+		}, 0, []domain.Snapshot{snap("a", 1), snap("b", 1), snap("c", 1)}, 5},
 		{"then a round of what changed, and one under way", []part{
-			{[]domain.Snapshot{snap("a", 2)}, eventlog.SnapshotPart{First: true, Last: true, Next: 7}},
-			{[]domain.Snapshot{snap("b", 3)}, eventlog.SnapshotPart{Complete: true, First: true}},
-		}, []domain.Snapshot{snap("a", 2), snap("b", 3), snap("c", 1)}, 7},
-		{"a complete round of other threads: nothing older is read", []part{
-			{[]domain.Snapshot{snap("d", 1)}, eventlog.SnapshotPart{Complete: true, First: true}},
-			{[]domain.Snapshot{snap("e", 1)}, eventlog.SnapshotPart{Complete: true, Last: true, Next: 9}},
-		}, []domain.Snapshot{snap("d", 1), snap("e", 1)}, 9},
+			{[]domain.Snapshot{snap("a", 2)}, true, 7},
+			{[]domain.Snapshot{snap("b", 3)}, false, 0},
+		}, 0, []domain.Snapshot{snap("a", 2), snap("b", 3), snap("c", 1)}, 7},
+		{"a round of other threads read from its beginning: nothing older is read", []part{
+			{[]domain.Snapshot{snap("d", 1)}, false, 0},
+			{[]domain.Snapshot{snap("e", 1)}, true, 9},
+		}, 3, []domain.Snapshot{snap("d", 1), snap("e", 1)}, 9},
 	} {
 		l := open()
-		if _, err := l.Load(ctx); err != nil {
+		loaded, err := l.Load(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range c.parts {
-			if err := l.WriteSnapshots(ctx, p.snaps, p.part); err != nil {
+		end := loaded.SnapshotsEnd
+		for i, p := range c.parts {
+			if i == 0 || c.parts[i-1].last {
+				rounds = append(rounds, end)
+			}
+			var err error
+			end, err = l.WriteSnapshots(ctx, p.snaps, eventlog.SnapshotPart{Last: p.last, Next: p.next, FullFrom: rounds[c.from]})
+			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 		}
 		// Whatever part came last, the last record is the checkpoint in
 		// force: a new owner looks for it among the last records only.
 		var last eventlog.Record
-		end, err := client.GetOffset(eventlog.SnapshotsTopic(topic), 0, sarama.OffsetNewest)
+		end, err = client.GetOffset(eventlog.SnapshotsTopic(topic), 0, sarama.OffsetNewest)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +114,7 @@ func TestSnapshotRoundsInParts(t *testing.T) {
 		if cp, err := eventlog.DecodeCheckpoint(last.Value); string(last.Key) != eventlog.CheckpointKey || err != nil || cp.NextOffset != c.wantAt {
 			t.Errorf("%s: the last record is %q %v (%+v), want the checkpoint at %d", c.name, last.Key, err, cp, c.wantAt)
 		}
-		loaded, err := open().Load(ctx)
+		loaded, err = open().Load(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ type metrics struct {
 	// takeoverSeconds times a partition's load: fencing, snapshots, replay.
 	takeoverSeconds   prometheus.Histogram
 	snapshots         prometheus.Counter
+	snapshotsMoved    prometheus.Counter
 	snapshotSeconds   *prometheus.HistogramVec
 	snapshotFallbacks prometheus.Counter
 }
@@ -37,10 +38,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.takeoverSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "falcon_write_takeover_duration_seconds",
 		Help: "Time to take a partition over: fence, load snapshots, replay.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})
 	m.snapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_total", Help: "Thread snapshots written."})
+	m.snapshotsMoved = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshots_moved_total",
+		Help: "Snapshots of unchanged threads rewritten so that a new owner reads less of the snapshots partition."})
 	// A partition's writer takes no command while it writes a part of a
 	// snapshot.
 	m.snapshotSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "falcon_write_snapshot_duration_seconds",
-		Help:    "Time a partition's writer spent writing a part of a snapshot (commands wait meanwhile), by kind: changed threads or complete.",
+		Help:    "Time a partition's writer spent writing a part of a snapshot (commands wait meanwhile), by kind: changed threads (and unchanged ones moved forward, falcon_write_snapshots_moved_total) or complete (an owner's first).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"kind"})
 	m.snapshotFallbacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "falcon_write_snapshot_fallbacks_total",
 		Help: "Takeovers that could not use the snapshots and replayed the whole partition."})
@@ -50,6 +53,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.snapshotSeconds.WithLabelValues(snapshotChanged)
 	m.snapshotSeconds.WithLabelValues(snapshotComplete)
 	reg.MustRegister(m.partitions, m.owned, m.rebalances, m.replayed, m.fenced, m.forwarded, m.commitSeconds, m.batchSize,
-		m.takeoverSeconds, m.snapshots, m.snapshotSeconds, m.snapshotFallbacks)
+		m.takeoverSeconds, m.snapshots, m.snapshotsMoved, m.snapshotSeconds, m.snapshotFallbacks)
 	return m
 }

@@ -32,8 +32,9 @@ type PartitionLog interface {
 	// means nothing was committed.
 	Append(ctx context.Context, events []eventlog.Outgoing) (eventlog.Appended, error)
 	// WriteSnapshots commits thread snapshots, a part of a round; the last
-	// part adds the checkpoint that makes the round count.
-	WriteSnapshots(ctx context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) error
+	// part adds the checkpoint that makes the round count. It says where
+	// the snapshots partition ends after them.
+	WriteSnapshots(ctx context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) (int64, error)
 	// Close releases the log's producer.
 	Close() error
 }
@@ -162,7 +163,7 @@ func (w *writer) load(ctx context.Context) error {
 		return err
 	}
 	w.threads = map[string]*domain.Thread{}
-	w.snap.reset()
+	w.snap.reset(l.SnapshotsEnd)
 	from := l.From
 	if l.SnapshotsErr != nil {
 		w.log.Warn("snapshots unusable; replaying the whole partition", zap.Error(l.SnapshotsErr))

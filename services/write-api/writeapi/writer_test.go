@@ -27,10 +27,16 @@ type memPartition struct {
 	mu     sync.Mutex
 	epoch  int
 	events []domain.Event
-	// snaps are the latest snapshot of each thread; checkpoint the offset
-	// the events after them start at.
-	snaps      map[string]domain.Snapshot
+	// snaps is the snapshots partition: snapshots and checkpoints, as a
+	// writer writes them on Kafka; checkpoint is the last checkpoint's
+	// events offset, and readCost the cost of the snapshots the last Load
+	// read (as the writer's policy counts them).
+	snaps      []memSnapRecord
 	checkpoint int64
+	readCost   int
+	// unread are the threads a checkpoint left before where it says to
+	// read from: a new owner loading then would not find them.
+	unread []string
 	// beforeAppend, if set, runs before each append (outside the lock): to
 	// hold a transaction open or fail it.
 	beforeAppend func(events []domain.Event) error
@@ -50,7 +56,14 @@ type snapshotCall struct {
 	eventlog.SnapshotPart
 }
 
-func newMemPartition() *memPartition { return &memPartition{snaps: map[string]domain.Snapshot{}} }
+// memSnapRecord is a record of the snapshots partition: a thread's
+// snapshot or a checkpoint.
+type memSnapRecord struct {
+	snap       domain.Snapshot
+	checkpoint *eventlog.Checkpoint
+}
+
+func newMemPartition() *memPartition { return &memPartition{} }
 
 // log returns a new handle, as a new writer's producer would be.
 func (p *memPartition) log() *memLog { return &memLog{p: p} }
@@ -66,10 +79,30 @@ func (l *memLog) Load(context.Context) (eventlog.Loaded, error) {
 	l.p.epoch++
 	l.epoch = l.p.epoch
 	l.p.loads++
-	out := eventlog.Loaded{From: l.p.checkpoint, End: int64(len(l.p.events))}
-	for _, s := range l.p.snaps {
-		out.Snapshots = append(out.Snapshots, s)
+	// As eventlog.TxnLog reads Kafka: the last checkpoint, then the latest
+	// snapshot of each thread from where it says.
+	out := eventlog.Loaded{End: int64(len(l.p.events)), SnapshotsEnd: int64(len(l.p.snaps))}
+	var last eventlog.Checkpoint
+	for _, r := range l.p.snaps {
+		if r.checkpoint != nil {
+			last = *r.checkpoint
+		}
 	}
+	latest := map[string]int{}
+	l.p.readCost = 0
+	for _, r := range l.p.snaps[last.FullFrom:] {
+		if r.checkpoint != nil {
+			continue
+		}
+		l.p.readCost += snapshotThreadCost + len(r.snap.Messages)
+		if i, ok := latest[r.snap.ID]; ok {
+			out.Snapshots[i] = r.snap
+		} else {
+			latest[r.snap.ID] = len(out.Snapshots)
+			out.Snapshots = append(out.Snapshots, r.snap)
+		}
+	}
+	out.From = last.NextOffset
 	return out, nil
 }
 
@@ -112,29 +145,40 @@ func (l *memLog) Append(_ context.Context, outgoing []eventlog.Outgoing) (eventl
 	return eventlog.Appended{Next: int64(len(l.p.events)), Committing: committing}, nil
 }
 
-// WriteSnapshots keeps the latest snapshot of each thread, as a new owner
-// reads them on Kafka (a round's parts before its checkpoint included);
-// only a round's last part moves the checkpoint.
-func (l *memLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) error {
+// WriteSnapshots appends the snapshots and, for a round's last part, its
+// checkpoint, as eventlog.TxnLog does on Kafka.
+func (l *memLog) WriteSnapshots(_ context.Context, snaps []domain.Snapshot, part eventlog.SnapshotPart) (int64, error) {
 	if hook := l.p.beforeSnapshots; hook != nil {
 		if err := hook(part); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	l.p.mu.Lock()
 	defer l.p.mu.Unlock()
 	if err := l.fenced(); err != nil {
-		return err
+		return 0, err
 	}
 	for _, s := range snaps {
-		l.p.snaps[s.ID] = s
+		l.p.snaps = append(l.p.snaps, memSnapRecord{snap: s})
 	}
 	if part.Last {
 		l.p.checkpoint = part.Next
+		l.p.snaps = append(l.p.snaps, memSnapRecord{checkpoint: &eventlog.Checkpoint{NextOffset: part.Next, FullFrom: part.FullFrom}})
+		latest := map[string]int{}
+		for i, r := range l.p.snaps {
+			if r.checkpoint == nil {
+				latest[r.snap.ID] = i
+			}
+		}
+		for id, i := range latest {
+			if int64(i) < part.FullFrom {
+				l.p.unread = append(l.p.unread, id)
+			}
+		}
 	}
 	l.p.snapshotted = append(l.p.snapshotted, snapshotCall{threads: len(snaps), SnapshotPart: part})
 	l.p.ops = append(l.p.ops, "part")
-	return nil
+	return int64(len(l.p.snaps)), nil
 }
 
 func (l *memLog) Close() error { return nil }
@@ -344,49 +388,96 @@ func TestFencedWriterStopsAndItsSuccessorCarriesOn(t *testing.T) {
 	versionsOf(t, p)
 }
 
-func TestWriterSnapshotsChangedThreadsAndEveryThreadAtTimes(t *testing.T) {
+// TestWriterSnapshotsChangedThreadsAndMovesIdleOnesForward: the first round
+// after a load holds every thread, the next ones the threads changed since;
+// idle threads are rewritten only once the snapshots a new owner would
+// read pass snapshotSpan times the latest ones, so that what it reads stays
+// bounded however long one thread keeps changing, while rewriting them
+// costs less than writing the changed ones; and a successor restores every
+// thread from there.
+func TestWriterSnapshotsChangedThreadsAndMovesIdleOnesForward(t *testing.T) {
 	p := newMemPartition()
 	w := startWriter(t, p, writerConfig{MaxBatch: 1, SnapshotEvery: 3})
 	threads := make([]string, 4)
+	versions := make([]uint64, len(threads))
+	post := func(i int) {
+		t.Helper()
+		res, err := do(w, threads[i], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions[i] = res.Version
+	}
 	for i := range threads {
 		threads[i] = ulid.Make().String()
 		if _, err := do(w, threads[i], "alice", threads[i], domain.CreateThread{Title: "t"}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// 4 creates: a snapshot after the third (complete: the first since the
-	// load), then only the threads changed since.
-	for i := 0; i < 3*completeEvery; i++ {
-		if _, err := do(w, threads[0], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"}); err != nil {
-			t.Fatal(err)
-		}
+		versions[i] = 1
 	}
 	p.mu.Lock()
-	calls := append([]snapshotCall(nil), p.snapshotted...)
+	if len(p.snapshotted) != 1 || p.snapshotted[0].threads != 3 {
+		t.Fatalf("rounds after 4 creates: %+v, want one of the 3 threads then (the first since the load)", p.snapshotted)
+	}
 	p.mu.Unlock()
-	if len(calls) < completeEvery+1 {
-		t.Fatalf("%d snapshots, want at least %d", len(calls), completeEvery+1)
-	}
-	if !calls[0].Complete || calls[0].threads != 3 {
-		t.Fatalf("first snapshot %+v: want complete, of the 3 threads then", calls[0])
-	}
-	for i, c := range calls[1:completeEvery] {
-		if c.Complete || c.threads != 1+boolInt(i == 0) {
-			t.Fatalf("snapshot %d %+v: want the changed threads only", i+1, c)
+	// Idle threads with some history, then one thread that keeps changing.
+	for i := 1; i < len(threads); i++ {
+		for range 30 {
+			post(i)
 		}
 	}
-	if c := calls[completeEvery]; !c.Complete || c.threads != 4 {
-		t.Fatalf("snapshot %d %+v: want complete, all 4 threads", completeEvery, c)
+	for range 600 {
+		post(0)
 	}
 
-	// A successor restores the snapshots and replays only what followed.
+	// Each snapshot either follows a change of its thread or moves an
+	// unchanged one forward.
+	p.mu.Lock()
+	var changed, moved int
+	last := map[string]uint64{}
+	for _, r := range p.snaps {
+		if r.checkpoint != nil {
+			continue
+		}
+		c := snapshotThreadCost + len(r.snap.Messages)
+		if v, ok := last[r.snap.ID]; ok && v == r.snap.Version {
+			moved += c
+		} else {
+			changed += c
+		}
+		last[r.snap.ID] = r.snap.Version
+	}
+	unread := p.unread
+	p.mu.Unlock()
+	t.Logf("snapshots written: %d of changed threads, %d of idle ones moved forward (costs)", changed, moved)
+	if len(unread) > 0 {
+		t.Fatalf("%d times a checkpoint left a thread's latest snapshot before where a new owner reads (first: thread %s)", len(unread), unread[0])
+	}
+	if moved == 0 || moved > changed {
+		t.Fatalf("idle threads moved at a cost of %d against %d for the changed ones; want some, less", moved, changed)
+	}
+
+	// A successor restores the snapshots and replays only what followed,
+	// reading at most snapshotSpan times the latest snapshots and a round.
 	successor := startWriter(t, p, writerConfig{MaxBatch: 1, SnapshotEvery: 3})
-	if n := len(p.events) - int(p.checkpoint); n >= 3 {
+	p.mu.Lock()
+	events, checkpoint, read, live := len(p.events), p.checkpoint, p.readCost, 0
+	p.mu.Unlock()
+	for _, s := range successor.threads {
+		live += cost(s)
+	}
+	if n := events - int(checkpoint); n >= 3 {
 		t.Fatalf("%d events after the last checkpoint, want fewer than SnapshotEvery", n)
 	}
-	res, err := do(successor, threads[0], "alice", ulid.Make().String(), domain.PostMessage{Body: "m"})
-	if err != nil || res.Version != uint64(2+3*completeEvery) {
-		t.Fatalf("post after the takeover: %+v, %v; want version %d", res, err, 2+3*completeEvery)
+	if round := cost(successor.threads[threads[0]]); read > snapshotSpan*live+round {
+		t.Fatalf("the successor read snapshots of cost %d for threads of cost %d", read, live)
+	}
+	w = successor
+	for i := range threads {
+		want := versions[i] + 1
+		if post(i); versions[i] != want {
+			t.Fatalf("thread %d after the takeover: version %d, want %d", i, versions[i], want)
+		}
 	}
 	versionsOf(t, p)
 }
@@ -400,8 +491,9 @@ func TestWriterWritesASnapshotInPartsBetweenCommands(t *testing.T) {
 	w := startWriter(t, p, cfg)
 	threads := make([]string, 4)
 	posted := make(chan error, 1)
-	p.beforeSnapshots = func(part eventlog.SnapshotPart) error {
-		if !part.First {
+	var parts atomic.Int32
+	p.beforeSnapshots = func(eventlog.SnapshotPart) error {
+		if parts.Add(1) != 1 {
 			return nil
 		}
 		// A client posts while the first part is written: it waits in the
@@ -433,7 +525,7 @@ func TestWriterWritesASnapshotInPartsBetweenCommands(t *testing.T) {
 	calls, ops, checkpoint := p.snapshotted, strings.Join(p.ops, " "), p.checkpoint
 	p.mu.Unlock()
 	for i, c := range calls {
-		want := snapshotCall{threads: 1, SnapshotPart: eventlog.SnapshotPart{Complete: true, First: i == 0, Last: i == 3, Next: 4}}
+		want := snapshotCall{threads: 1, SnapshotPart: eventlog.SnapshotPart{Last: i == 3, Next: 4}}
 		if c != want {
 			t.Errorf("part %d: %+v, want %+v", i, c, want)
 		}
@@ -511,8 +603,8 @@ func TestASnapshotRoundThatFailsIsWrittenAgain(t *testing.T) {
 		return p.checkpoint == 12
 	})
 	third := parts()[6:]
-	if len(third) != 4 || !third[3].Last || third[3].Complete {
-		t.Fatalf("the third round was written in %+v; want 4 parts of one thread, not complete", third)
+	if len(third) != 4 || !third[3].Last {
+		t.Fatalf("the third round was written in %+v; want 4 parts of one thread", third)
 	}
 	successor := startWriter(t, p, cfg)
 	for i, id := range threads {
@@ -535,13 +627,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s within 5 s", what)
 		}
 	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestCommandsToUnknownThreadsLeaveNoState: a command naming a thread that
