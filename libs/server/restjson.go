@@ -71,7 +71,7 @@ type jsonWriter struct {
 func (w *jsonWriter) listMessages(v *falconv1.ListMessagesResponse) {
 	n := 64
 	for _, m := range v.Messages {
-		n += 320 + len(m.Body) // the names, ids and times of a message
+		n += 400 + len(m.Body) // the names, ids and times of a message
 	}
 	w.b = slices.Grow(w.b, n)
 	w.b = append(w.b, `{"messages":[`...)
@@ -187,10 +187,9 @@ func (w *jsonWriter) timestamp(name string, ts *timestamppb.Timestamp) {
 		return
 	}
 	w.key(name, false)
-	t := time.Unix(ts.Seconds, int64(ts.Nanos)).UTC()
 	w.b = append(w.b, '"')
-	w.b = t.AppendFormat(w.b, "2006-01-02T15:04:05")
-	if n := ts.Nanos; n != 0 {
+	w.b = appendDateTime(w.b, time.Unix(ts.Seconds, 0).UTC())
+	if n := int(ts.Nanos); n != 0 {
 		digits := 9
 		switch {
 		case n%1e6 == 0:
@@ -199,13 +198,38 @@ func (w *jsonWriter) timestamp(name string, ts *timestamppb.Timestamp) {
 			n, digits = n/1e3, 6
 		}
 		w.b = append(w.b, '.')
-		s := strconv.AppendInt(nil, int64(n), 10)
-		for range digits - len(s) {
-			w.b = append(w.b, '0')
-		}
-		w.b = append(w.b, s...)
+		w.b = appendDigits(w.b, n, digits)
 	}
 	w.b = append(w.b, 'Z', '"')
+}
+
+// appendDateTime appends t as 2006-01-02T15:04:05, as t.AppendFormat
+// would, without parsing a layout (a third of the time of a page of
+// messages went there).
+func appendDateTime(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	return appendDigits(b, sec, 2)
+}
+
+// appendDigits appends v (0 <= v < 10^n, n <= 9) as n digits, zeros first.
+func appendDigits(b []byte, v, n int) []byte {
+	var d [9]byte
+	for i := n - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, d[:n]...)
 }
 
 // The range of google.protobuf.Timestamp: years 1 to 9999.

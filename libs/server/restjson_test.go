@@ -171,3 +171,20 @@ func BenchmarkRESTJSON(b *testing.B) {
 		})
 	}
 }
+
+// TestRESTJSONTimestampsOverTheirRange: a timestamp is written as protojson
+// writes it from year 1 to year 9999, at every precision.
+func TestRESTJSONTimestampsOverTheirRange(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	seconds := []int64{minTimestamp, maxTimestamp, 0, -1, 951782400 /* 2000-02-29 */, 4107542400 /* 2100-03-01 */}
+	for range 2000 {
+		seconds = append(seconds, minTimestamp+rng.Int64N(maxTimestamp-minTimestamp+1))
+	}
+	for i, sec := range seconds {
+		nanos := []int32{0, 1, 999_999_999, 5_000_000, 120_000, rng.Int32N(1e9)}[i%6]
+		m := &falconv1.GetMessageResponse{Message: &falconv1.Message{CreatedAt: &timestamppb.Timestamp{Seconds: sec, Nanos: nanos}}}
+		if diff := sameJSON(t, m); diff != "" {
+			t.Fatalf("%d s %d ns: %s", sec, nanos, diff)
+		}
+	}
+}
