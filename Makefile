@@ -112,7 +112,14 @@ legacy-db-down:
 dashboards:
 	python3 scripts/monitoring/dashboards.py
 
-# Regenerates the committed Go code and OpenAPI document from proto/.
+# Regenerates the committed Go code and OpenAPI document from proto/, with
+# buf and the plugins at the versions the generated files name:
+#   go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+#   go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+#   go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
+#   go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.33.0
+#   go install github.com/planetscale/vtprotobuf/cmd/protoc-gen-go-vtproto@v0.6.0
+#   go install github.com/bufbuild/buf/cmd/buf@latest
 proto:
 	cd proto && buf lint && buf generate
 
@@ -133,7 +140,8 @@ thrift-check:
 # Checks the committed generated code is current, where buf is installed.
 proto-check:
 	@if command -v buf >/dev/null && command -v protoc-gen-go >/dev/null && command -v protoc-gen-go-grpc >/dev/null \
-	   && command -v protoc-gen-grpc-gateway >/dev/null && command -v protoc-gen-openapiv2 >/dev/null; then \
+	   && command -v protoc-gen-grpc-gateway >/dev/null && command -v protoc-gen-openapiv2 >/dev/null \
+	   && command -v protoc-gen-go-vtproto >/dev/null; then \
 		tmp=$$(mktemp -d) && cp -r proto/. $$tmp && (cd $$tmp && rm -rf gen && buf lint && buf generate) \
 		&& diff -r proto/gen $$tmp/gen && echo "proto: generated code is current"; rc=$$?; rm -rf $$tmp; exit $$rc; \
 	else echo "proto: buf or a protoc plugin is not installed; skipping the generated-code check"; fi

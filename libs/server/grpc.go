@@ -4,7 +4,6 @@
 package server
 
 import (
-	"errors"
 	"runtime"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/falcon-chat/falcon/libs/tracing"
@@ -39,7 +37,7 @@ func newGRPC(ic callInterceptors, hs *health.Server, l Limits, withReflection bo
 		grpc.ConnectionTimeout(l.ReadTimeout),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: l.KeepaliveMinInterval, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: l.IdleTimeout, Time: time.Minute, Timeout: 20 * time.Second}),
-		grpc.ForceServerCodecV2(stableCodec{encoding.GetCodecV2(protoCodecName)}),
+		grpc.ForceServerCodecV2(codec{encoding.GetCodecV2(protoCodecName)}),
 		// Calls run on goroutines kept between calls, whose stacks have
 		// grown to what a call needs, instead of a new goroutine each that
 		// grows its stack again (runtime.newstack and copystack were ~9 % of
@@ -59,17 +57,3 @@ const protoCodecName = "proto"
 // streamWorkersPerCPU sizes the gRPC server's pool of call goroutines: a
 // call waiting (for a version, a store's answer) holds one.
 const streamWorkersPerCPU = 16
-
-// errMalformedMessage is what a client sending bytes that do not decode
-// reads, instead of the decoder's detail.
-var errMalformedMessage = errors.New("the request is not a well-formed protobuf message of the method's request type")
-
-// stableCodec is the proto codec with a fixed text for undecodable requests.
-type stableCodec struct{ encoding.CodecV2 }
-
-func (c stableCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if err := c.CodecV2.Unmarshal(data, v); err != nil {
-		return errMalformedMessage
-	}
-	return nil
-}

@@ -68,6 +68,18 @@ func fill(rng *rand.Rand, m protoreflect.Message, depth int) {
 		if rng.IntN(4) == 0 && depth > 0 { // sometimes left unset
 			continue
 		}
+		if fd.IsMap() {
+			mp := m.Mutable(fd).Map()
+			for range rng.IntN(3) {
+				k := scalar(rng, fd.MapKey()).MapKey()
+				if fd.MapValue().Kind() == protoreflect.MessageKind {
+					fill(rng, mp.Mutable(k).Message(), depth+1)
+				} else {
+					mp.Set(k, scalar(rng, fd.MapValue()))
+				}
+			}
+			continue
+		}
 		if fd.IsList() {
 			l := m.Mutable(fd).List()
 			for range rng.IntN(3) {
@@ -110,6 +122,23 @@ func scalar(rng *rand.Rand, fd protoreflect.FieldDescriptor) protoreflect.Value 
 		return protoreflect.ValueOfUint32([]uint32{0, 1, 1<<32 - 1, rng.Uint32()}[rng.IntN(4)])
 	case protoreflect.BoolKind:
 		return protoreflect.ValueOfBool(rng.IntN(2) == 0)
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return protoreflect.ValueOfInt32([]int32{0, 1, -1, 1<<31 - 1, -1 << 31, rng.Int32()}[rng.IntN(6)])
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64([]int64{0, 1, -1, 1<<63 - 1, -1 << 63, rng.Int64()}[rng.IntN(6)])
+	case protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint32(rng.Uint32())
+	case protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(rng.Uint64())
+	case protoreflect.EnumKind:
+		values := fd.Enum().Values()
+		return protoreflect.ValueOfEnum(values.Get(rng.IntN(values.Len())).Number())
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte(texts[rng.IntN(len(texts))]))
+	case protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(rng.NormFloat64())
+	case protoreflect.FloatKind:
+		return protoreflect.ValueOfFloat32(float32(rng.NormFloat64()))
 	}
 	panic(fmt.Sprintf("fill: field %s of kind %s: teach the test (and restJSON) this kind", fd.FullName(), fd.Kind()))
 }
