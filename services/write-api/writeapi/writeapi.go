@@ -135,7 +135,7 @@ func (w *WriteAPI) connect(ctx context.Context) (*cluster, error) {
 // RegisterGRPC serves ThreadCommandService and ImportService on s.
 func (w *WriteAPI) RegisterGRPC(s grpc.ServiceRegistrar) {
 	falconv1.RegisterThreadCommandServiceServer(s, w.grpc)
-	falconv1.RegisterImportServiceServer(s, &ImportGRPC{g: w.grpc, allowed: w.cfg.ImportAccounts})
+	falconv1.RegisterImportServiceServer(s, NewImportGRPC(w.grpc, w.cfg.ImportAccounts))
 }
 
 // Gateway returns ThreadCommandService's REST routes.
