@@ -91,9 +91,14 @@ type snapshotRound struct {
 	next  int64
 	from  int64
 	parts int
-	// done and costs are the threads written so far, and their costs.
-	done  []string
-	costs []int
+	// done are the threads written so far.
+	done []snapshotted
+}
+
+// snapshotted is a thread written in a round, and its cost.
+type snapshotted struct {
+	id   string
+	cost int
 }
 
 // reset starts over after a load: the snapshots partition ended at end.
@@ -157,12 +162,12 @@ func (p *snapshotPolicy) begin(threads map[string]*domain.Thread, next int64) {
 // the round under way is written, with its last part's threads: the oldest
 // round still holding a latest snapshot that the round does not replace,
 // or the round itself.
-func (p *snapshotPolicy) fullFrom(last []string) int64 {
+func (p *snapshotPolicy) fullFrom(last []snapshotted) int64 {
 	r := p.round
 	replaced := map[int]int{}
-	for _, ids := range [][]string{r.done, last} {
-		for _, id := range ids {
-			if at, ok := p.latest[id]; ok {
+	for _, part := range [][]snapshotted{r.done, last} {
+		for _, s := range part {
+			if at, ok := p.latest[s.id]; ok {
 				replaced[at.round] += at.cost
 			}
 		}
@@ -175,12 +180,11 @@ func (p *snapshotPolicy) fullFrom(last []string) int64 {
 	return r.from
 }
 
-// wrote records a part written: its threads and costs, and where the
-// snapshots partition ends after it.
-func (p *snapshotPolicy) wrote(ids []string, costs []int, end int64) {
+// wrote records a part written: its threads, and where the snapshots
+// partition ends after it.
+func (p *snapshotPolicy) wrote(part []snapshotted, end int64) {
 	r := p.round
-	r.done = append(r.done, ids...)
-	r.costs = append(r.costs, costs...)
+	r.done = append(r.done, part...)
 	r.parts++
 	p.end = max(p.end, end)
 }
@@ -200,15 +204,16 @@ func (p *snapshotPolicy) ended(ok bool) {
 		p.since = 0
 		return
 	}
-	w := &writtenRound{number: p.number, from: r.from, ids: r.done}
+	w := &writtenRound{number: p.number, from: r.from, ids: make([]string, len(r.done))}
 	p.number++
-	for i, id := range r.done {
-		if at, ok := p.latest[id]; ok {
+	for i, s := range r.done {
+		if at, ok := p.latest[s.id]; ok {
 			p.written[at.round-p.written[0].number].live -= at.cost
 			p.live -= at.cost
 		}
-		p.latest[id] = snapshotAt{round: w.number, cost: r.costs[i]}
-		w.live += r.costs[i]
+		p.latest[s.id] = snapshotAt{round: w.number, cost: s.cost}
+		w.ids[i] = s.id
+		w.live += s.cost
 	}
 	w.cost = w.live
 	p.live += w.live
@@ -239,21 +244,20 @@ func (w *writer) snapshot(ctx context.Context) error {
 	}
 	start := time.Now()
 	var (
-		snaps []domain.Snapshot
-		ids   []string
-		costs []int
+		snaps   []domain.Snapshot
+		written []snapshotted
 	)
 	n := 0
 	for ; r.at < len(r.ids) && n < budget; r.at++ {
 		if t := w.threads[r.ids[r.at]]; t != nil {
 			c := cost(t)
-			snaps, ids, costs = append(snaps, t.Snapshot()), append(ids, r.ids[r.at]), append(costs, c)
+			snaps, written = append(snaps, t.Snapshot()), append(written, snapshotted{id: r.ids[r.at], cost: c})
 			n += c
 		}
 	}
 	part := eventlog.SnapshotPart{Last: r.at == len(r.ids), Next: r.next}
 	if part.Last {
-		part.FullFrom = w.snap.fullFrom(ids)
+		part.FullFrom = w.snap.fullFrom(written)
 	}
 	end, err := w.plog.WriteSnapshots(ctx, snaps, part)
 	if err != nil {
@@ -263,7 +267,7 @@ func (w *writer) snapshot(ctx context.Context) error {
 		}
 		return err
 	}
-	w.snap.wrote(ids, costs, end)
+	w.snap.wrote(written, end)
 	w.metrics.snapshots.Add(float64(len(snaps)))
 	kind := snapshotChanged
 	if r.complete {

@@ -416,10 +416,11 @@ func TestWriterSnapshotsChangedThreadsAndMovesIdleOnesForward(t *testing.T) {
 		versions[i] = 1
 	}
 	p.mu.Lock()
-	if len(p.snapshotted) != 1 || p.snapshotted[0].threads != 3 {
-		t.Fatalf("rounds after 4 creates: %+v, want one of the 3 threads then (the first since the load)", p.snapshotted)
-	}
+	first := slices.Clone(p.snapshotted)
 	p.mu.Unlock()
+	if len(first) != 1 || first[0].threads != 3 {
+		t.Fatalf("rounds after 4 creates: %+v, want one of the 3 threads then (the first since the load)", first)
+	}
 	// Idle threads with some history, then one thread that keeps changing.
 	for i := 1; i < len(threads); i++ {
 		for range 30 {
