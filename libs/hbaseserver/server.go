@@ -71,8 +71,8 @@ func NewHandler(ctx context.Context, store *pebblestore.Store) (*Handler, error)
 	}
 	for _, r := range rows {
 		fams := map[string]bool{}
-		for c := range r.Cells {
-			fams[strings.TrimPrefix(c, "f:")] = true
+		for _, c := range r.Cells {
+			fams[strings.TrimPrefix(c.Column, "f:")] = true
 		}
 		h.tables[string(r.Key)] = fams
 	}
@@ -110,20 +110,14 @@ func result(r readstore.Row, columns []*hbase.TColumn) *hbase.TResult_ {
 	if r.Cells == nil {
 		return res
 	}
-	var cols []string
-	for c := range r.Cells {
-		if wanted(c, columns) {
-			cols = append(cols, c)
+	for _, c := range r.Cells {
+		if wanted(c.Column, columns) {
+			f, q, _ := strings.Cut(c.Column, ":")
+			res.ColumnValues = append(res.ColumnValues, &hbase.TColumnValue{Family: []byte(f), Qualifier: []byte(q), Value: c.Value})
 		}
 	}
-	if len(cols) == 0 {
-		return res
-	}
-	sort.Strings(cols)
-	res.Row = r.Key
-	for _, c := range cols {
-		f, q, _ := strings.Cut(c, ":")
-		res.ColumnValues = append(res.ColumnValues, &hbase.TColumnValue{Family: []byte(f), Qualifier: []byte(q), Value: r.Cells[c]})
+	if len(res.ColumnValues) > 0 {
+		res.Row = r.Key
 	}
 	return res
 }
@@ -209,10 +203,8 @@ func (h *Handler) deleteMutation(ctx context.Context, table []byte, fams map[str
 			}
 			row = r
 		}
-		for col := range row.Cells {
-			if strings.HasPrefix(col, string(c.Family)+":") {
-				m.DeleteColumns = append(m.DeleteColumns, col)
-			}
+		for _, cell := range row.Family(string(c.Family)) {
+			m.DeleteColumns = append(m.DeleteColumns, cell.Column)
 		}
 	}
 	return m, nil
@@ -530,13 +522,8 @@ func (h *Handler) GetTableDescriptor(ctx context.Context, name *hbase.TTableName
 		return nil, ioError("getTableDescriptor: %v", err)
 	}
 	desc := &hbase.TTableDescriptor{TableName: name}
-	cols := make([]string, 0, len(r.Cells))
-	for c := range r.Cells {
-		cols = append(cols, c)
-	}
-	sort.Strings(cols)
-	for _, c := range cols {
-		desc.Columns = append(desc.Columns, decodeFamily(strings.TrimPrefix(c, "f:"), r.Cells[c]))
+	for _, c := range r.Cells {
+		desc.Columns = append(desc.Columns, decodeFamily(strings.TrimPrefix(c.Column, "f:"), c.Value))
 	}
 	return desc, nil
 }

@@ -123,7 +123,7 @@ func TestSchemaGrowsWithoutLosingData(t *testing.T) {
 				t.Fatalf("a put to the added family: %v", err)
 			}
 			r, _, err := s.Get(ctx, "t", []byte("r"))
-			if err != nil || string(r.Cells["d:v"]) != "1" || string(r.Cells["e:w"]) != "2" {
+			if err != nil || string(r.Value("d:v")) != "1" || string(r.Value("e:w")) != "2" {
 				t.Fatalf("row after the schema grew: %v, %v", r.Cells, err)
 			}
 		})
@@ -209,7 +209,7 @@ func TestReconnectsAfterTheServerRestarts(t *testing.T) {
 		r, ok, err = s.Get(ctx, "t", []byte("r"))
 		return err == nil
 	})
-	if !ok || string(r.Cells["d:v"]) != "1" {
+	if !ok || string(r.Value("d:v")) != "1" {
 		t.Fatalf("after the restart: %v %v", r, ok)
 	}
 }

@@ -199,10 +199,11 @@ func rowOf(key []byte, r *hbase.TResult_) readstore.Row {
 	if r.Row != nil {
 		row.Key = r.Row
 	}
-	row.Cells = make(map[string][]byte, len(r.ColumnValues))
-	for _, cv := range r.ColumnValues {
-		row.Cells[string(cv.Family)+":"+string(cv.Qualifier)] = cv.Value
+	row.Cells = make([]readstore.Cell, len(r.ColumnValues))
+	for i, cv := range r.ColumnValues {
+		row.Cells[i] = readstore.Cell{Column: string(cv.Family) + ":" + string(cv.Qualifier), Value: cv.Value}
 	}
+	readstore.SortCells(row.Cells)
 	return row
 }
 

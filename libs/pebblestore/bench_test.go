@@ -59,7 +59,7 @@ func BenchmarkGetMultiCells(b *testing.B) {
 					asked[i] = keys[(n*50+i*41)%rows]
 				}
 				got, err := s.GetMulti(ctx, "threads", asked, cells...)
-				if err != nil || len(got) != c.rows || string(got[0].Cells["d:version"]) != "8" {
+				if err != nil || len(got) != c.rows || string(got[0].Value("d:version")) != "8" {
 					b.Fatal(len(got), err)
 				}
 			}

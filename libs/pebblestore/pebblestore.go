@@ -235,28 +235,30 @@ func (p *Store) rows(table string, keys [][]byte, columns []string) ([]readstore
 	defer it.Close()
 	out := make([]readstore.Row, len(keys))
 	var start, end []byte
-	var c copier
+	var c collector
 	for _, i := range order {
 		out[i] = readstore.Row{Key: keys[i]}
+		from := len(c.cells)
 		start = appendRowStart(start[:0], table, keys[i])
 		if len(columns) == 0 {
 			end = appendRowEnd(end[:0], table, keys[i])
-			readCells(it, &c, &out[i], start, end, len(start))
+			readCells(it, &c, start, end, len(start))
 		}
 		for _, col := range columns {
 			end = append(end[:0], start...)
 			end = append(end, col...)
 			if !isFamily(col) {
 				if it.SeekGE(end) && bytes.Equal(it.Key(), end) {
-					c.set(&out[i], it.Key()[len(start):], it.Value())
+					c.add(it.Key()[len(start):], it.Value())
 				}
 				continue
 			}
-			readCells(it, &c, &out[i], append(end, ':'), nil, len(start))
+			readCells(it, &c, append(end, ':'), nil, len(start))
 		}
 		if err := it.Error(); err != nil {
 			return nil, fmt.Errorf("read row %x of %s: %w", keys[i], table, err)
 		}
+		out[i].Cells = c.row(from)
 	}
 	return out, nil
 }
@@ -275,7 +277,7 @@ func isFamily(column string) bool { return strings.IndexByte(column, ':') < 0 }
 func (p *Store) cell(table string, keys [][]byte, column string) ([]readstore.Row, error) {
 	out := make([]readstore.Row, len(keys))
 	var key []byte
-	var c copier
+	var c collector
 	for i, row := range keys {
 		out[i] = readstore.Row{Key: row}
 		key = appendRowStart(key[:0], table, row)
@@ -288,7 +290,9 @@ func (p *Store) cell(table string, keys [][]byte, column string) ([]readstore.Ro
 		if err != nil {
 			return nil, fmt.Errorf("read %s of row %x in %s: %w", column, row, table, err)
 		}
-		c.set(&out[i], key[prefix:], v)
+		from := len(c.cells)
+		c.add(key[prefix:], v)
+		out[i].Cells = c.row(from)
 		if err := closer.Close(); err != nil {
 			return nil, fmt.Errorf("read %s of row %x in %s: %w", column, row, table, err)
 		}
@@ -296,24 +300,26 @@ func (p *Store) cell(table string, keys [][]byte, column string) ([]readstore.Ro
 	return out, nil
 }
 
-// readCells reads into r the cells from key from up to key to (nil: while
+// readCells adds to c the cells from key from up to key to (nil: while
 // their keys start with from); a cell's column is its key after skip bytes.
-func readCells(it *pebble.Iterator, c *copier, r *readstore.Row, from, to []byte, skip int) {
+func readCells(it *pebble.Iterator, c *collector, from, to []byte, skip int) {
 	for ok := it.SeekGE(from); ok; ok = it.Next() {
 		k := it.Key()
 		if to != nil && bytes.Compare(k, to) >= 0 || to == nil && !bytes.HasPrefix(k, from) {
 			return
 		}
-		c.set(r, k[skip:], it.Value())
+		c.add(k[skip:], it.Value())
 	}
 }
 
-// copier copies what one read returns out of the iterator's memory with
-// few allocations: values into shared chunks, and each column name once
-// (a page of 50 messages is 400 cells of 8 names).
-type copier struct {
+// collector copies what one read returns out of the iterator's memory with
+// few allocations: values into shared chunks, each column name once (a
+// page of 50 messages is 50 to 100 cells of two names), and the cells of
+// all the rows into one slice that each row's Cells is a piece of.
+type collector struct {
 	chunk   []byte
 	columns map[string]string
+	cells   []readstore.Cell
 }
 
 // maxChunk is the most a chunk of values holds: a value keeps its chunk
@@ -321,7 +327,7 @@ type copier struct {
 // reading one small row costs little.
 const maxChunk = 16 << 10
 
-func (c *copier) value(v []byte) []byte {
+func (c *collector) value(v []byte) []byte {
 	if len(v) == 0 {
 		return []byte{}
 	}
@@ -336,7 +342,7 @@ func (c *copier) value(v []byte) []byte {
 	return c.chunk[start:len(c.chunk):len(c.chunk)]
 }
 
-func (c *copier) column(b []byte) string {
+func (c *collector) column(b []byte) string {
 	if s, ok := c.columns[string(b)]; ok {
 		return s
 	}
@@ -348,11 +354,19 @@ func (c *copier) column(b []byte) string {
 	return s
 }
 
-func (c *copier) set(r *readstore.Row, column, value []byte) {
-	if r.Cells == nil {
-		r.Cells = make(map[string][]byte, 8)
+func (c *collector) add(column, value []byte) {
+	c.cells = append(c.cells, readstore.Cell{Column: c.column(column), Value: c.value(value)})
+}
+
+// row returns the cells added since from as one row's, in column order;
+// nil if there are none. Later adds do not touch them.
+func (c *collector) row(from int) []readstore.Cell {
+	if from == len(c.cells) {
+		return nil
 	}
-	r.Cells[c.column(column)] = c.value(value)
+	cells := c.cells[from:len(c.cells):len(c.cells)]
+	readstore.SortCells(cells)
+	return cells
 }
 
 // Apply writes the mutations in one synced batch.
@@ -455,31 +469,56 @@ func (p *Store) scan(table string, lower, upper []byte, reverse bool, limit int)
 	}
 	defer it.Close()
 	var rows []readstore.Row
-	var cur *readstore.Row
-	var c copier
+	var c collector
+	if limit > 0 {
+		rows = make([]readstore.Row, 0, min(limit, maxPresized))
+		c.cells = make([]readstore.Cell, 0, min(limit, maxPresized))
+	}
 	step := it.Next
 	ok := it.First()
 	if reverse {
 		step, ok = it.Prev, it.Last()
 	}
+	// from is where the cells of the last row begin, open whether that row
+	// may still have cells to come.
+	from, open := 0, false
 	for ; ok; ok = step() {
 		row, col, err := splitKey(table, it.Key())
 		if err != nil {
 			return nil, err
 		}
-		if cur == nil || !bytes.Equal(cur.Key, row) {
+		if !open || !bytes.Equal(rows[len(rows)-1].Key, row) {
+			if open {
+				rows[len(rows)-1].Cells = rowCells(&c, from, reverse)
+				open = false
+			}
 			if limit > 0 && len(rows) == limit {
 				break
 			}
-			rows = append(rows, readstore.Row{Key: bytes.Clone(row), Cells: make(map[string][]byte, 8)})
-			cur = &rows[len(rows)-1]
+			rows = append(rows, readstore.Row{Key: c.value(row)})
+			from, open = len(c.cells), true
 		}
-		cur.Cells[c.column(col)] = c.value(it.Value())
+		c.add(col, it.Value())
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", table, err)
 	}
+	if open {
+		rows[len(rows)-1].Cells = rowCells(&c, from, reverse)
+	}
 	return rows, nil
+}
+
+// maxPresized caps what a scan allocates ahead for its limit.
+const maxPresized = 1024
+
+// rowCells is c.row(from) for a scan: a reverse scan meets a row's cells
+// last column first.
+func rowCells(c *collector, from int, reverse bool) []readstore.Cell {
+	if reverse {
+		slices.Reverse(c.cells[from:])
+	}
+	return c.row(from)
 }
 
 // quietLogger keeps Pebble's informational chatter out of the service logs;

@@ -60,8 +60,8 @@ func LoadState(ctx context.Context, s readstore.Store) (State, error) {
 	if err != nil || !ok {
 		return State{}, err
 	}
-	g, _ := strconv.ParseUint(string(row.Cells[colGeneration]), 10, 64)
-	return State{Current: Generation(g), Paused: string(row.Cells[colPaused]) == "1", PauseID: string(row.Cells[colPauseID])}, nil
+	g, _ := strconv.ParseUint(string(row.Value(colGeneration)), 10, 64)
+	return State{Current: Generation(g), Paused: string(row.Value(colPaused)) == "1", PauseID: string(row.Value(colPauseID))}, nil
 }
 
 // StoreState writes the pointer.
@@ -102,7 +102,7 @@ func Updaters(ctx context.Context, s readstore.Store) ([]UpdaterSeen, error) {
 	}
 	out := make([]UpdaterSeen, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, UpdaterSeen{ID: strings.TrimPrefix(string(r.Key), updaterPrefix), Seen: decTime(r.Cells[colSeen]), Ack: string(r.Cells[colAck])})
+		out = append(out, UpdaterSeen{ID: strings.TrimPrefix(string(r.Key), updaterPrefix), Seen: decTime(r.Value(colSeen)), Ack: string(r.Value(colAck))})
 	}
 	return out, nil
 }

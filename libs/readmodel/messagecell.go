@@ -61,14 +61,14 @@ func encodeEdit(body string, at time.Time, version uint64) []byte {
 // to users as if it were one.
 func messageFromRow(r readstore.Row) (Message, error) {
 	var m Message
-	if post, ok := r.Cells[colPost]; ok {
+	if post, ok := r.Lookup(colPost); ok {
 		if !decodePost(&m, post) {
 			return Message{}, fmt.Errorf("message row %q: cell %s is corrupt", r.Key, colPost)
 		}
 	} else {
 		m = legacyMessage(r)
 	}
-	if edit, ok := r.Cells[colEdit]; ok {
+	if edit, ok := r.Lookup(colEdit); ok {
 		if !decodeEdit(&m, edit) {
 			return Message{}, fmt.Errorf("message row %q: cell %s is corrupt", r.Key, colEdit)
 		}
@@ -127,15 +127,15 @@ func decodeEdit(m *Message, b []byte) bool {
 // legacyMessage reads a row written with a column per field.
 func legacyMessage(r readstore.Row) Message {
 	return Message{
-		SenderID:          string(r.Cells[colSender]),
-		Body:              string(r.Cells[colBody]),
-		ReplyToMessageID:  string(r.Cells[colReplyTo]),
-		MentionAccountIDs: decList(r.Cells[colMentions]),
-		CreatedAt:         decTime(r.Cells[colCreated]),
-		EditedAt:          decTime(r.Cells[colEdited]),
-		Version:           decUint(r.Cells[colVersion]),
-		Sequence:          decUint(r.Cells[colSequence]),
-		Number:            decUint(r.Cells[colNumber]),
-		ReplyToNumber:     decUint(r.Cells[colReplyToNumber]),
+		SenderID:          string(r.Value(colSender)),
+		Body:              string(r.Value(colBody)),
+		ReplyToMessageID:  string(r.Value(colReplyTo)),
+		MentionAccountIDs: decList(r.Value(colMentions)),
+		CreatedAt:         decTime(r.Value(colCreated)),
+		EditedAt:          decTime(r.Value(colEdited)),
+		Version:           decUint(r.Value(colVersion)),
+		Sequence:          decUint(r.Value(colSequence)),
+		Number:            decUint(r.Value(colNumber)),
+		ReplyToNumber:     decUint(r.Value(colReplyToNumber)),
 	}
 }

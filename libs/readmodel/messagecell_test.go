@@ -37,10 +37,11 @@ func TestMessageCells(t *testing.T) {
 			want: func() Message { m := full; m.Body, m.EditedAt, m.Version = "", edited, 20; return m }()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			row := readstore.Row{Key: messageKey(testThreadID, testMessageID), Cells: map[string][]byte{colPost: encodePost(&c.post)}}
+			cells := map[string][]byte{colPost: encodePost(&c.post)}
 			if c.edit != nil {
-				row.Cells[colEdit] = encodeEdit(c.edit.Body, c.edit.EditedAt, c.edit.Version)
+				cells[colEdit] = encodeEdit(c.edit.Body, c.edit.EditedAt, c.edit.Version)
 			}
+			row := rowOf(messageKey(testThreadID, testMessageID), cells)
 			got, err := messageFromRow(row)
 			if err != nil {
 				t.Fatal(err)
@@ -66,14 +67,14 @@ func TestLegacyMessageRows(t *testing.T) {
 		ID: testMessageID, ThreadID: testThreadID, SenderID: "alice", Body: "old", ReplyToMessageID: "R",
 		MentionAccountIDs: []string{"bob", "carol"}, CreatedAt: at, Version: 5, Sequence: 3, Number: 77, ReplyToNumber: 66,
 	}
-	got, err := messageFromRow(readstore.Row{Key: messageKey(testThreadID, testMessageID), Cells: legacy})
+	got, err := messageFromRow(rowOf(messageKey(testThreadID, testMessageID), legacy))
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("legacy row: got %+v, %v\nwant %+v", got, err, want)
 	}
 
 	legacy[colEdit] = encodeEdit("new", at.Add(time.Hour), 9)
 	want.Body, want.EditedAt, want.Version = "new", at.Add(time.Hour), 9
-	got, err = messageFromRow(readstore.Row{Key: messageKey(testThreadID, testMessageID), Cells: legacy})
+	got, err = messageFromRow(rowOf(messageKey(testThreadID, testMessageID), legacy))
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("legacy row edited since: got %+v, %v\nwant %+v", got, err, want)
 	}
@@ -96,7 +97,7 @@ func TestCorruptMessageCells(t *testing.T) {
 		{"edit of unknown format", map[string][]byte{colPost: good, colEdit: append([]byte{0}, edit[1:]...)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := messageFromRow(readstore.Row{Key: []byte("K"), Cells: c.cells})
+			_, err := messageFromRow(rowOf([]byte("K"), c.cells))
 			if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), `"K"`) {
 				t.Errorf("err = %v, want one naming the row and saying the cell is corrupt", err)
 			}
@@ -108,7 +109,7 @@ func FuzzMessageCells(f *testing.F) {
 	f.Add(encodePost(&Message{SenderID: "a", Body: "b", MentionAccountIDs: []string{"c"}, Version: 1}), encodeEdit("e", time.Unix(5, 0), 2))
 	f.Add([]byte{messageCellFormat}, []byte{})
 	f.Fuzz(func(t *testing.T, post, edit []byte) {
-		if _, err := messageFromRow(readstore.Row{Key: []byte("K"), Cells: map[string][]byte{colPost: post, colEdit: edit}}); err != nil {
+		if _, err := messageFromRow(rowOf([]byte("K"), map[string][]byte{colPost: post, colEdit: edit})); err != nil {
 			return
 		}
 		// What decodes, encoded again, decodes to the same message.
@@ -117,4 +118,14 @@ func FuzzMessageCells(f *testing.F) {
 			t.Errorf("post cell %x decodes to %+v, which encodes to %x", post, d, encodePost(&d))
 		}
 	})
+}
+
+// rowOf is the row a store reads back with these cells.
+func rowOf(key []byte, cells map[string][]byte) readstore.Row {
+	r := readstore.Row{Key: key}
+	for c, v := range cells {
+		r.Cells = append(r.Cells, readstore.Cell{Column: c, Value: v})
+	}
+	readstore.SortCells(r.Cells)
+	return r
 }

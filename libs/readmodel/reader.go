@@ -44,13 +44,13 @@ func (r *Reader) Access(ctx context.Context, id, account string) (a Access, ok b
 	if err != nil || len(rows) != 1 {
 		return Access{}, false, err
 	}
-	c := rows[0].Cells
-	v, ok := c[colVersion]
+	row := rows[0]
+	v, ok := row.Lookup(colVersion)
 	if !ok {
 		return Access{}, false, nil
 	}
-	_, member := c[memberFamily+account]
-	return Access{Version: decUint(v), Destroyed: len(c[colDestroyed]) > 0, Member: member}, true, nil
+	_, member := row.Lookup(memberFamily + account)
+	return Access{Version: decUint(v), Destroyed: len(row.Value(colDestroyed)) > 0, Member: member}, true, nil
 }
 
 // Numbered is what a numeric id names: a thread, or a message of a thread.
@@ -65,7 +65,7 @@ func (r *Reader) ByNumber(ctx context.Context, n uint64) (Numbered, bool, error)
 	if err != nil || !ok {
 		return Numbered{}, false, err
 	}
-	return Numbered{ThreadID: string(row.Cells[colThread]), MessageID: string(row.Cells[colMessage])}, true, nil
+	return Numbered{ThreadID: string(row.Value(colThread)), MessageID: string(row.Value(colMessage))}, true, nil
 }
 
 // Message returns one message; ok is false if it does not exist (or was
@@ -147,7 +147,7 @@ func (r *Reader) AccountThreads(ctx context.Context, account string, cursor []by
 		if tr.Cells == nil {
 			continue
 		}
-		sum, err := summaryFromCells(string(tr.Key), account, tr.Cells)
+		sum, err := summaryFromRow(account, tr)
 		if err != nil {
 			old = append(old, len(out))
 		}
@@ -178,7 +178,7 @@ func (r *Reader) accountIndex(ctx context.Context, account string, cursor []byte
 	}
 	ids := make([][]byte, len(rows))
 	for i, row := range rows {
-		ids[i] = row.Cells[colThread]
+		ids[i] = row.Value(colThread)
 	}
 	return rows, ids, nil
 }
@@ -197,21 +197,22 @@ func (r *Reader) AccountUnread(ctx context.Context, account string, limit int) (
 	}
 	var total Unread
 	for _, tr := range trows {
-		rc, ok := tr.Cells[readFamily+account]
+		rc, ok := tr.Lookup(readFamily + account)
 		if !ok {
 			continue // no read state kept (projected before it was): read
 		}
-		u := unread(decUint(tr.Cells[colSequence]), decodePositions(tr.Cells[colDeleted]), decodeReadState(rc))
+		u := unread(decUint(tr.Value(colSequence)), decodePositions(tr.Value(colDeleted)), decodeReadState(rc))
 		total.Messages += u.Messages
 		total.Mentions += u.Mentions
 	}
 	return total, nil
 }
 
-// summaryFromCells is a thread's summary for account from the cells
+// summaryFromRow is a thread's summary for account from the cells
 // AccountThreads reads.
-func summaryFromCells(id, account string, cells map[string][]byte) (Summary, error) {
-	c, ok := cells[colSummary]
+func summaryFromRow(account string, row readstore.Row) (Summary, error) {
+	id := string(row.Key)
+	c, ok := row.Lookup(colSummary)
 	if !ok {
 		return Summary{ID: id}, errBadSummary
 	}
@@ -219,9 +220,9 @@ func summaryFromCells(id, account string, cells map[string][]byte) (Summary, err
 	if err != nil {
 		return Summary{ID: id}, fmt.Errorf("thread %s: %w", id, err)
 	}
-	_, s.Administrator = cells[adminFamily+account]
-	if rc, ok := cells[readFamily+account]; ok {
-		s.Unread = unread(last, decodePositions(cells[colDeleted]), decodeReadState(rc))
+	_, s.Administrator = row.Lookup(adminFamily + account)
+	if rc, ok := row.Lookup(readFamily + account); ok {
+		s.Unread = unread(last, decodePositions(row.Value(colDeleted)), decodeReadState(rc))
 	}
 	return s, nil
 }

@@ -81,7 +81,7 @@ func (p *Projector) load(ctx context.Context, ids [][]byte) (map[string]*threadC
 		}
 		for i, r := range versions { // in the order asked
 			t := cached[i]
-			if decUint(r.Cells[colVersion]) != t.Version {
+			if decUint(r.Value(colVersion)) != t.Version {
 				read = append(read, r.Key)
 				continue
 			}

@@ -78,33 +78,33 @@ type Message struct {
 func threadFromRow(r readstore.Row) Thread {
 	t := Thread{
 		ID:             string(r.Key),
-		Title:          string(r.Cells[colTitle]),
-		Remarks:        string(r.Cells[colRemarks]),
-		CreatorID:      string(r.Cells[colCreator]),
-		CreatedAt:      decTime(r.Cells[colCreated]),
-		LastActivityAt: decTime(r.Cells[colLast]),
-		MessageCount:   decUint(r.Cells[colCount]),
-		Version:        decUint(r.Cells[colVersion]),
-		Destroyed:      len(r.Cells[colDestroyed]) > 0,
-		LastSequence:   decUint(r.Cells[colSequence]),
-		Deleted:        decodePositions(r.Cells[colDeleted]),
-		Number:         decUint(r.Cells[colNumber]),
+		Title:          string(r.Value(colTitle)),
+		Remarks:        string(r.Value(colRemarks)),
+		CreatorID:      string(r.Value(colCreator)),
+		CreatedAt:      decTime(r.Value(colCreated)),
+		LastActivityAt: decTime(r.Value(colLast)),
+		MessageCount:   decUint(r.Value(colCount)),
+		Version:        decUint(r.Value(colVersion)),
+		Destroyed:      len(r.Value(colDestroyed)) > 0,
+		LastSequence:   decUint(r.Value(colSequence)),
+		Deleted:        decodePositions(r.Value(colDeleted)),
+		Number:         decUint(r.Value(colNumber)),
 	}
-	for c := range r.Cells {
-		if a, ok := strings.CutPrefix(c, memberFamily); ok {
+	for _, c := range r.Cells {
+		if a, ok := strings.CutPrefix(c.Column, memberFamily); ok {
 			t.Members = append(t.Members, a)
-		} else if a, ok := strings.CutPrefix(c, adminFamily); ok {
+		} else if a, ok := strings.CutPrefix(c.Column, adminFamily); ok {
 			t.Administrators = append(t.Administrators, a)
-		} else if a, ok := strings.CutPrefix(c, historyFamily); ok {
+		} else if a, ok := strings.CutPrefix(c.Column, historyFamily); ok {
 			if t.History == nil {
 				t.History = History{}
 			}
-			t.History[a] = decodeSpans(r.Cells[c])
-		} else if a, ok := strings.CutPrefix(c, readFamily); ok {
+			t.History[a] = decodeSpans(c.Value)
+		} else if a, ok := strings.CutPrefix(c.Column, readFamily); ok {
 			if t.Reads == nil {
 				t.Reads = map[string]ReadState{}
 			}
-			t.Reads[a] = decodeReadState(r.Cells[c])
+			t.Reads[a] = decodeReadState(c.Value)
 		}
 	}
 	slices.Sort(t.Members)

@@ -9,14 +9,61 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
 
-// Row is one row and the cells read from it, keyed "family:qualifier".
+// Cell is one cell of a row: its column, "family:qualifier", and value.
+type Cell struct {
+	Column string
+	Value  []byte
+}
+
+// Row is one row and the cells read from it, in column order (byte order
+// of Column). A row that was asked for and has none of the cells asked
+// has nil Cells. A slice rather than a map: most rows read are messages of
+// one or two cells, and a page of them was mostly map buckets.
 type Row struct {
 	Key   []byte
-	Cells map[string][]byte
+	Cells []Cell
+}
+
+// Lookup returns the value of column and whether the row has it.
+func (r Row) Lookup(column string) ([]byte, bool) {
+	i, ok := slices.BinarySearchFunc(r.Cells, column, compareColumn)
+	if !ok {
+		return nil, false
+	}
+	return r.Cells[i].Value, true
+}
+
+// Value returns the value of column, nil if the row does not have it.
+func (r Row) Value(column string) []byte {
+	v, _ := r.Lookup(column)
+	return v
+}
+
+// Family returns the row's cells of a family, in column order.
+func (r Row) Family(family string) []Cell {
+	prefix := family + ":"
+	i, _ := slices.BinarySearchFunc(r.Cells, prefix, compareColumn)
+	j := i
+	for j < len(r.Cells) && strings.HasPrefix(r.Cells[j].Column, prefix) {
+		j++
+	}
+	return r.Cells[i:j:j]
+}
+
+func compareColumn(c Cell, column string) int { return strings.Compare(c.Column, column) }
+
+// SortCells puts cells in column order, for a store whose reads return them
+// in another (HBase orders by family, then qualifier).
+func SortCells(cells []Cell) {
+	less := func(a, b Cell) int { return strings.Compare(a.Column, b.Column) }
+	if !slices.IsSortedFunc(cells, less) {
+		slices.SortFunc(cells, less)
+	}
 }
 
 // Mutation changes one row. DeleteRow runs first, then DeleteColumns, then

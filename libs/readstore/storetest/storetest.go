@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/falcon-chat/falcon/libs/readstore"
@@ -15,7 +16,7 @@ import (
 
 // Tables the suite uses, with their families, for stores that need them
 // created first.
-var Tables = map[string][]string{"t": {"d", "e"}, "other": {"d"}}
+var Tables = map[string][]string{"t": {"d", "e"}, "other": {"d", "d2"}}
 
 // Run runs the contract against s.
 func Run(t *testing.T, s readstore.Store) {
@@ -25,6 +26,7 @@ func Run(t *testing.T, s readstore.Store) {
 	t.Run("Columns", func(t *testing.T) { columns(t, s) })
 	t.Run("RowAtomicity", func(t *testing.T) { rowAtomicity(t, s) })
 	t.Run("LargeValues", func(t *testing.T) { largeValues(t, s) })
+	t.Run("ColumnOrder", func(t *testing.T) { columnOrder(t, s) })
 	if g, ok := s.(readstore.GroupCommitter); ok {
 		t.Run("VisibleBeforeSync", func(t *testing.T) { visibleBeforeSync(t, s, g) })
 	}
@@ -37,7 +39,7 @@ func visibleBeforeSync(t *testing.T, s readstore.Store, g readstore.GroupCommitt
 	ctx := context.Background()
 	apply(t, readstore.Visible(s), readstore.Mutation{Table: "other", Row: []byte("group-commit"), Put: map[string][]byte{"d:a": []byte("1")}})
 	r, ok, err := s.Get(ctx, "other", []byte("group-commit"))
-	if err != nil || !ok || string(r.Cells["d:a"]) != "1" {
+	if err != nil || !ok || string(r.Value("d:a")) != "1" {
 		t.Fatalf("a visible write read back as %v ok %v err %v", r.Cells, ok, err)
 	}
 	if err := g.Sync(ctx); err != nil {
@@ -107,7 +109,7 @@ func orderingAndScans(t *testing.T, s readstore.Store) {
 			}
 		}
 	}
-	if r, ok, err := s.Get(ctx, "other", []byte("a")); err != nil || !ok || string(r.Cells["d:n"]) != "other" {
+	if r, ok, err := s.Get(ctx, "other", []byte("a")); err != nil || !ok || string(r.Value("d:n")) != "other" {
 		t.Errorf("the same row key in another table: %v %v %v", r, ok, err)
 	}
 	if _, ok, _ := s.Get(ctx, "other", []byte("ab")); ok {
@@ -176,7 +178,7 @@ func missing(t *testing.T, s readstore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 || rows[0].Cells != nil || string(rows[1].Cells["d:v"]) != "1" || rows[2].Cells != nil || string(rows[2].Key) != "m2" {
+	if len(rows) != 3 || rows[0].Cells != nil || string(rows[1].Value("d:v")) != "1" || rows[2].Cells != nil || string(rows[2].Key) != "m2" {
 		t.Errorf("GetMulti with missing rows: %+v", rows)
 	}
 	if rows, err := s.GetMulti(ctx, "t", nil); err != nil || len(rows) != 0 {
@@ -195,7 +197,15 @@ func columns(t *testing.T, s readstore.Store) {
 		if r.Cells == nil {
 			return "none"
 		}
-		return fmt.Sprint(r.Cells)
+		checkCells(t, r)
+		var b strings.Builder
+		for i, c := range r.Cells {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%s=%s", c.Column, c.Value)
+		}
+		return b.String()
 	}
 	for _, c := range []struct {
 		name    string
@@ -203,14 +213,14 @@ func columns(t *testing.T, s readstore.Store) {
 		columns []string
 		want    []string
 	}{
-		{"cells", []string{"c1", "c2"}, []string{"d:b", "e:a"}, []string{"map[d:b:[50] e:a:[51]]", "map[d:b:[53]]"}},
-		{"a family", []string{"c2", "c1"}, []string{"e"}, []string{"none", "map[e:a:[51] e:ab:[52]]"}},
-		{"a family and a cell of another", []string{"c1"}, []string{"e", "d:a"}, []string{"map[d:a:[49] e:a:[51] e:ab:[52]]"}},
-		{"an empty value", []string{"c2"}, []string{"d:c"}, []string{"map[d:c:[]]"}},
+		{"cells", []string{"c1", "c2"}, []string{"d:b", "e:a"}, []string{"d:b=2 e:a=3", "d:b=5"}},
+		{"a family", []string{"c2", "c1"}, []string{"e"}, []string{"none", "e:a=3 e:ab=4"}},
+		{"a family and a cell of another", []string{"c1"}, []string{"e", "d:a"}, []string{"d:a=1 e:a=3 e:ab=4"}},
+		{"an empty value", []string{"c2"}, []string{"d:c"}, []string{"d:c="}},
 		{"a qualifier's prefix is not the cell", []string{"c1"}, []string{"e:"}, []string{"none"}},
 		{"missing row and cell", []string{"c0", "c1"}, []string{"d:z"}, []string{"none", "none"}},
-		{"a cell asked twice", []string{"c1d"}, []string{"d:a", "d:a"}, []string{"map[d:a:[54]]"}},
-		{"one cell of rows out of order", []string{"c2", "c1d", "c1"}, []string{"d:b"}, []string{"map[d:b:[53]]", "none", "map[d:b:[50]]"}},
+		{"a cell asked twice", []string{"c1d"}, []string{"d:a", "d:a"}, []string{"d:a=6"}},
+		{"one cell of rows out of order", []string{"c2", "c1d", "c1"}, []string{"d:b"}, []string{"d:b=5", "none", "d:b=2"}},
 	} {
 		keys := make([][]byte, len(c.rows))
 		for i, r := range c.rows {
@@ -263,9 +273,10 @@ func rowAtomicity(t *testing.T, s readstore.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkCells(t, r)
 		got := map[string]string{}
-		for c, v := range r.Cells {
-			got[c] = string(v)
+		for _, c := range r.Cells {
+			got[c.Column] = string(c.Value)
 		}
 		if cells == nil && ok || cells != nil && !reflect.DeepEqual(got, cells) {
 			t.Errorf("row %s: %v (exists %v), want %v", row, got, ok, cells)
@@ -278,10 +289,64 @@ func largeValues(t *testing.T, s readstore.Store) {
 	big := bytes.Repeat([]byte{0x00, 0x01, 0xFE, 'x'}, 256<<10) // 1 MiB, binary
 	apply(t, s, readstore.Mutation{Table: "t", Row: []byte("big"), Put: map[string][]byte{"d:v": big, "d:empty": {}}})
 	r, ok, err := s.Get(ctx, "t", []byte("big"))
-	if err != nil || !ok || !bytes.Equal(r.Cells["d:v"], big) {
-		t.Fatalf("1 MiB value: ok %v, err %v, %d bytes back", ok, err, len(r.Cells["d:v"]))
+	if err != nil || !ok || !bytes.Equal(r.Value("d:v"), big) {
+		t.Fatalf("1 MiB value: ok %v, err %v, %d bytes back", ok, err, len(r.Value("d:v")))
 	}
-	if v, ok := r.Cells["d:empty"]; !ok || len(v) != 0 {
+	if v, ok := r.Lookup("d:empty"); !ok || len(v) != 0 {
 		t.Errorf("an empty value came back as %q (present %v)", v, ok)
+	}
+}
+
+// columnOrder: a row's cells come in byte order of their columns whatever
+// order the store keeps families in ("d2:a" before "d:a"; HBase keeps
+// family d before d2), by every kind of read.
+func columnOrder(t *testing.T, s readstore.Store) {
+	ctx := context.Background()
+	apply(t, s, readstore.Mutation{Table: "other", Row: []byte("order"), Put: map[string][]byte{"d:b": []byte("1"), "d2:a": []byte("2"), "d:a": []byte("3")}})
+	want := []readstore.Cell{{Column: "d2:a", Value: []byte("2")}, {Column: "d:a", Value: []byte("3")}, {Column: "d:b", Value: []byte("1")}}
+	check := func(how string, r readstore.Row, want []readstore.Cell) {
+		t.Helper()
+		if !reflect.DeepEqual(r.Cells, want) {
+			t.Errorf("%s: cells %v, want %v", how, r.Cells, want)
+		}
+		checkCells(t, r)
+	}
+	r, _, err := s.Get(ctx, "other", []byte("order"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Get", r, want)
+	if fam := r.Family("d"); !reflect.DeepEqual(fam, want[1:]) {
+		t.Errorf("Family(d) = %v, want %v", fam, want[1:])
+	}
+	rows, err := s.GetMulti(ctx, "other", [][]byte{[]byte("order")}, "d", "d2:a")
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("GetMulti: %d rows, %v", len(rows), err)
+	}
+	check("GetMulti of a family and a cell", rows[0], want)
+	for _, reverse := range []bool{false, true} {
+		sc := readstore.Scan{Start: []byte("order"), Stop: []byte("order\x00"), Limit: 1}
+		if reverse {
+			sc = readstore.Scan{Start: []byte("order"), Stop: []byte("orde"), Reverse: true, Limit: 1}
+		}
+		rows, err := s.Scan(ctx, "other", sc)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("Scan reverse %v: %d rows, %v", reverse, len(rows), err)
+		}
+		check(fmt.Sprintf("Scan reverse %v", reverse), rows[0], want)
+	}
+}
+
+// checkCells fails t unless r's cells are in column order, once each, and
+// Lookup finds each of them.
+func checkCells(t *testing.T, r readstore.Row) {
+	t.Helper()
+	for i, c := range r.Cells {
+		if i > 0 && r.Cells[i-1].Column >= c.Column {
+			t.Errorf("row %q: cell %s after %s, want column order", r.Key, c.Column, r.Cells[i-1].Column)
+		}
+		if v, ok := r.Lookup(c.Column); !ok || !bytes.Equal(v, c.Value) {
+			t.Errorf("row %q: Lookup(%s) = %q, %v, want %q", r.Key, c.Column, v, ok, c.Value)
+		}
 	}
 }
