@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/falcon-chat/falcon/libs/auth"
@@ -339,11 +338,10 @@ func (a *ReadAPI) ListMessages(ctx context.Context, r *falconv1.ListMessagesRequ
 		msgs = msgs[:size]
 	}
 	encoded := 0
-	for i := range msgs {
-		m := messageProto(msgs[i])
+	for i, m := range messageProtos(msgs) {
 		// Long bodies end a page early rather than grow it past the budget;
 		// a page always has at least one message, so paging moves on.
-		if encoded += proto.Size(m); encoded > MaxPageBytes && i > 0 {
+		if encoded += m.SizeVT(); encoded > MaxPageBytes && i > 0 {
 			more = true
 			break
 		}
@@ -616,10 +614,29 @@ func summaryProto(t readmodel.Summary, account string) *falconv1.ThreadSummary {
 }
 
 func messageProto(m readmodel.Message) *falconv1.Message {
-	return &falconv1.Message{
-		MessageId: m.ID, ThreadId: m.ThreadID, SenderId: m.SenderID, Body: m.Body,
-		ReplyToMessageId: m.ReplyToMessageID, MentionAccountIds: m.MentionAccountIDs,
-		CreatedAt: ts(m.CreatedAt), EditedAt: ts(m.EditedAt), Version: m.Version,
-		MessageNumber: m.Number, ReplyToMessageNumber: m.ReplyToNumber,
+	return messageProtos([]readmodel.Message{m})[0]
+}
+
+// messageProtos makes a page's messages in three allocations (messages,
+// timestamps, pointers) rather than one a message and one a timestamp.
+func messageProtos(ms []readmodel.Message) []*falconv1.Message {
+	out := make([]*falconv1.Message, len(ms))
+	protos := make([]falconv1.Message, len(ms))
+	times := make([]timestamppb.Timestamp, 0, 2*len(ms))
+	stamp := func(t time.Time) *timestamppb.Timestamp {
+		if t.IsZero() {
+			return nil
+		}
+		times = append(times, timestamppb.Timestamp{Seconds: t.Unix(), Nanos: int32(t.Nanosecond())})
+		return &times[len(times)-1]
 	}
+	for i, m := range ms {
+		p := &protos[i]
+		p.MessageId, p.ThreadId, p.SenderId, p.Body = m.ID, m.ThreadID, m.SenderID, m.Body
+		p.ReplyToMessageId, p.MentionAccountIds = m.ReplyToMessageID, m.MentionAccountIDs
+		p.CreatedAt, p.EditedAt, p.Version = stamp(m.CreatedAt), stamp(m.EditedAt), m.Version
+		p.MessageNumber, p.ReplyToMessageNumber = m.Number, m.ReplyToNumber
+		out[i] = p
+	}
+	return out
 }

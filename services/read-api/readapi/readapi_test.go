@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/falcon-chat/falcon/libs/auth"
 	"github.com/falcon-chat/falcon/libs/domain"
@@ -543,6 +544,59 @@ func TestGetByNumericID(t *testing.T) {
 		}
 		if status.Code(err) != codes.NotFound {
 			t.Errorf("%s: %v, want NotFound", c.name, err)
+		}
+	}
+}
+
+// TestMessagesCarryEveryField: a page and a single read answer a message
+// with everything projected of it: times to the nanosecond, the reply,
+// mentions and numbers; an edit's time only once it is edited.
+func TestMessagesCarryEveryField(t *testing.T) {
+	f := start(t)
+	tid := ulid.Make().String()
+	f.do(t, tid, "alice", domain.CreateThread{Title: "fields", MemberIDs: []string{"bob", "carol"}})
+	first := f.do(t, tid, "alice", domain.PostMessage{Body: "first"})
+	firstAt := f.now
+	reply := f.do(t, tid, "bob", domain.PostMessage{Body: "reply", ReplyToMessageID: first.MessageID, MentionAccountIDs: []string{"alice", "carol"}})
+	postedAt := f.now
+	f.do(t, tid, "bob", domain.EditMessage{MessageID: reply.MessageID, Body: "edited reply"})
+	editedAt := f.now
+	number := func(id string) uint64 {
+		t.Helper()
+		m, err := f.client.GetMessage(as("carol"), &falconv1.GetMessageRequest{ThreadId: tid, MessageId: id})
+		if err != nil || m.Message.MessageNumber == 0 {
+			t.Fatalf("GetMessage %s: %v, %v", id, m, err)
+		}
+		return m.Message.MessageNumber
+	}
+	want := []*falconv1.Message{
+		{MessageId: first.MessageID, ThreadId: tid, SenderId: "alice", Body: "first", CreatedAt: timestamppb.New(firstAt), MessageNumber: number(first.MessageID)},
+		{MessageId: reply.MessageID, ThreadId: tid, SenderId: "bob", Body: "edited reply", ReplyToMessageId: first.MessageID,
+			MentionAccountIds: []string{"alice", "carol"}, CreatedAt: timestamppb.New(postedAt), EditedAt: timestamppb.New(editedAt),
+			MessageNumber: number(reply.MessageID), ReplyToMessageNumber: number(first.MessageID)},
+	}
+	for _, order := range []falconv1.MessageOrder{falconv1.MessageOrder_MESSAGE_ORDER_OLDEST_FIRST, falconv1.MessageOrder_MESSAGE_ORDER_NEWEST_FIRST} {
+		resp, err := f.client.ListMessages(as("carol"), &falconv1.ListMessagesRequest{ThreadId: tid, Order: order})
+		if err != nil || len(resp.Messages) != len(want) {
+			t.Fatalf("%v: %v, %v", order, resp, err)
+		}
+		for i, got := range resp.Messages {
+			w := want[i]
+			if order == falconv1.MessageOrder_MESSAGE_ORDER_NEWEST_FIRST {
+				w = want[len(want)-1-i]
+			}
+			single, err := f.client.GetMessage(as("carol"), &falconv1.GetMessageRequest{ThreadId: tid, MessageId: w.MessageId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Version == 0 || single.Message.Version != got.Version {
+				t.Errorf("%v: %s has version %d listed, %d read alone", order, w.MessageId, got.Version, single.Message.Version)
+			}
+			w = proto.CloneOf(w)
+			w.Version = got.Version
+			if !proto.Equal(got, w) || !proto.Equal(single.Message, w) {
+				t.Errorf("%v: message %d\n listed %v\n alone  %v\n want   %v", order, i, got, single.Message, w)
+			}
 		}
 	}
 }
