@@ -40,6 +40,10 @@ func NewGateway(ctx context.Context, log *zap.Logger, conn grpc.ClientConnInterf
 		runtime.WithErrorHandler(gatewayErrors(log)),
 		runtime.WithRoutingErrorHandler(routingErrors(log)),
 		runtime.WithMiddlewares(routeOf),
+		// A length ahead of the body spares a page's answer the chunk
+		// framing and a write to the socket (net/http chunks what it
+		// cannot buffer, 2 KB).
+		runtime.WithWriteContentLength(),
 	)
 	for _, r := range register {
 		if err := r(ctx, mux, conn); err != nil {
