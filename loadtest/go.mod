@@ -5,6 +5,7 @@ go 1.27.3
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/falcon-chat/falcon/proto v0.0.0
+	github.com/valyala/fastjson v1.6.10
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/valyala/fastjson"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -195,19 +197,32 @@ func (c *restClient) ListThreads(ctx context.Context, in *falconv1.ListThreadsRe
 	if in.Filter != "" {
 		q.Set("filter", in.Filter)
 	}
-	var out struct {
-		Threads []struct {
-			ThreadID    string `json:"threadId"`
-			UnreadCount uint64 `json:"unreadCount,string"`
-		} `json:"threads"`
-		NextPageToken string `json:"nextPageToken"`
-	}
-	err := c.do(ctx, http.MethodGet, "/v1/threads", q, nil, func(b []byte) error { return json.Unmarshal(b, &out) })
-	resp := &falconv1.ListThreadsResponse{NextPageToken: out.NextPageToken}
-	for _, t := range out.Threads {
-		resp.Threads = append(resp.Threads, &falconv1.ThreadSummary{ThreadId: t.ThreadID, UnreadCount: t.UnreadCount})
-	}
+	var resp *falconv1.ListThreadsResponse
+	err := c.do(ctx, http.MethodGet, "/v1/threads", q, nil, func(b []byte) (err error) {
+		resp, err = decodeThreadsPage(b)
+		return err
+	})
 	return resp, err
+}
+
+// decodeThreadsPage reads what the scenarios look at of a page of threads:
+// their ids and unread counts, and the next page's token.
+func decodeThreadsPage(b []byte) (*falconv1.ListThreadsResponse, error) {
+	p := pagePool.Get()
+	defer pagePool.Put(p)
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("a page of threads: %w", err)
+	}
+	resp := &falconv1.ListThreadsResponse{NextPageToken: string(v.GetStringBytes("nextPageToken"))}
+	for _, t := range v.GetArray("threads") {
+		unread, err := strconv.ParseUint(string(t.GetStringBytes("unreadCount")), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("a page of threads: unreadCount: %w", err)
+		}
+		resp.Threads = append(resp.Threads, &falconv1.ThreadSummary{ThreadId: string(t.GetStringBytes("threadId")), UnreadCount: unread})
+	}
+	return resp, nil
 }
 
 func (c *restClient) ListMessages(ctx context.Context, in *falconv1.ListMessagesRequest, _ ...grpc.CallOption) (*falconv1.ListMessagesResponse, error) {
@@ -221,19 +236,34 @@ func (c *restClient) ListMessages(ctx context.Context, in *falconv1.ListMessages
 	if in.MinVersion != 0 {
 		q.Set("minVersion", strconv.FormatUint(in.MinVersion, 10))
 	}
-	var out struct {
-		Messages []struct {
-			MessageID string `json:"messageId"`
-		} `json:"messages"`
-		NextPageToken string `json:"nextPageToken"`
-	}
-	err := c.do(ctx, http.MethodGet, threadPath(in.ThreadId, "/messages"), q, nil, func(b []byte) error { return json.Unmarshal(b, &out) })
-	resp := &falconv1.ListMessagesResponse{NextPageToken: out.NextPageToken}
-	for _, m := range out.Messages {
-		resp.Messages = append(resp.Messages, &falconv1.Message{MessageId: m.MessageID})
-	}
+	var resp *falconv1.ListMessagesResponse
+	err := c.do(ctx, http.MethodGet, threadPath(in.ThreadId, "/messages"), q, nil, func(b []byte) (err error) {
+		resp, err = decodeMessagesPage(b)
+		return err
+	})
 	return resp, err
 }
+
+// decodeMessagesPage reads what the scenarios look at of a page of
+// messages: their ids and the next page's token. The generator shares the
+// server's cores, so it parses with fastjson (validating, without
+// reflection): encoding/json took it about 100 µs a page, half of what
+// the server spent answering it.
+func decodeMessagesPage(b []byte) (*falconv1.ListMessagesResponse, error) {
+	p := pagePool.Get()
+	defer pagePool.Put(p)
+	v, err := p.ParseBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("a page of messages: %w", err)
+	}
+	resp := &falconv1.ListMessagesResponse{NextPageToken: string(v.GetStringBytes("nextPageToken"))}
+	for _, m := range v.GetArray("messages") {
+		resp.Messages = append(resp.Messages, &falconv1.Message{MessageId: string(m.GetStringBytes("messageId"))})
+	}
+	return resp, nil
+}
+
+var pagePool fastjson.ParserPool
 
 func (c *restClient) GetMessage(ctx context.Context, in *falconv1.GetMessageRequest, _ ...grpc.CallOption) (*falconv1.GetMessageResponse, error) {
 	out := &falconv1.GetMessageResponse{}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -60,5 +61,46 @@ func TestRESTClient(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// BenchmarkRESTDecodeMessagesPage decodes a 50-message page as the gateway
+// writes it, what the generator does for every REST ListMessages.
+func BenchmarkRESTDecodeMessagesPage(b *testing.B) {
+	var page strings.Builder
+	page.WriteString(`{"messages":[`)
+	for i := range 50 {
+		if i > 0 {
+			page.WriteByte(',')
+		}
+		fmt.Fprintf(&page, `{"messageId":"01KBM3X6Q9V2H0000000000%03d","threadId":"01KBM3X6Q9V2H00000000000T0","senderId":"account-%d",`+
+			`"body":"a message of ordinary length, number %d","replyToMessageId":"","mentionAccountIds":[],`+
+			`"createdAt":"2026-12-04T17:18:29.123456789Z","version":"%d","messageNumber":"%d","replyToMessageNumber":"0"}`, i, i%8, i, 100+i, 1<<40+i)
+	}
+	page.WriteString(`],"nextPageToken":"bmV4dA","prevPageToken":""}`)
+	body := []byte(page.String())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := decodeMessagesPage(body)
+		if err != nil || len(resp.Messages) != 50 || resp.NextPageToken != "bmV4dA" {
+			b.Fatal(len(resp.Messages), err)
+		}
+	}
+}
+
+// TestRESTDecodeRefusesMalformedPages: an answer that is not the JSON the
+// gateway writes is an error the run counts, not an empty page.
+func TestRESTDecodeRefusesMalformedPages(t *testing.T) {
+	for _, body := range []string{``, `{"messages":[{"messageId":"M1"}`, `{"messages":[{"messageId":"M1"},]}`, `<html>`} {
+		if _, err := decodeMessagesPage([]byte(body)); err == nil {
+			t.Errorf("messages page %q decoded without an error", body)
+		}
+		if _, err := decodeThreadsPage([]byte(body)); err == nil {
+			t.Errorf("threads page %q decoded without an error", body)
+		}
+	}
+	if _, err := decodeThreadsPage([]byte(`{"threads":[{"threadId":"T","unreadCount":"many"}]}`)); err == nil {
+		t.Error("an unread count that is not a number decoded without an error")
 	}
 }
