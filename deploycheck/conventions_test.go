@@ -30,6 +30,25 @@ func checkGoMemLimit(t *testing.T, m *manifests, d *appsv1.Deployment) {
 	t.Errorf("%s: deployment %s has no GOMEMLIMIT", m.source, d.Name)
 }
 
+// checkGoGC: read-api collects at 400 % heap growth, in every rendering
+// (docs/benchmarks.md, "Collections"); no deployment collects more often
+// than Go's default.
+func checkGoGC(t *testing.T, m *manifests, d *appsv1.Deployment) {
+	t.Helper()
+	got := ""
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "GOGC" {
+			got = e.Value
+		}
+	}
+	if d.Spec.Template.Labels["app.kubernetes.io/name"] == "read-api" && got != "400" {
+		t.Errorf("%s: deployment %s: GOGC=%q, want 400", m.source, d.Name, got)
+	}
+	if n, err := strconv.Atoi(got); got != "" && (err != nil || n < 100) {
+		t.Errorf("%s: deployment %s: GOGC=%q, want a percentage of 100 or more", m.source, d.Name, got)
+	}
+}
+
 // TestKustomizePatchesByName: overlays patch lists by their items' names
 // (strategic merge), never by index: a base that gains a container, an
 // environment variable or a volume would silently patch the wrong one.

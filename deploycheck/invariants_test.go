@@ -262,6 +262,7 @@ func checkDeployment(t *testing.T, m *manifests, d *appsv1.Deployment, flags map
 	has("PodDisruptionBudget", pdb)
 	checkScaling(t, m, d)
 	checkGoMemLimit(t, m, d)
+	checkGoGC(t, m, d)
 	netpol := false
 	for _, n := range m.policies {
 		if !selects(n.Spec.PodSelector.MatchLabels, labels) {

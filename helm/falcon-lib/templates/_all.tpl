@@ -117,6 +117,10 @@ spec:
             {{- end }}
             - name: GOMEMLIMIT
               value: {{ include "falcon-lib.goMemLimit" . | quote }}
+            {{- with .Values.goGC }}
+            - name: GOGC
+              value: {{ . | quote }}
+            {{- end }}
             {{- if .Values.advertise }}
             - name: POD_IP
               valueFrom:
