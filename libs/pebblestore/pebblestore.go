@@ -34,18 +34,18 @@ type Store struct {
 // errClosed answers calls made after Close.
 var errClosed = errors.New("pebble store is closed")
 
-// use takes the store for one call, unless it is closed or ctx has ended;
-// done gives it back.
-func (p *Store) use(ctx context.Context) (done func(), err error) {
+// use takes the store for one call, read-locking p.mu for the caller to
+// unlock, unless it is closed or ctx has ended.
+func (p *Store) use(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		return nil, errClosed
+		return errClosed
 	}
-	return p.mu.RUnlock, nil
+	return nil
 }
 
 // Open opens (or creates) a Pebble store in dir.
@@ -183,11 +183,10 @@ func unescapeRow(table string, key, rest []byte) (row, column []byte, err error)
 
 // Get reads one row.
 func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Row, bool, error) {
-	done, err := p.use(ctx)
-	if err != nil {
+	if err := p.use(ctx); err != nil {
 		return readstore.Row{Key: row}, false, err
 	}
-	defer done()
+	defer p.mu.RUnlock()
 	rows, err := p.rows(table, [][]byte{row}, nil)
 	if err != nil {
 		return readstore.Row{Key: row}, false, err
@@ -198,11 +197,10 @@ func (p *Store) Get(ctx context.Context, table string, row []byte) (readstore.Ro
 // GetMulti reads rows in the order asked, all their cells or the columns
 // named.
 func (p *Store) GetMulti(ctx context.Context, table string, keys [][]byte, columns ...string) ([]readstore.Row, error) {
-	done, err := p.use(ctx)
-	if err != nil {
+	if err := p.use(ctx); err != nil {
 		return nil, err
 	}
-	defer done()
+	defer p.mu.RUnlock()
 	for _, c := range columns {
 		if c == "" || c[0] == ':' {
 			return nil, fmt.Errorf("read %s: column %q has no family", table, c)
@@ -225,8 +223,10 @@ func (p *Store) rows(table string, keys [][]byte, columns []string) ([]readstore
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
-	if len(columns) > 0 {
-		columns = slices.Compact(slices.Sorted(slices.Values(columns)))
+	if len(columns) > 1 {
+		columns = slices.Clone(columns)
+		slices.Sort(columns)
+		columns = slices.Compact(columns)
 	}
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: tableStart(table), UpperBound: tableEnd(table)})
 	if err != nil {
@@ -313,8 +313,9 @@ func readCells(it *pebble.Iterator, c *collector, from, to []byte, skip int) {
 }
 
 // collector copies what one read returns out of the iterator's memory with
-// few allocations: values into shared chunks, each column name once (a
-// page of 50 messages is 50 to 100 cells of two names), and the cells of
+// few allocations: values into shared chunks, each column name once past
+// a few cells (a page of 50 messages is 50 to 100 cells of two names), and
+// the cells of
 // all the rows into one slice that each row's Cells is a piece of.
 type collector struct {
 	chunk   []byte
@@ -342,17 +343,29 @@ func (c *collector) value(v []byte) []byte {
 	return c.chunk[start:len(c.chunk):len(c.chunk)]
 }
 
+// column returns a column's name, made once per read: the last cell's
+// when it is the same (rows of one cell), or from a map once the read is
+// long enough for one to pay (a caller's access check reads 3 cells).
 func (c *collector) column(b []byte) string {
+	if n := len(c.cells); n > 0 && c.cells[n-1].Column == string(b) {
+		return c.cells[n-1].Column
+	}
 	if s, ok := c.columns[string(b)]; ok {
 		return s
 	}
-	if c.columns == nil {
-		c.columns = make(map[string]string, 16)
-	}
 	s := string(b)
-	c.columns[s] = s
+	if len(c.cells) >= internAfter {
+		if c.columns == nil {
+			c.columns = make(map[string]string, 16)
+		}
+		c.columns[s] = s
+	}
 	return s
 }
+
+// internAfter is how many cells a read takes before it makes each column
+// name once.
+const internAfter = 8
 
 func (c *collector) add(column, value []byte) {
 	c.cells = append(c.cells, readstore.Cell{Column: c.column(column), Value: c.value(value)})
@@ -384,11 +397,10 @@ func (p *Store) ApplyVisible(ctx context.Context, ms []readstore.Mutation) error
 // nothing but a log record waits for the write-ahead log to be synced
 // through it.
 func (p *Store) Sync(ctx context.Context) error {
-	done, err := p.use(ctx)
-	if err != nil {
+	if err := p.use(ctx); err != nil {
 		return err
 	}
-	defer done()
+	defer p.mu.RUnlock()
 	if err := p.db.LogData(nil, pebble.Sync); err != nil {
 		return fmt.Errorf("sync the write-ahead log: %w", err)
 	}
@@ -396,11 +408,10 @@ func (p *Store) Sync(ctx context.Context) error {
 }
 
 func (p *Store) apply(ctx context.Context, ms []readstore.Mutation, opts *pebble.WriteOptions) error {
-	done, err := p.use(ctx)
-	if err != nil {
+	if err := p.use(ctx); err != nil {
 		return err
 	}
-	defer done()
+	defer p.mu.RUnlock()
 	b := p.db.NewBatch()
 	defer b.Close()
 	// The batch copies keys, so one buffer holds each in turn: the row's
@@ -435,11 +446,10 @@ func (p *Store) apply(ctx context.Context, ms []readstore.Mutation, opts *pebble
 
 // Scan reads rows in key order, forward or reverse.
 func (p *Store) Scan(ctx context.Context, table string, s readstore.Scan) ([]readstore.Row, error) {
-	done, err := p.use(ctx)
-	if err != nil {
+	if err := p.use(ctx); err != nil {
 		return nil, err
 	}
-	defer done()
+	defer p.mu.RUnlock()
 	lower, upper := tableStart(table), tableEnd(table)
 	if !s.Reverse {
 		if s.Start != nil {
@@ -533,11 +543,10 @@ func (quietLogger) Fatalf(format string, args ...any) {
 
 // DropTable deletes every row of a table.
 func (p *Store) DropTable(ctx context.Context, table string) error {
-	done, err := p.use(ctx)
-	if err != nil {
+	if err := p.use(ctx); err != nil {
 		return err
 	}
-	defer done()
+	defer p.mu.RUnlock()
 	if err := p.db.DeleteRange(tableStart(table), tableEnd(table), pebble.Sync); err != nil {
 		return fmt.Errorf("drop table %s: %w", table, err)
 	}
