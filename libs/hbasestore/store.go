@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -255,19 +256,34 @@ func (s *Store) GetMulti(ctx context.Context, table string, rows [][]byte, colum
 
 // tcolumns are the columns of a Get: a family alone, or a family and a
 // qualifier.
+//
+// HBase lets the last of a family and a cell of it win; readstore reads
+// both, which is the family, so a cell of a family asked whole is left out.
 func tcolumns(columns []string) ([]*hbase.TColumn, error) {
 	var out []*hbase.TColumn
+	var whole []string // families asked whole
+	for _, c := range columns {
+		if strings.Contains(c, ":") {
+			continue
+		}
+		if c == "" {
+			return nil, errors.New("get: empty column family")
+		}
+		if !slices.Contains(whole, c) {
+			whole = append(whole, c)
+			out = append(out, &hbase.TColumn{Family: []byte(c)})
+		}
+	}
 	for _, c := range columns {
 		if !strings.Contains(c, ":") {
-			if c == "" {
-				return nil, errors.New("get: empty column family")
-			}
-			out = append(out, &hbase.TColumn{Family: []byte(c)})
 			continue
 		}
 		f, q, err := splitColumn(c)
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(whole, string(f)) {
+			continue
 		}
 		out = append(out, &hbase.TColumn{Family: f, Qualifier: q})
 	}

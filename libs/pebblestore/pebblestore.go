@@ -371,15 +371,16 @@ func (c *collector) add(column, value []byte) {
 	c.cells = append(c.cells, readstore.Cell{Column: c.column(column), Value: c.value(value)})
 }
 
-// row returns the cells added since from as one row's, in column order;
-// nil if there are none. Later adds do not touch them.
+// row returns the cells added since from as one row's, in column order,
+// each once; nil if there are none. Later adds do not touch them.
 func (c *collector) row(from int) []readstore.Cell {
 	if from == len(c.cells) {
 		return nil
 	}
 	cells := c.cells[from:len(c.cells):len(c.cells)]
 	readstore.SortCells(cells)
-	return cells
+	// A family and a cell of it, both asked, meet the cell twice.
+	return slices.CompactFunc(cells, func(a, b readstore.Cell) bool { return a.Column == b.Column })
 }
 
 // Apply writes the mutations in one synced batch.

@@ -94,7 +94,8 @@ type Store interface {
 	// GetMulti reads rows; missing rows come back with nil Cells, in the
 	// order asked. With columns, it reads only those: a column is a family
 	// ("d", every cell of it) or a cell ("d:title"), as HBase's Get takes
-	// them; a row with none of them comes back with nil Cells.
+	// them (a family and a cell of it read as the family, each cell
+	// once); a row with none of them comes back with nil Cells.
 	GetMulti(ctx context.Context, table string, rows [][]byte, columns ...string) ([]Row, error)
 	// Apply writes mutations, in order; they are durable when it returns.
 	Apply(ctx context.Context, ms []Mutation) error

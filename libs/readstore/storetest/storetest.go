@@ -220,6 +220,8 @@ func columns(t *testing.T, s readstore.Store) {
 		{"a qualifier's prefix is not the cell", []string{"c1"}, []string{"e:"}, []string{"none"}},
 		{"missing row and cell", []string{"c0", "c1"}, []string{"d:z"}, []string{"none", "none"}},
 		{"a cell asked twice", []string{"c1d"}, []string{"d:a", "d:a"}, []string{"d:a=6"}},
+		{"a cell and its family", []string{"c1"}, []string{"e:a", "e"}, []string{"e:a=3 e:ab=4"}},
+		{"a family and a cell of it", []string{"c1"}, []string{"e", "e:a", "d:b"}, []string{"d:b=2 e:a=3 e:ab=4"}},
 		{"one cell of rows out of order", []string{"c2", "c1d", "c1"}, []string{"d:b"}, []string{"d:b=5", "none", "d:b=2"}},
 	} {
 		keys := make([][]byte, len(c.rows))
