@@ -15,6 +15,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 
 	"github.com/falcon-chat/falcon/libs/tracing"
 )
@@ -25,9 +26,14 @@ import (
 // reflection registered.
 func newGRPC(ic callInterceptors, hs *health.Server, l Limits, withReflection bool, tp trace.TracerProvider) *grpc.Server {
 	l = l.orDefaults()
+	// A span per call, continuing the caller's trace (traceparent); with
+	// tracing off, only the caller's trace context, passed on.
+	var traced stats.Handler = traceContext{}
+	if tracing.Records(tp) {
+		traced = otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(tracing.Propagator()))
+	}
 	s := grpc.NewServer(
-		// A span per call, continuing the caller's trace (traceparent).
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(tracing.Propagator()))),
+		grpc.StatsHandler(traced),
 		grpc.ChainUnaryInterceptor(ic.unary...),
 		grpc.ChainStreamInterceptor(ic.stream...),
 		grpc.MaxRecvMsgSize(MaxRequestBytes),

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -20,7 +21,7 @@ import (
 )
 
 // probeAPI answers what its handlers see of the call: GetThread panics,
-// ListThreads says who called and how, GetMessage sets a header and a
+// ListThreads says who called, how and in which trace, GetMessage sets a header and a
 // trailer, Subscribe refuses every cursor.
 type probeAPI struct {
 	falconv1.UnimplementedThreadQueryServiceServer
@@ -51,8 +52,8 @@ func (probeAPI) ListThreads(ctx context.Context, r *falconv1.ListThreadsRequest)
 	in, _ := metadata.FromIncomingContext(ctx)
 	out, _ := metadata.FromOutgoingContext(ctx)
 	method, _ := grpc.Method(ctx)
-	return &falconv1.ListThreadsResponse{NextPageToken: fmt.Sprintf("account=%s peer=%q method=%s filter=%s x-forwarded-for=%v outgoing=%d",
-		who, from, method, r.Filter, in.Get("x-forwarded-for") != nil, len(out))}, nil
+	return &falconv1.ListThreadsResponse{NextPageToken: fmt.Sprintf("account=%s peer=%q method=%s filter=%s x-forwarded-for=%v outgoing=%d trace=%s",
+		who, from, method, r.Filter, in.Get("x-forwarded-for") != nil, len(out), trace.SpanContextFromContext(ctx).TraceID())}, nil
 }
 
 func (probeAPI) Subscribe(*falconv1.SubscribeRequest, grpc.ServerStreamingServer[falconv1.AccountEvent]) error {
@@ -145,5 +146,38 @@ func TestRESTCallsRunInProcess(t *testing.T) {
 		if !strings.Contains(string(b), line) {
 			t.Errorf("metrics lack %s", line)
 		}
+	}
+}
+
+// TestTraceContextPassesThroughWithTracingOff: a process that makes no
+// spans still hands a caller's trace (traceparent) to its handlers, over
+// gRPC and REST, so that the events they append carry it on.
+func TestTraceContextPassesThroughWithTracingOff(t *testing.T) {
+	r := serveComponent(t, func(*Serving) {}, probeAPI{})
+	waitHTTP(t, http.DefaultClient, "http://"+r.admin+"/readyz")
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	const want = "trace=4bf92f3577b34da6a3ce929d0e0e4736"
+
+	ctx := metadata.AppendToOutgoingContext(context.Background(), auth.AccountHeader, "alice", "traceparent", parent)
+	resp, err := grpcClient(t, r.grpc).ListThreads(ctx, &falconv1.ListThreadsRequest{})
+	if err != nil || !strings.HasSuffix(resp.NextPageToken, want) {
+		t.Errorf("gRPC: the handler saw %q, %v; want %s", resp.GetNextPageToken(), err, want)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+r.http+"/v1/threads", nil)
+	req.Header.Set(auth.AccountHeader, "alice")
+	req.Header.Set("traceparent", parent)
+	hresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hresp.Body.Close()
+	b, _ := io.ReadAll(hresp.Body)
+	if !strings.Contains(string(b), want) {
+		t.Errorf("REST: the handler saw %s; want %s", b, want)
+	}
+	// Without a traceparent, no trace.
+	resp, err = grpcClient(t, r.grpc).ListThreads(metadata.AppendToOutgoingContext(context.Background(), auth.AccountHeader, "alice"), &falconv1.ListThreadsRequest{})
+	if err != nil || !strings.HasSuffix(resp.NextPageToken, "trace=00000000000000000000000000000000") {
+		t.Errorf("gRPC without traceparent: the handler saw %q, %v", resp.GetNextPageToken(), err)
 	}
 }

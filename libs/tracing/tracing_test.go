@@ -3,6 +3,8 @@ package tracing
 import (
 	"context"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func TestConfig(t *testing.T) {
@@ -65,4 +67,16 @@ func TestNewWithoutAnEndpointRecordsNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 0)
 	defer cancel()
 	_ = tr.Shutdown(ctx) // the collector is not there: the spans are lost, nothing hangs
+}
+
+// TestRecords: Off's provider makes no spans; an SDK provider does.
+func TestRecords(t *testing.T) {
+	if Records(Off().Provider) {
+		t.Error("Off's provider says it records spans")
+	}
+	sdk := sdktrace.NewTracerProvider()
+	defer sdk.Shutdown(context.Background())
+	if !Records(sdk) {
+		t.Error("an SDK provider says it records no spans")
+	}
 }
