@@ -2,6 +2,7 @@ package writeapi
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/IBM/sarama"
@@ -32,7 +33,7 @@ func (c *drainedClaim) Partition() int32           { return c.partition }
 func (c *drainedClaim) InitialOffset() int64       { return 0 }
 func (c *drainedClaim) HighWaterMarkOffset() int64 { return 0 }
 func (c *drainedClaim) Messages() <-chan *sarama.ConsumerMessage {
-	c.pausedFirst = len(c.pauser.paused) > 0
+	c.pausedFirst = slices.Contains(c.pauser.paused, fmt.Sprintf("%s/%d", c.Topic(), c.partition))
 	return c.messages
 }
 
